@@ -1,0 +1,12 @@
+//! `graph-comms transfer`.
+
+use std::process::ExitCode;
+
+/// Arguments of `graph-comms transfer`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {}
+
+/// Runs `graph-comms transfer`.
+pub(crate) fn run(_args: Args) -> ExitCode {
+    crate::exit::fail(1, "this subcommand is not built yet")
+}

@@ -1,0 +1,12 @@
+//! `graph-comms validate`.
+
+use std::process::ExitCode;
+
+/// Arguments of `graph-comms validate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {}
+
+/// Runs `graph-comms validate`.
+pub(crate) fn run(_args: Args) -> ExitCode {
+    crate::exit::fail(1, "this subcommand is not built yet")
+}

@@ -1,0 +1,1 @@
+//! An offline emulator of Microsoft Graph's cloud-communications call and transfer API.

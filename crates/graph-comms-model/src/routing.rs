@@ -1,0 +1,1 @@
+//! The routing-only decode (filled in by the notify work).

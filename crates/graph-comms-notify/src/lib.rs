@@ -1,0 +1,1 @@
+//! Decode Microsoft Graph commsNotifications and track call transfers to their outcome.

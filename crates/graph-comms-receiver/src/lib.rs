@@ -1,0 +1,1 @@
+//! An authenticated axum webhook receiver for Microsoft Graph call notifications.

@@ -1,0 +1,66 @@
+//! Test helpers shared by the graph-comms crates (not published).
+//!
+//! The corpora in `shared/` (Graph's CSDL metadata and the payload corpus) live beside the
+//! repository, never inside it. [`shared_dir`] finds them: `GRAPH_COMMS_SHARED` when set, else
+//! `<workspace>/../shared`. Where they are absent a test skips with a plain message, except under
+//! `CI=true`, where their absence is a failure.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the folder holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("testkit lives at crates/graph-comms-testkit")
+        .to_path_buf()
+}
+
+/// The `shared/` folder, or `None` (after saying why on stderr) when it is absent outside CI.
+///
+/// # Panics
+/// Under `CI=true` when the folder is absent: CI always has it, so its absence is a failure.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("GRAPH_COMMS_SHARED") {
+        Some(d) => PathBuf::from(d),
+        None => workspace_root().join("..").join("shared"),
+    };
+    if dir.join("graph-payloads").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+        panic!(
+            "shared corpus not found at {} (set GRAPH_COMMS_SHARED); CI must have it",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "skipping: shared corpus not found at {} (set GRAPH_COMMS_SHARED to run this test)",
+        dir.display()
+    );
+    None
+}
+
+/// The fixtures folder `tests/fixtures/` at the workspace root.
+pub fn fixtures_dir() -> PathBuf {
+    workspace_root().join("tests").join("fixtures")
+}
+
+/// Every file under `dir` (recursively) whose name ends with `suffix`, sorted.
+pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

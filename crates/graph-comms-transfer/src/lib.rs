@@ -1,0 +1,1 @@
+//! Build and validate Microsoft Graph call-transfer requests before they are sent.
