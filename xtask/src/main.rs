@@ -1,3 +1,60 @@
 //! Project automation: `cargo xtask codegen [--check]`, `cargo xtask ci`.
 
-fn main() {}
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod ci;
+mod codegen;
+mod csdl;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  codegen [--check]   generate crates/graph-comms-model/src/generated/ from Graph's CSDL
+                      (--check: fail when the committed output is stale)
+  ci                  run what CI runs: fmt, clippy, tests, doctests, rustdoc, codegen --check";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["codegen"] => codegen::run(false),
+        ["codegen", "--check"] => codegen::run(true),
+        ["ci"] => ci::run(),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root.
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The `shared/` folder: `GRAPH_COMMS_SHARED`, else `<workspace>/../shared`.
+pub(crate) fn shared_dir() -> Result<PathBuf, String> {
+    let dir = match std::env::var_os("GRAPH_COMMS_SHARED") {
+        Some(d) => PathBuf::from(d),
+        None => workspace_root().join("..").join("shared"),
+    };
+    if dir.join("graph-metadata").is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "Graph's metadata not found at {}/graph-metadata (set GRAPH_COMMS_SHARED)",
+            dir.display()
+        ))
+    }
+}

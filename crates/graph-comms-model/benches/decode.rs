@@ -1,0 +1,3 @@
+//! Decode benchmarks (filled in below).
+
+fn main() {}

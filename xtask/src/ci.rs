@@ -1,0 +1,52 @@
+//! `cargo xtask ci`: every check CI runs, in order, stopping at the first failure.
+
+use std::process::Command;
+
+/// One step: a description, the program and its arguments, extra environment.
+struct Step {
+    what: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+const STEPS: &[Step] = &[
+    Step { what: "format", args: &["fmt", "--all", "--check"], env: &[] },
+    Step {
+        what: "lints",
+        args: &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        env: &[],
+    },
+    Step {
+        what: "tests and doctests",
+        args: &["test", "--workspace", "--no-fail-fast"],
+        env: &[("INSTA_UPDATE", "no")],
+    },
+    Step {
+        what: "rustdoc",
+        args: &["doc", "--workspace", "--no-deps"],
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+    },
+];
+
+/// Runs every step; the generated-code check comes last.
+pub(crate) fn run() -> Result<(), String> {
+    let root = crate::workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for step in STEPS {
+        eprintln!("==> {}: cargo {}", step.what, step.args.join(" "));
+        let status = Command::new(&cargo)
+            .args(step.args)
+            .envs(step.env.iter().copied())
+            .env_remove("INSTA_FORCE_PASS")
+            .current_dir(&root)
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("{} failed ({status})", step.what));
+        }
+    }
+    eprintln!("==> generated code: cargo xtask codegen --check");
+    crate::codegen::run(true)?;
+    eprintln!("==> all checks passed");
+    Ok(())
+}
