@@ -1,1 +1,635 @@
-//! The routing-only decode (filled in by the notify work).
+//! The routing-only decode: the few fields of a `commsNotifications` body a bot routes on, borrowed
+//! from the input.
+//!
+//! The lossless model types keep every field of a notification. Most of a bot's work, though, only
+//! needs to know *which call* a notification is about and *what happened*: `resourceUrl` (or the
+//! legacy `resource`), `changeType`, and from `resourceData` the call `state`, `resultInfo`,
+//! `terminationReason` and `replacesContext`. This module reads exactly those and skips everything
+//! else with [`serde::de::IgnoredAny`], so it costs little more than validating the JSON.
+//!
+//! Strings borrow from the input ([`Cow::Borrowed`]) unless the JSON escapes force a copy.
+//!
+//! The decode is lenient about everything that is not the envelope itself: a `resourceData` that is
+//! an array (a participant roster), a string or absent, fields of an unexpected JSON type, result
+//! codes given as numbers, numeric strings or non-numeric strings (`"subCode": "transferring"` in
+//! Graph's 2019 examples) all decode without error. Only a body that is not JSON, not an object,
+//! whose `value` is not an array, or whose `value` holds something other than objects, fails.
+//!
+//! ```
+//! use graph_comms_model::routing::{self, RoutingData};
+//!
+//! let body = br#"{"value":[{"changeType":"deleted",
+//!   "resourceUrl":"/communications/calls/341a0500-d4bf-4224-8b19-1581168d328b",
+//!   "resourceData":{"state":"terminated",
+//!     "resultInfo":{"code":0,"subcode":"7015","message":"GracefulTransferCompleted"}}}]}"#;
+//! let batch = routing::from_slice(body)?;
+//! let n = &batch.notifications()[0];
+//! assert_eq!(n.call_id(), Some("341a0500-d4bf-4224-8b19-1581168d328b"));
+//! let RoutingData::Call(call) = &n.resource_data else { unreachable!() };
+//! assert_eq!(call.state.as_deref(), Some("terminated"));
+//! let info = call.result_info.as_ref().expect("resultInfo");
+//! assert_eq!((info.code_value(), info.subcode_value()), (Some(0), Some(7015)));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// Decodes a `commsNotifications` body from bytes.
+///
+/// # Errors
+/// A [`serde_json::Error`] (with line and column) when the body is not JSON, not an object, its
+/// `value` is not an array, or an element of `value` is not an object.
+pub fn from_slice(body: &[u8]) -> Result<RoutingBatch<'_>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let batch = <RoutingBatch<'_> as de::Deserialize>::deserialize(&mut de)?;
+    de.end()?;
+    Ok(batch)
+}
+
+/// Decodes a `commsNotifications` body from a string. See [`from_slice`].
+///
+/// # Errors
+/// As [`from_slice`].
+pub fn from_str(body: &str) -> Result<RoutingBatch<'_>, serde_json::Error> {
+    from_slice(body.as_bytes())
+}
+
+/// A `commsNotifications` body, reduced to its notifications' routing fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoutingBatch<'a> {
+    /// The `value` array, or `None` when the body has no `value` member (or it is `null`).
+    pub value: Option<Vec<RoutingNotification<'a>>>,
+}
+
+impl<'a> RoutingBatch<'a> {
+    /// The notifications of the batch (empty when `value` is absent).
+    pub fn notifications(&self) -> &[RoutingNotification<'a>] {
+        self.value.as_deref().unwrap_or(&[])
+    }
+}
+
+/// One `commsNotification`: where it points and what its resource says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoutingNotification<'a> {
+    /// `changeType` (`created`, `updated`, `deleted`, or anything newer), as given.
+    pub change_type: Option<Cow<'a, str>>,
+    /// `resourceUrl`, e.g. `/communications/calls/{id}` or `/communications/calls/{id}/participants`.
+    pub resource_url: Option<Cow<'a, str>>,
+    /// The legacy `resource` member (2019 payloads, some answer and invite examples), e.g.
+    /// `/app/calls/{id}`.
+    pub resource: Option<Cow<'a, str>>,
+    /// What `resourceData` holds.
+    pub resource_data: RoutingData<'a>,
+}
+
+impl RoutingNotification<'_> {
+    /// The call id: from `resourceUrl` when it names a call, else from the legacy `resource`.
+    ///
+    /// Both `/communications/calls/{id}…` and the deprecated `/app/calls/{id}…` are recognised, with
+    /// or without a scheme and host before them.
+    pub fn call_id(&self) -> Option<&str> {
+        self.resource_url
+            .as_deref()
+            .and_then(call_id_from_url)
+            .or_else(|| self.resource.as_deref().and_then(call_id_from_url))
+    }
+
+    /// The call fields of `resourceData` when it is an object.
+    pub fn call(&self) -> Option<&RoutingCall<'_>> {
+        match &self.resource_data {
+            RoutingData::Call(call) => Some(call),
+            _ => None,
+        }
+    }
+}
+
+/// Extracts the call id from a resource path such as `/communications/calls/{id}/participants` or
+/// `/app/calls/{id}`. Returns `None` when the path names no call or the id segment is empty.
+///
+/// ```
+/// use graph_comms_model::routing::call_id_from_url;
+/// assert_eq!(call_id_from_url("/communications/calls/abc/operations/1"), Some("abc"));
+/// assert_eq!(call_id_from_url("https://graph.microsoft.com/beta/app/calls/X9"), Some("X9"));
+/// assert_eq!(call_id_from_url("/communications/onlineMeetings/abc"), None);
+/// ```
+pub fn call_id_from_url(url: &str) -> Option<&str> {
+    const PREFIXES: [&str; 2] = ["/communications/calls/", "/app/calls/"];
+    PREFIXES.iter().find_map(|prefix| {
+        let start = url.find(prefix)? + prefix.len();
+        let rest = &url[start..];
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let id = &rest[..end];
+        (!id.is_empty()).then_some(id)
+    })
+}
+
+/// The shape of a notification's `resourceData`.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub enum RoutingData<'a> {
+    /// No `resourceData` member, or `null`.
+    #[default]
+    Absent,
+    /// An object: a `call` (or another resource such as a `commsOperation`), reduced to the
+    /// routing fields.
+    Call(RoutingCall<'a>),
+    /// An array (participant roster updates); holds the number of elements.
+    Array(usize),
+    /// A string, number or boolean.
+    Other,
+}
+
+/// The routing fields of a `resourceData` object.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoutingCall<'a> {
+    /// `@odata.type`, e.g. `#microsoft.graph.call` or `#microsoft.graph.commsOperation`.
+    pub odata_type: Option<Cow<'a, str>>,
+    /// The call `state` (`establishing`, `established`, `transferring`, `transferAccepted`,
+    /// `terminated`, …), as given.
+    pub state: Option<Cow<'a, str>>,
+    /// `resultInfo`, when it is an object.
+    pub result_info: Option<RoutingResultInfo<'a>>,
+    /// `terminationReason` (e.g. `AppTransferred`).
+    pub termination_reason: Option<Cow<'a, str>>,
+    /// `replacesContext`, sent with a failed consultative transfer.
+    pub replaces_context: Option<Cow<'a, str>>,
+}
+
+/// The routing fields of a `resultInfo` object.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoutingResultInfo<'a> {
+    /// `code`.
+    pub code: Option<RoutingCode<'a>>,
+    /// `subcode` (the CSDL spelling).
+    pub subcode: Option<RoutingCode<'a>>,
+    /// `subCode` (the spelling of the transfer-failed and 2019 examples).
+    pub sub_code: Option<RoutingCode<'a>>,
+    /// `message`.
+    pub message: Option<Cow<'a, str>>,
+}
+
+impl RoutingResultInfo<'_> {
+    /// `code` as an integer, when it is one or a string holding one.
+    pub fn code_value(&self) -> Option<i64> {
+        self.code.as_ref().and_then(RoutingCode::value)
+    }
+
+    /// The sub-code as an integer, from `subcode` or else `subCode`, when it is one or a string
+    /// holding one.
+    pub fn subcode_value(&self) -> Option<i64> {
+        self.subcode
+            .as_ref()
+            .and_then(RoutingCode::value)
+            .or_else(|| self.sub_code.as_ref().and_then(RoutingCode::value))
+    }
+}
+
+/// A result code as the wire gives it: a number, or a string (numeric or not).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RoutingCode<'a> {
+    /// An integer.
+    Int(i64),
+    /// A number with a fraction or out of `i64` range.
+    Float(f64),
+    /// A string, e.g. `"200"` or `"transferring"`.
+    Str(Cow<'a, str>),
+    /// A boolean, object or array (kept only so that decoding never fails on it).
+    Other,
+}
+
+impl RoutingCode<'_> {
+    /// The code as an integer: an integer, an integral float, or a string holding an integer.
+    pub fn value(&self) -> Option<i64> {
+        match self {
+            RoutingCode::Int(v) => Some(*v),
+            RoutingCode::Float(f) => {
+                let in_range = f.fract() == 0.0 && *f >= i64::MIN as f64 && *f < i64::MAX as f64;
+                #[allow(clippy::cast_possible_truncation)]
+                in_range.then_some(*f as i64)
+            }
+            RoutingCode::Str(s) => s.trim().parse().ok(),
+            RoutingCode::Other => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deserialization: hand-written visitors so that strings borrow, unknown members are skipped
+// with IgnoredAny, and member values of an unexpected type never fail.
+
+impl<'de> de::Deserialize<'de> for RoutingBatch<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BatchVisitor;
+        impl<'de> Visitor<'de> for BatchVisitor {
+            type Value = RoutingBatch<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a commsNotifications object at $")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut batch = RoutingBatch::default();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    if key.0 == "value" {
+                        batch.value = map
+                            .next_value::<Option<NotificationList<'de>>>()?
+                            .map(|l| l.0);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(batch)
+            }
+        }
+        deserializer.deserialize_map(BatchVisitor)
+    }
+}
+
+/// The `value` array.
+struct NotificationList<'a>(Vec<RoutingNotification<'a>>);
+
+impl<'de> de::Deserialize<'de> for NotificationList<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = NotificationList<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of commsNotification objects at $.value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(64));
+                while let Some(n) = seq.next_element_seed(NotificationSeed(out.len()))? {
+                    out.push(n);
+                }
+                Ok(NotificationList(out))
+            }
+        }
+        deserializer.deserialize_seq(ListVisitor)
+    }
+}
+
+/// One element of `value`, with its index for error messages.
+struct NotificationSeed(usize);
+
+impl<'de> DeserializeSeed<'de> for NotificationSeed {
+    type Value = RoutingNotification<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NotificationSeed {
+    type Value = RoutingNotification<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a commsNotification object at $.value[{}]", self.0)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut n = RoutingNotification::default();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match &*key.0 {
+                "changeType" => n.change_type = map.next_value::<LenientStr<'de>>()?.0,
+                "resourceUrl" => n.resource_url = map.next_value::<LenientStr<'de>>()?.0,
+                "resource" => n.resource = map.next_value::<LenientStr<'de>>()?.0,
+                "resourceData" => n.resource_data = map.next_value::<RoutingData<'de>>()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for RoutingData<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DataVisitor;
+        impl<'de> Visitor<'de> for DataVisitor {
+            type Value = RoutingData<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut call = RoutingCall::default();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    match &*key.0 {
+                        "@odata.type" => call.odata_type = map.next_value::<LenientStr<'de>>()?.0,
+                        "state" => call.state = map.next_value::<LenientStr<'de>>()?.0,
+                        "resultInfo" => {
+                            call.result_info = map.next_value::<LenientResultInfo<'de>>()?.0
+                        }
+                        "terminationReason" => {
+                            call.termination_reason = map.next_value::<LenientStr<'de>>()?.0;
+                        }
+                        "replacesContext" => {
+                            call.replaces_context = map.next_value::<LenientStr<'de>>()?.0;
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RoutingData::Call(call))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut len = 0;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    len += 1;
+                }
+                Ok(RoutingData::Array(len))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RoutingData::Absent)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RoutingData::Absent)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RoutingData::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(RoutingData::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(RoutingData::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(RoutingData::Other)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(RoutingData::Other)
+            }
+        }
+        deserializer.deserialize_any(DataVisitor)
+    }
+}
+
+/// An object key, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// A string member that tolerates any JSON value: strings are kept, everything else is `None`.
+struct LenientStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de> de::Deserialize<'de> for LenientStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = LenientStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LenientStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LenientStr(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(LenientStr(Some(Cow::Owned(v))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(LenientStr(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LenientStr(None))
+            }
+        }
+        deserializer.deserialize_any(StrVisitor)
+    }
+}
+
+/// A `resultInfo` member that tolerates any JSON value: objects are read, everything else is
+/// `None`.
+struct LenientResultInfo<'a>(Option<RoutingResultInfo<'a>>);
+
+impl<'de> de::Deserialize<'de> for LenientResultInfo<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct InfoVisitor;
+        impl<'de> Visitor<'de> for InfoVisitor {
+            type Value = LenientResultInfo<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut info = RoutingResultInfo::default();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    match &*key.0 {
+                        "code" => info.code = map.next_value::<LenientCode<'de>>()?.0,
+                        "subcode" => info.subcode = map.next_value::<LenientCode<'de>>()?.0,
+                        "subCode" => info.sub_code = map.next_value::<LenientCode<'de>>()?.0,
+                        "message" => info.message = map.next_value::<LenientStr<'de>>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(LenientResultInfo(Some(info)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LenientResultInfo(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientResultInfo(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LenientResultInfo(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(LenientResultInfo(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(LenientResultInfo(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(LenientResultInfo(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(LenientResultInfo(None))
+            }
+        }
+        deserializer.deserialize_any(InfoVisitor)
+    }
+}
+
+/// A code member: numbers and strings are kept, `null` is `None`, anything else is
+/// [`RoutingCode::Other`].
+struct LenientCode<'a>(Option<RoutingCode<'a>>);
+
+impl<'de> de::Deserialize<'de> for LenientCode<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CodeVisitor;
+        impl<'de> Visitor<'de> for CodeVisitor {
+            type Value = LenientCode<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(LenientCode(Some(RoutingCode::Int(v))))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(LenientCode(Some(match i64::try_from(v) {
+                    Ok(v) => RoutingCode::Int(v),
+                    #[allow(clippy::cast_precision_loss)]
+                    Err(_) => RoutingCode::Float(v as f64),
+                })))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(LenientCode(Some(RoutingCode::Float(v))))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LenientCode(Some(RoutingCode::Str(Cow::Borrowed(v)))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LenientCode(Some(RoutingCode::Str(Cow::Owned(
+                    v.to_owned(),
+                )))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientCode(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LenientCode(Some(RoutingCode::Other)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(LenientCode(Some(RoutingCode::Other)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LenientCode(Some(RoutingCode::Other)))
+            }
+        }
+        deserializer.deserialize_any(CodeVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(body: &str) -> RoutingNotification<'_> {
+        let batch = from_str(body).expect("decodes");
+        assert_eq!(batch.notifications().len(), 1);
+        batch.value.expect("value").remove(0)
+    }
+
+    #[test]
+    fn borrows_plain_strings_and_copies_escaped_ones() {
+        let n = one(
+            r#"{"value":[{"changeType":"updated","resourceUrl":"/communications/calls/a\u0062c",
+            "resourceData":{"state":"established","replacesContext":"x"}}]}"#,
+        );
+        assert!(matches!(n.change_type, Some(Cow::Borrowed("updated"))));
+        assert!(matches!(n.resource_url, Some(Cow::Owned(_))));
+        assert_eq!(n.call_id(), Some("abc"));
+        let call = n.call().expect("object");
+        assert!(matches!(call.state, Some(Cow::Borrowed("established"))));
+    }
+
+    #[test]
+    fn roster_arrays_strings_and_odd_types_never_fail() {
+        let n = one(
+            r#"{"value":[{"resourceUrl":"/communications/calls/c/participants","resourceData":[{"a":1},2]}]}"#,
+        );
+        assert_eq!(n.resource_data, RoutingData::Array(2));
+        assert_eq!(n.call_id(), Some("c"));
+        let n = one(r#"{"value":[{"resourceData":"x","changeType":5}]}"#);
+        assert_eq!(n.resource_data, RoutingData::Other);
+        assert_eq!(n.change_type, None);
+        let n = one(
+            r#"{"value":[{"resourceData":{"state":{"x":[1]},"resultInfo":[1],"terminationReason":7}}]}"#,
+        );
+        assert_eq!(n.call(), Some(&RoutingCall::default()));
+        let n = one(r#"{"value":[{"resourceData":null}]}"#);
+        assert_eq!(n.resource_data, RoutingData::Absent);
+    }
+
+    #[test]
+    fn codes_as_numbers_strings_and_both_spellings() {
+        let n = one(
+            r#"{"value":[{"resourceData":{"resultInfo":{"code":"200","subCode":"transferring"}}}]}"#,
+        );
+        let info = n.call().and_then(|c| c.result_info.clone()).expect("info");
+        assert_eq!(info.code_value(), Some(200));
+        assert_eq!(info.subcode_value(), None);
+        let n = one(r#"{"value":[{"resourceData":{"resultInfo":{"code":500.0,"subCode":7700}}}]}"#);
+        let info = n.call().and_then(|c| c.result_info.clone()).expect("info");
+        assert_eq!(
+            (info.code_value(), info.subcode_value()),
+            (Some(500), Some(7700))
+        );
+        let n =
+            one(r#"{"value":[{"resourceData":{"resultInfo":{"code":true,"subcode":"5001"}}}]}"#);
+        let info = n.call().and_then(|c| c.result_info.clone()).expect("info");
+        assert_eq!(
+            (info.code_value(), info.subcode_value()),
+            (None, Some(5001))
+        );
+    }
+
+    #[test]
+    fn envelope_errors_carry_line_and_column() {
+        let e = from_str("[1]").expect_err("not an object");
+        assert_eq!(e.line(), 1);
+        assert!(e.to_string().contains("commsNotifications object"), "{e}");
+        let e = from_str("{\n \"value\": {}}").expect_err("value not an array");
+        assert_eq!(e.line(), 2);
+        assert!(e.to_string().contains("$.value"), "{e}");
+        let e = from_str(r#"{"value":[{}, 3]}"#).expect_err("element not an object");
+        assert!(e.to_string().contains("$.value[1]"), "{e}");
+        let e = from_str(r#"{"value":[]} x"#).expect_err("trailing characters");
+        assert_eq!(e.column(), 14);
+        assert_eq!(
+            from_str(r#"{"value":null}"#).expect("null value").value,
+            None
+        );
+    }
+
+    #[test]
+    fn call_ids_from_paths() {
+        assert_eq!(call_id_from_url("/communications/calls/"), None);
+        assert_eq!(call_id_from_url("/communications/calls/x?y"), Some("x"));
+        assert_eq!(
+            call_id_from_url("/app/calls/57DAB8B1/operations/0F"),
+            Some("57DAB8B1")
+        );
+    }
+}
