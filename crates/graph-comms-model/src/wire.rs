@@ -58,7 +58,22 @@ pub(crate) fn keep<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
+/// The messages serde gives data errors (wrong type, value or shape), as opposed to syntax errors.
+const DATA_ERRORS: &[&str] = &[
+    "invalid type",
+    "invalid value",
+    "invalid length",
+    "unknown variant",
+    "unknown field",
+    "missing field",
+    "duplicate field",
+    "a number that is not finite",
+];
+
 /// `name: message`, or `name.inner.path: message` when the inner message already names a path.
+///
+/// Only data errors get a path: a syntax error (broken JSON) is passed through untouched so that
+/// it stays a syntax error, with its line and column, for the caller to report as such.
 fn prefix_path<E: de::Error>(name: &str, inner: E) -> E {
     let msg = inner.to_string();
     let names_path = msg
@@ -66,8 +81,10 @@ fn prefix_path<E: de::Error>(name: &str, inner: E) -> E {
         .is_some_and(|(head, _)| !head.is_empty() && !head.contains([' ', '`', '"']));
     if names_path {
         E::custom(format_args!("{name}.{msg}"))
-    } else {
+    } else if DATA_ERRORS.iter().any(|p| msg.starts_with(p)) {
         E::custom(format_args!("{name}: {msg}"))
+    } else {
+        inner
     }
 }
 
