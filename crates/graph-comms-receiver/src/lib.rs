@@ -1,1 +1,50 @@
 //! An authenticated axum webhook receiver for Microsoft Graph call notifications.
+//!
+//! Graph POSTs `commsNotifications` to the bot's public callback URL, and so can anyone else. A
+//! [`Receiver`] is the bot's front door:
+//!
+//! 1. it authenticates every POST before reading its body: `Authorization: Bearer <jwt>`, RS256
+//!    only, signed by a key published at the OpenID configuration ([`AuthConfig`]), issuer
+//!    accepted, audience = the bot's app id (`403` for a genuine token of another app, `401`
+//!    otherwise), `exp`/`nbf` with leeway; verified tokens are cached until they expire, so a
+//!    sender reusing its token costs one hash, not one RSA verification, per callback;
+//! 2. it bounds the input: `415` unless `application/json`, `413` past 1 MiB (checked while
+//!    reading), `408` for slow bodies, `400` with the decoder's message for anything that is not a
+//!    `commsNotifications` batch;
+//! 3. it decodes the batch with [`graph_comms_notify::decode`], applies every event to the
+//!    [`TransferTracker`](graph_comms_notify::TransferTracker), calls the user's
+//!    [`NotificationHandler`] with the events and the caller's tenant, and answers `202`.
+//!
+//! ```no_run
+//! use graph_comms_receiver::{AuthConfig, Delivery, Receiver};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = AuthConfig::new("my-app-id")
+//!     .with_openid_config_url("http://127.0.0.1:4000/v1/.well-known/OpenIdConfiguration");
+//! let receiver = Receiver::builder(auth)
+//!     .handler(|d: &Delivery<'_>| println!("{} events from {:?}", d.events.len(), d.tenant_id()))
+//!     .build()?;
+//! let outcome = receiver.tracker().track("call-id")?; // before sending the transfer
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3978").await?;
+//! tokio::spawn(graph_comms_receiver::serve(listener, receiver.router(), Default::default()));
+//! println!("{:?}", outcome.await);
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod error;
+mod handler;
+mod receiver;
+mod serve;
+
+pub use auth::{
+    AuthConfig, AuthStats, Authenticator, VerifiedCaller, DEFAULT_ISSUERS,
+    GRAPH_OPENID_CONFIGURATION,
+};
+pub use error::{AuthError, Error, Rejection, Result};
+pub use handler::{Delivery, NotificationHandler};
+pub use receiver::{
+    Receiver, ReceiverBuilder, ReceiverStats, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PATH,
+};
+pub use serve::{serve, ServeOptions};

@@ -1,0 +1,430 @@
+//! The axum endpoint: authenticate, bound and time the body, decode, feed the tracker, answer 202.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use graph_comms_notify::TransferTracker;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Limited};
+
+use crate::auth::{AuthConfig, Authenticator};
+use crate::error::{AuthError, Error, Rejection, Result};
+use crate::handler::{Delivery, NotificationHandler};
+
+/// The default callback path.
+pub const DEFAULT_PATH: &str = "/api/calls";
+/// The default body limit: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The default time allowed to receive a body once the headers are in.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The webhook receiver: a mountable axum [`Router`] that authenticates Graph's callbacks, decodes
+/// them, feeds a [`TransferTracker`] and a [`NotificationHandler`], and answers `202 Accepted`.
+///
+/// Cheap to clone (an `Arc` inside).
+///
+/// ```no_run
+/// use graph_comms_receiver::{AuthConfig, Receiver};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = AuthConfig::new("my-app-id");
+/// let receiver = Receiver::builder(auth).path("/callbacks/calls").build()?;
+/// let tracker = receiver.tracker().clone();
+/// let app = axum::Router::new().merge(receiver.router());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// tokio::spawn(graph_comms_receiver::serve(listener, app, Default::default()));
+/// let outcome = tracker.track("call-id")?.await;
+/// println!("{outcome:?}");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Receiver {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    auth: Authenticator,
+    tracker: TransferTracker,
+    handler: Option<Arc<dyn NotificationHandler>>,
+    path: String,
+    max_body_bytes: usize,
+    body_timeout: Duration,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("auth", &self.auth)
+            .field("path", &self.path)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("body_timeout", &self.body_timeout)
+            .field("handler", &self.handler.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    accepted: AtomicU64,
+    events: AtomicU64,
+    unauthorized: AtomicU64,
+    forbidden: AtomicU64,
+    keys_unavailable: AtomicU64,
+    unsupported_media_type: AtomicU64,
+    payload_too_large: AtomicU64,
+    timeout: AtomicU64,
+    bad_request: AtomicU64,
+}
+
+/// The receiver's counters: every request is either accepted or counted under one rejection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReceiverStats {
+    /// POSTs that reached the endpoint.
+    pub requests: u64,
+    /// Callbacks answered `202` (their events were applied).
+    pub accepted: u64,
+    /// Notifications (events) applied to the tracker.
+    pub events: u64,
+    /// 401s.
+    pub unauthorized: u64,
+    /// 403s.
+    pub forbidden: u64,
+    /// 503s (no signing keys).
+    pub keys_unavailable: u64,
+    /// 415s.
+    pub unsupported_media_type: u64,
+    /// 413s.
+    pub payload_too_large: u64,
+    /// 408s.
+    pub timeout: u64,
+    /// 400s.
+    pub bad_request: u64,
+}
+
+impl ReceiverStats {
+    /// All rejections together.
+    pub fn rejected(&self) -> u64 {
+        self.unauthorized
+            + self.forbidden
+            + self.keys_unavailable
+            + self.unsupported_media_type
+            + self.payload_too_large
+            + self.timeout
+            + self.bad_request
+    }
+}
+
+/// Builds a [`Receiver`]: the auth config is required, everything else has a default.
+#[derive(Debug)]
+#[must_use]
+pub struct ReceiverBuilder {
+    auth: AuthConfig,
+    tracker: Option<TransferTracker>,
+    handler: Option<HandlerSlot>,
+    path: String,
+    max_body_bytes: usize,
+    body_timeout: Duration,
+}
+
+struct HandlerSlot(Arc<dyn NotificationHandler>);
+
+impl std::fmt::Debug for HandlerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NotificationHandler")
+    }
+}
+
+impl ReceiverBuilder {
+    /// The route path (default [`DEFAULT_PATH`]); must start with `/`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Use this tracker (default: a new `TransferTracker` with its default settings).
+    pub fn tracker(mut self, tracker: TransferTracker) -> Self {
+        self.tracker = Some(tracker);
+        self
+    }
+
+    /// Call this handler for every accepted callback.
+    pub fn handler(mut self, handler: impl NotificationHandler) -> Self {
+        self.handler = Some(HandlerSlot(Arc::new(handler)));
+        self
+    }
+
+    /// The largest body accepted (default 1 MiB); larger ones get `413`, checked while reading.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Time allowed to receive the body (default 10 s); slower senders get `408`.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Validates the configuration and builds the receiver.
+    pub fn build(self) -> Result<Receiver> {
+        if !self.path.starts_with('/') {
+            return Err(Error::Config {
+                field: "path",
+                rule: format!("must start with '/', got {:?}", self.path),
+            });
+        }
+        if self.max_body_bytes == 0 {
+            return Err(Error::Config {
+                field: "max_body_bytes",
+                rule: "must be positive".to_owned(),
+            });
+        }
+        let auth = Authenticator::new(self.auth)?;
+        Ok(Receiver {
+            shared: Arc::new(Shared {
+                auth,
+                tracker: self.tracker.unwrap_or_default(),
+                handler: self.handler.map(|h| h.0),
+                path: self.path,
+                max_body_bytes: self.max_body_bytes,
+                body_timeout: self.body_timeout,
+                counters: Counters::default(),
+            }),
+        })
+    }
+}
+
+impl Receiver {
+    /// A builder for a receiver authenticating callbacks with `auth`.
+    pub fn builder(auth: AuthConfig) -> ReceiverBuilder {
+        ReceiverBuilder {
+            auth,
+            tracker: None,
+            handler: None,
+            path: DEFAULT_PATH.to_owned(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
+    }
+
+    /// A receiver with every default: path `/api/calls`, a new tracker, no handler.
+    pub fn new(auth: AuthConfig) -> Result<Self> {
+        Self::builder(auth).build()
+    }
+
+    /// The router answering `POST {path}`; merge or nest it into the bot's own router.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(&self.shared.path, post(ingest))
+            .with_state(self.shared.clone())
+    }
+
+    /// The tracker the callbacks feed: `track` a call before (or right after) sending its transfer.
+    pub fn tracker(&self) -> &TransferTracker {
+        &self.shared.tracker
+    }
+
+    /// The authenticator (to prefetch keys, read its counters, ...).
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.shared.auth
+    }
+
+    /// The route path.
+    pub fn path(&self) -> &str {
+        &self.shared.path
+    }
+
+    /// The receiver's counters.
+    pub fn stats(&self) -> ReceiverStats {
+        let c = &self.shared.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ReceiverStats {
+            requests: load(&c.requests),
+            accepted: load(&c.accepted),
+            events: load(&c.events),
+            unauthorized: load(&c.unauthorized),
+            forbidden: load(&c.forbidden),
+            keys_unavailable: load(&c.keys_unavailable),
+            unsupported_media_type: load(&c.unsupported_media_type),
+            payload_too_large: load(&c.payload_too_large),
+            timeout: load(&c.timeout),
+            bad_request: load(&c.bad_request),
+        }
+    }
+}
+
+impl Shared {
+    fn count(&self, rejection: Rejection) {
+        let c = &self.counters;
+        let counter = match rejection {
+            Rejection::Unauthorized => &c.unauthorized,
+            Rejection::Forbidden => &c.forbidden,
+            Rejection::KeysUnavailable => &c.keys_unavailable,
+            Rejection::UnsupportedMediaType => &c.unsupported_media_type,
+            Rejection::PayloadTooLarge => &c.payload_too_large,
+            Rejection::Timeout => &c.timeout,
+            Rejection::BadRequest => &c.bad_request,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn reject(&self, rejection: Rejection, code: &str, message: &str) -> Response {
+        self.count(rejection);
+        let status = match rejection {
+            Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
+            Rejection::Forbidden => StatusCode::FORBIDDEN,
+            Rejection::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Rejection::BadRequest => StatusCode::BAD_REQUEST,
+        };
+        tracing::debug!(%status, code, message, "callback rejected");
+        error_response(status, code, message)
+    }
+
+    fn reject_auth(&self, error: &AuthError) -> Response {
+        let rejection = match error.status() {
+            StatusCode::FORBIDDEN => Rejection::Forbidden,
+            StatusCode::SERVICE_UNAVAILABLE => Rejection::KeysUnavailable,
+            _ => Rejection::Unauthorized,
+        };
+        let mut response = self.reject(rejection, error.code(), &error.to_string());
+        if rejection == Rejection::Unauthorized {
+            let challenge = format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                error.code()
+            );
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response.headers_mut().insert(WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+    }
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// The order matters: authentication first (nothing of the body is read for a bad token), then
+/// the content type, then the size (declared, then while reading), then the JSON.
+async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let (parts, body) = request.into_parts();
+
+    let caller = match shared.auth.authenticate(parts.headers.get(AUTHORIZATION)).await {
+        Ok(caller) => caller,
+        Err(error) => return shared.reject_auth(&error),
+    };
+
+    if !is_json(parts.headers.get(CONTENT_TYPE)) {
+        return shared.reject(
+            Rejection::UnsupportedMediaType,
+            "unsupported_media_type",
+            "Content-Type must be application/json",
+        );
+    }
+
+    let limit = shared.max_body_bytes;
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return too_large(&shared, limit);
+    }
+
+    let bytes = match tokio::time::timeout(shared.body_timeout, read_limited(body, limit)).await {
+        Err(_elapsed) => {
+            return shared.reject(
+                Rejection::Timeout,
+                "body_timeout",
+                "the request body did not arrive in time",
+            )
+        }
+        Ok(Err(BodyError::TooLarge)) => return too_large(&shared, limit),
+        Ok(Err(BodyError::Read(message))) => {
+            return shared.reject(Rejection::BadRequest, "body_read_failed", &message)
+        }
+        Ok(Ok(bytes)) => bytes,
+    };
+
+    let events = match graph_comms_notify::decode(&bytes) {
+        Ok(events) => events,
+        Err(error) => {
+            return shared.reject(
+                Rejection::BadRequest,
+                "invalid_notifications",
+                &format!("the body is not a commsNotifications batch: {error}"),
+            )
+        }
+    };
+
+    for event in &events {
+        shared.tracker.apply(event);
+    }
+    shared
+        .counters
+        .events
+        .fetch_add(events.len() as u64, Ordering::Relaxed);
+    if let Some(handler) = &shared.handler {
+        handler.on_notifications(&Delivery {
+            caller: &caller,
+            events: &events,
+        });
+    }
+    shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
+    StatusCode::ACCEPTED.into_response()
+}
+
+fn too_large(shared: &Shared, limit: usize) -> Response {
+    shared.reject(
+        Rejection::PayloadTooLarge,
+        "payload_too_large",
+        &format!("the body exceeds the limit of {limit} bytes"),
+    )
+}
+
+enum BodyError {
+    TooLarge,
+    Read(String),
+}
+
+async fn read_limited(body: Body, limit: usize) -> std::result::Result<bytes::Bytes, BodyError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) => {
+            if error.is::<http_body_util::LengthLimitError>() {
+                Err(BodyError::TooLarge)
+            } else {
+                Err(BodyError::Read(format!("reading the body failed: {error}")))
+            }
+        }
+    }
+}
