@@ -123,8 +123,8 @@ pub enum Violation {
     /// A group call is transferred without naming the `transferee`.
     #[error("transferee: required when transferring from a group call (with an identity and a participantId)")]
     TransfereeRequired,
-    /// A group call's `transferee` lacks its identity or its participant id.
-    #[error("{path}: required in the transferee of a group call")]
+    /// A `transferee` lacks its identity or its participant id.
+    #[error("{path}: required; a transferee needs an identity and the participantId it has in the call")]
     TransfereeIncomplete {
         /// JSON path of the missing field (`transferee.identity` or `transferee.participantId`).
         path: String,
@@ -164,7 +164,7 @@ pub enum Violation {
         kind: String,
     },
     /// A named identity has no `id` (or an empty one).
-    #[error("{path}: required; a {kind} identity needs its id")]
+    #[error("{path}: required; the {kind} identity needs its id")]
     MissingIdentityId {
         /// JSON path of the id.
         path: String,
@@ -188,7 +188,7 @@ pub enum Violation {
         path: String,
     },
     /// A Teams user's `id` is not a GUID.
-    #[error("{path}: {value:?} is not a GUID ({reason}); a Teams user is named by its object id")]
+    #[error("{path}: {value:?} is not a GUID ({reason}); a Teams user is named by its object id (a GUID)")]
     UserIdNotGuid {
         /// JSON path of the id.
         path: String,
@@ -198,7 +198,7 @@ pub enum Violation {
         reason: &'static str,
     },
     /// An application or application instance `id` is not a GUID (warning).
-    #[error("{path}: warning: {value:?} is not a GUID ({reason}); application and application instance ids are")]
+    #[error("{path}: warning: {value:?} is not a GUID ({reason}); application and application instance ids are GUIDs")]
     ApplicationIdNotGuid {
         /// JSON path of the id.
         path: String,
@@ -208,7 +208,7 @@ pub enum Violation {
         reason: &'static str,
     },
     /// A stated `tenantId` is not a GUID.
-    #[error("{path}: {value:?} is not a GUID ({reason}); tenant ids are")]
+    #[error("{path}: {value:?} is not a GUID ({reason}); a tenantId is the tenant's GUID")]
     TenantIdNotGuid {
         /// JSON path of the tenant id.
         path: String,

@@ -119,14 +119,22 @@ pub fn validate_json(json: &[u8], ctx: &CallContext) -> Result<(TransferRequestB
     }
     for v in validate(&body, ctx) {
         let p = v.path();
-        let under_broken = broken.iter().any(|b| {
-            p == b || (p.len() > b.len() && p.starts_with(b.as_str()) && p.as_bytes()[b.len()] == b'.')
+        // A value already reported as the wrong type is not reported again, nor is an identity
+        // set found empty because its only kind was the wrong type.
+        let repeated = broken.iter().any(|b| {
+            is_within(p, b) || (matches!(v, Violation::NoIdentity { .. }) && is_within(b, p))
         });
-        if !under_broken {
+        if !repeated {
             report.push(v);
         }
     }
     Ok((body, report))
+}
+
+/// Whether JSON path `p` is `ancestor` or lies under it.
+fn is_within(p: &str, ancestor: &str) -> bool {
+    p.strip_prefix(ancestor)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
 /// [`Error::Json`] from a parser error, with its line and column.
