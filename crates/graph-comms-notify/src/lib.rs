@@ -1,1 +1,51 @@
-//! Decode Microsoft Graph commsNotifications and track call transfers to their outcome.
+//! Decode Microsoft Graph `commsNotifications` and track call transfers to their outcome.
+//!
+//! After Graph answers a transfer request with `202 Accepted`, everything a bot learns about the
+//! transfer arrives as `commsNotifications` POSTed to its callback: state `transferring`, then
+//! `transferAccepted`, then either `terminated` with sub-code 7015 (`GracefulTransferCompleted`) or
+//! `terminationReason: AppTransferred` — success — or back to `established` with an error
+//! `resultInfo` (500/7000, 500/7700) — failure. This crate turns those notifications into one
+//! answer.
+//!
+//! - [`decode`] reads a `commsNotifications` body into [`NotificationEvent`]s (through the model's
+//!   borrowed, routing-only decode), each classified by [`classify`] into an [`EventKind`]:
+//!   `Transferring`, `TransferAccepted`, `Completed`, `Failed { .. }` or `Other`. Roster updates,
+//!   operations and anything newer than this crate decode as `Other`, never as an error.
+//! - [`TransferTracker`] follows many transfers at once: [`TransferTracker::track`] returns a
+//!   [`TransferHandle`], a future resolving to a [`TransferOutcome`] (`Completed`, `Failed`,
+//!   `CallEnded`, `TimedOut`) with a [`ProgressStream`] for UIs; [`TransferTracker::apply`] feeds it
+//!   events. It copes with early, reordered and duplicated deliveries, and its memory is bounded.
+//!   Its state lives behind the [`TransferStore`] trait ([`MemoryStore`] by default).
+//! - [`explain_subcode`] explains known failure sub-codes.
+//!
+//! This crate never sends HTTP; the receiver crate feeds it.
+//!
+//! ```
+//! use graph_comms_notify::{decode, EventKind};
+//!
+//! let body = br#"{"value":[{"changeType":"deleted",
+//!   "resourceUrl":"/communications/calls/341a0500-d4bf-4224-8b19-1581168d328b",
+//!   "resourceData":{"state":"terminated",
+//!     "resultInfo":{"code":0,"subcode":7015,"message":"GracefulTransferCompleted"}}}]}"#;
+//! let events = decode(body)?;
+//! assert_eq!(events[0].kind, EventKind::Completed);
+//! println!("{}", events[0].to_json_line());
+//! # Ok::<(), graph_comms_notify::NotifyError>(())
+//! ```
+
+mod error;
+mod event;
+mod explain;
+mod store;
+mod tracker;
+
+pub use error::{NotifyError, Result};
+pub use event::{
+    classify, decode, EventKind, NotificationEvent, ResourceShape, TRANSFER_COMPLETED_SUBCODE,
+};
+pub use explain::{explain_subcode, KNOWN_SUBCODES};
+pub use store::{CallRole, MemoryStore, TransferRecord, TransferStore};
+pub use tracker::{
+    Applied, ProgressStream, TrackOptions, TrackerConfig, TrackerStats, TransferHandle,
+    TransferOutcome, TransferProgress, TransferTracker,
+};

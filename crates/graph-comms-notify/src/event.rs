@@ -1,0 +1,379 @@
+//! Typed notification events and the stateless classifier.
+
+use graph_comms_model::routing::{self, RoutingData, RoutingNotification};
+use graph_comms_model::{CallState, ChangeType};
+use serde::Serialize;
+
+use crate::error::{NotifyError, Result};
+use crate::explain::explain_subcode;
+
+/// Decodes a `commsNotifications` body into one [`NotificationEvent`] per notification.
+///
+/// Built on the model's routing-only decode ([`graph_comms_model::routing`]): only the fields a
+/// bot routes on are read, everything else is skipped. Notifications that have nothing to do with
+/// transfers (roster updates, operations, media, calls being created) decode as
+/// [`EventKind::Other`], never as an error.
+///
+/// # Errors
+/// [`NotifyError::InvalidBody`] (with line and column) when the body is not JSON, not an object,
+/// or its `value` is not an array of objects; [`NotifyError::MissingValue`] when it has no `value`.
+///
+/// ```
+/// use graph_comms_notify::{decode, EventKind};
+///
+/// let body = br#"{"value":[{"changeType":"updated",
+///   "resourceUrl":"/communications/calls/341a0500-d4bf-4224-8b19-1581168d328b",
+///   "resourceData":{"state":"established",
+///     "resultInfo":{"code":500,"subCode":7000,"message":"<message>"}}}]}"#;
+/// let events = decode(body)?;
+/// assert_eq!(events[0].call_id.as_deref(), Some("341a0500-d4bf-4224-8b19-1581168d328b"));
+/// assert!(matches!(events[0].kind, EventKind::Failed { code: 500, subcode: Some(7000), .. }));
+/// # Ok::<(), graph_comms_notify::NotifyError>(())
+/// ```
+pub fn decode(body: &[u8]) -> Result<Vec<NotificationEvent>> {
+    let batch = routing::from_slice(body).map_err(|e| NotifyError::from_json(&e))?;
+    let value = batch.value.ok_or(NotifyError::MissingValue)?;
+    Ok(value.iter().map(NotificationEvent::from_routing).collect())
+}
+
+/// Classifies one routing-decoded notification without any state.
+///
+/// - state `transferring` → [`EventKind::Transferring`]; `transferAccepted` →
+///   [`EventKind::TransferAccepted`];
+/// - state `terminated` with sub-code 7015 (`GracefulTransferCompleted`, code 0 or 2xx, numbers or
+///   numeric strings) or `terminationReason: AppTransferred` → [`EventKind::Completed`];
+/// - state `established` with an error `resultInfo` (code ≥ 400) → [`EventKind::Failed`];
+/// - everything else, including roster arrays, operations, sub-resources
+///   (`…/calls/{id}/participants`) and unknown states → [`EventKind::Other`].
+///
+/// The change type does not decide: Graph sends completion with `changeType: deleted`, but the
+/// state is what counts.
+pub fn classify(n: &RoutingNotification<'_>) -> EventKind {
+    let RoutingData::Call(call) = &n.resource_data else {
+        return EventKind::Other;
+    };
+    if !names_the_call_itself(n) {
+        return EventKind::Other;
+    }
+    let Some(state) = call.state.as_deref() else {
+        return EventKind::Other;
+    };
+    let info = call.result_info.as_ref();
+    let code = info.and_then(|i| i.code_value());
+    let subcode = info.and_then(|i| i.subcode_value());
+    if state.eq_ignore_ascii_case("transferring") {
+        EventKind::Transferring
+    } else if state.eq_ignore_ascii_case("transferAccepted") {
+        EventKind::TransferAccepted
+    } else if state.eq_ignore_ascii_case("terminated") {
+        let graceful = subcode == Some(TRANSFER_COMPLETED_SUBCODE)
+            && code.is_none_or(|c| c == 0 || (200..300).contains(&c));
+        let app_transferred = call
+            .termination_reason
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case("AppTransferred"));
+        if graceful || app_transferred {
+            EventKind::Completed
+        } else {
+            EventKind::Other
+        }
+    } else if state.eq_ignore_ascii_case("established") {
+        match code {
+            Some(code) if code >= 400 => EventKind::Failed {
+                code,
+                subcode,
+                message: info.and_then(|i| i.message.as_deref()).map(str::to_owned),
+                replaces_context: call.replaces_context.as_deref().map(str::to_owned),
+            },
+            _ => EventKind::Other,
+        }
+    } else {
+        EventKind::Other
+    }
+}
+
+/// The sub-code of `resultInfo` that marks a completed transfer (`GracefulTransferCompleted`).
+pub const TRANSFER_COMPLETED_SUBCODE: i64 = 7015;
+
+/// `true` when the notification's resource path is the call itself (`/communications/calls/{id}`
+/// or `/app/calls/{id}`), not a sub-resource such as `/participants` or `/operations/{id}`, or
+/// when it names no path at all.
+fn names_the_call_itself(n: &RoutingNotification<'_>) -> bool {
+    let url = n
+        .resource_url
+        .as_deref()
+        .filter(|u| routing::call_id_from_url(u).is_some())
+        .or(n.resource.as_deref());
+    let Some(url) = url else { return true };
+    let Some(id) = routing::call_id_from_url(url) else {
+        return true;
+    };
+    // The id is a sub-slice of `url`; look at what follows it.
+    let end = id.as_ptr() as usize - url.as_ptr() as usize + id.len();
+    let rest = url.get(end..).unwrap_or("");
+    matches!(
+        rest.trim_end_matches('/').chars().next(),
+        None | Some('?' | '#')
+    )
+}
+
+/// What a notification means for a transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase", tag = "event")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The call is being transferred (state `transferring`).
+    Transferring,
+    /// The transfer target accepted (state `transferAccepted`).
+    TransferAccepted,
+    /// The transfer completed: state `terminated` with sub-code 7015 or `terminationReason:
+    /// AppTransferred`.
+    Completed,
+    /// The transfer failed: the call is back to `established` with an error `resultInfo`.
+    Failed {
+        /// `resultInfo.code` (≥ 400).
+        code: i64,
+        /// `resultInfo.subcode` / `subCode`, when numeric.
+        subcode: Option<i64>,
+        /// `resultInfo.message`.
+        message: Option<String>,
+        /// `replacesContext` (consultative transfers).
+        replaces_context: Option<String>,
+    },
+    /// Anything else: other states, roster updates, operations, unknown values.
+    Other,
+}
+
+impl EventKind {
+    /// The `event` name printed by `graph-comms notify parse`: `transferring`,
+    /// `transferAccepted`, `transferCompleted`, `transferFailed` or `other`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Transferring => "transferring",
+            EventKind::TransferAccepted => "transferAccepted",
+            EventKind::Completed => "transferCompleted",
+            EventKind::Failed { .. } => "transferFailed",
+            EventKind::Other => "other",
+        }
+    }
+
+    /// `true` for [`Completed`](EventKind::Completed) and [`Failed`](EventKind::Failed).
+    pub fn is_final(&self) -> bool {
+        matches!(self, EventKind::Completed | EventKind::Failed { .. })
+    }
+
+    /// A human explanation of a failure's sub-code, when known.
+    pub fn explanation(&self) -> Option<&'static str> {
+        match self {
+            EventKind::Failed {
+                subcode: Some(s), ..
+            } => explain_subcode(*s),
+            _ => None,
+        }
+    }
+}
+
+/// What a notification's `resourceData` held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ResourceShape {
+    /// No `resourceData`.
+    Absent,
+    /// An object (a call, an operation, …).
+    Object,
+    /// An array (a participant roster) with this many elements.
+    Array(usize),
+    /// A string, number or boolean.
+    Other,
+}
+
+/// One notification of a `commsNotifications` batch, decoded and classified.
+///
+/// All strings are owned, so an event can be kept, sent to another task or buffered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NotificationEvent {
+    /// The call id, from `resourceUrl` (`/communications/calls/{id}…` or `/app/calls/{id}…`), else
+    /// from the legacy `resource`.
+    pub call_id: Option<String>,
+    /// `changeType`.
+    pub change_type: Option<ChangeType>,
+    /// The call `state` from `resourceData`.
+    pub state: Option<CallState>,
+    /// What the notification means for a transfer.
+    pub kind: EventKind,
+    /// `resultInfo.code`, when numeric (a number or a numeric string).
+    pub result_code: Option<i64>,
+    /// `resultInfo.subcode` or `subCode`, when numeric.
+    pub result_subcode: Option<i64>,
+    /// `resultInfo.message`.
+    pub result_message: Option<String>,
+    /// `terminationReason`.
+    pub termination_reason: Option<String>,
+    /// `replacesContext`.
+    pub replaces_context: Option<String>,
+    /// `resourceUrl`, else the legacy `resource`.
+    pub resource_url: Option<String>,
+    /// What `resourceData` held.
+    pub resource_shape: ResourceShape,
+}
+
+impl NotificationEvent {
+    /// Builds the event of one routing-decoded notification (see [`classify`]).
+    pub fn from_routing(n: &RoutingNotification<'_>) -> Self {
+        let call = n.call();
+        let info = call.and_then(|c| c.result_info.as_ref());
+        NotificationEvent {
+            call_id: n.call_id().map(str::to_owned),
+            change_type: n.change_type.as_deref().map(ChangeType::from),
+            state: call.and_then(|c| c.state.as_deref()).map(CallState::from),
+            kind: classify(n),
+            result_code: info.and_then(|i| i.code_value()),
+            result_subcode: info.and_then(|i| i.subcode_value()),
+            result_message: info.and_then(|i| i.message.as_deref()).map(str::to_owned),
+            termination_reason: call
+                .and_then(|c| c.termination_reason.as_deref())
+                .map(str::to_owned),
+            replaces_context: call
+                .and_then(|c| c.replaces_context.as_deref())
+                .map(str::to_owned),
+            resource_url: n
+                .resource_url
+                .as_deref()
+                .or(n.resource.as_deref())
+                .map(str::to_owned),
+            resource_shape: match &n.resource_data {
+                RoutingData::Absent => ResourceShape::Absent,
+                RoutingData::Call(_) => ResourceShape::Object,
+                RoutingData::Array(len) => ResourceShape::Array(*len),
+                _ => ResourceShape::Other,
+            },
+        }
+    }
+
+    /// An event for `call_id` with the given state and kind and nothing else; handy in tests and
+    /// emulators.
+    ///
+    /// ```
+    /// use graph_comms_model::CallState;
+    /// use graph_comms_notify::{EventKind, NotificationEvent};
+    /// let e = NotificationEvent::new("c1", CallState::Transferring, EventKind::Transferring);
+    /// assert_eq!(e.call_id.as_deref(), Some("c1"));
+    /// ```
+    pub fn new(call_id: impl Into<String>, state: CallState, kind: EventKind) -> Self {
+        NotificationEvent {
+            call_id: Some(call_id.into()),
+            change_type: None,
+            state: Some(state),
+            kind,
+            result_code: None,
+            result_subcode: None,
+            result_message: None,
+            termination_reason: None,
+            replaces_context: None,
+            resource_url: None,
+            resource_shape: ResourceShape::Object,
+        }
+    }
+
+    /// `true` when the call itself ended (state `terminated`), whatever the reason.
+    pub fn is_call_end(&self) -> bool {
+        self.state == Some(CallState::Terminated)
+    }
+
+    /// A human explanation of the result sub-code, when known.
+    pub fn explanation(&self) -> Option<&'static str> {
+        self.result_subcode.and_then(explain_subcode)
+    }
+
+    /// The JSON object `graph-comms notify parse` prints for this event, with exactly the keys
+    /// `callId`, `changeType`, `state`, `event`, `resultCode`, `resultSubcode`, `resultMessage`,
+    /// `terminationReason`, `replacesContext` (in that order; `null` where absent).
+    ///
+    /// ```
+    /// use graph_comms_model::CallState;
+    /// use graph_comms_notify::{EventKind, NotificationEvent};
+    /// let e = NotificationEvent::new("c1", CallState::TransferAccepted, EventKind::TransferAccepted);
+    /// assert_eq!(
+    ///     e.to_json_line(),
+    ///     r#"{"callId":"c1","changeType":null,"state":"transferAccepted","event":"transferAccepted","resultCode":null,"resultSubcode":null,"resultMessage":null,"terminationReason":null,"replacesContext":null}"#
+    /// );
+    /// ```
+    pub fn to_json_line(&self) -> String {
+        let line = JsonLine {
+            call_id: self.call_id.as_deref(),
+            change_type: self.change_type.as_ref().map(ChangeType::as_str),
+            state: self.state.as_ref().map(CallState::as_str),
+            event: self.kind.name(),
+            result_code: self.result_code,
+            result_subcode: self.result_subcode,
+            result_message: self.result_message.as_deref(),
+            termination_reason: self.termination_reason.as_deref(),
+            replaces_context: self.replaces_context.as_deref(),
+        };
+        // Serializing a struct of strings and integers cannot fail.
+        serde_json::to_string(&line).unwrap_or_default()
+    }
+}
+
+/// The `notify parse` line shape.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonLine<'a> {
+    call_id: Option<&'a str>,
+    change_type: Option<&'a str>,
+    state: Option<&'a str>,
+    event: &'static str,
+    result_code: Option<i64>,
+    result_subcode: Option<i64>,
+    result_message: Option<&'a str>,
+    termination_reason: Option<&'a str>,
+    replaces_context: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(body: &str) -> EventKind {
+        let batch = routing::from_str(body).expect("decodes");
+        classify(&batch.notifications()[0])
+    }
+
+    #[test]
+    fn classifies_by_state_and_result() {
+        let k = kind(
+            r#"{"value":[{"resourceUrl":"/communications/calls/a","resourceData":{"state":"terminated","resultInfo":{"code":"200","subcode":"7015"}}}]}"#,
+        );
+        assert_eq!(k, EventKind::Completed);
+        let k = kind(
+            r#"{"value":[{"resourceUrl":"/communications/calls/a","resourceData":{"state":"terminated","resultInfo":{"code":500,"subcode":7015}}}]}"#,
+        );
+        assert_eq!(k, EventKind::Other);
+        let k = kind(
+            r#"{"value":[{"resource":"/app/calls/a","resourceData":{"state":"terminated","terminationReason":"AppTransferred"}}]}"#,
+        );
+        assert_eq!(k, EventKind::Completed);
+        let k = kind(
+            r#"{"value":[{"resourceUrl":"/communications/calls/a","resourceData":{"state":"established","resultInfo":{"code":200}}}]}"#,
+        );
+        assert_eq!(k, EventKind::Other);
+        let k = kind(
+            r#"{"value":[{"resourceUrl":"/communications/calls/a/participants/b","resourceData":{"state":"transferring"}}]}"#,
+        );
+        assert_eq!(k, EventKind::Other);
+        let k = kind(r#"{"value":[{"resourceData":{"state":"TRANSFERRING"}}]}"#);
+        assert_eq!(k, EventKind::Transferring);
+    }
+
+    #[test]
+    fn missing_value_and_bad_json_are_errors() {
+        assert_eq!(decode(b"{}"), Err(NotifyError::MissingValue));
+        let Err(NotifyError::InvalidBody { line, column, .. }) = decode(b"{\n  \"value\": [,]}")
+        else {
+            panic!("expected InvalidBody");
+        };
+        assert_eq!((line, column), (2, 13));
+    }
+}

@@ -1,0 +1,171 @@
+//! Where the tracker keeps its open transfers: the [`TransferStore`] trait and the in-memory
+//! default, [`MemoryStore`].
+
+use std::collections::HashMap;
+use std::fmt;
+
+use tokio::time::Instant;
+
+use crate::error::{NotifyError, Result};
+use crate::tracker::TransferOutcome;
+
+/// Which call of an open transfer a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallRole {
+    /// The call being transferred (the id given to `track`).
+    Transferred,
+    /// The consultation call of a consultative transfer (its `replacesCallId`).
+    Consultation,
+}
+
+/// The state of one open transfer, as a [`TransferStore`] keeps it.
+///
+/// Everything here is plain data, so a store shared by several bot instances can serialize it;
+/// the wakers that resolve handles stay in the process that called `track`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TransferRecord {
+    /// The call being transferred.
+    pub call_id: String,
+    /// The consultation call of a consultative transfer.
+    pub replaces_call_id: Option<String>,
+    /// Tells attempts on the same call apart; unique per tracker.
+    pub attempt: u64,
+    /// When the transfer times out.
+    pub deadline: Instant,
+    /// A `transferring` notification was applied.
+    pub seen_transferring: bool,
+    /// A `transferAccepted` notification was applied.
+    pub seen_accepted: bool,
+    /// The consultation call has ended.
+    pub consultation_ended: bool,
+    /// The outcome, once known. A consultative transfer stays in the store after its outcome
+    /// until its consultation call ends (or its deadline passes), so that end can be reported.
+    pub outcome: Option<TransferOutcome>,
+}
+
+impl TransferRecord {
+    /// A fresh record with nothing seen yet.
+    pub fn new(
+        call_id: String,
+        replaces_call_id: Option<String>,
+        attempt: u64,
+        deadline: Instant,
+    ) -> Self {
+        TransferRecord {
+            call_id,
+            replaces_call_id,
+            attempt,
+            deadline,
+            seen_transferring: false,
+            seen_accepted: false,
+            consultation_ended: false,
+            outcome: None,
+        }
+    }
+}
+
+/// Storage for open transfers, indexed by the transferred call's id and by its consultation call's
+/// id.
+///
+/// The tracker serializes every call into the store behind one lock, so implementations need no
+/// locking of their own. Every method must be O(1) (amortized): the tracker calls them on the
+/// notification hot path.
+pub trait TransferStore: Send + fmt::Debug + 'static {
+    /// Stores a new open transfer.
+    ///
+    /// # Errors
+    /// [`NotifyError::AlreadyTracking`] when the call, or the record's consultation call, already
+    /// belongs to a stored transfer.
+    fn insert(&mut self, record: TransferRecord) -> Result<()>;
+
+    /// The transfer that `call_id` belongs to, as the transferred call or as its consultation call.
+    fn find_mut(&mut self, call_id: &str) -> Option<(CallRole, &mut TransferRecord)>;
+
+    /// The transfer of the transferred call `call_id`.
+    fn get(&self, call_id: &str) -> Option<&TransferRecord>;
+
+    /// Removes the transfer of the transferred call `call_id` when it is attempt `attempt`.
+    fn remove(&mut self, call_id: &str, attempt: u64) -> Option<TransferRecord>;
+
+    /// The number of stored transfers.
+    fn len(&self) -> usize;
+
+    /// `true` when no transfer is stored.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The default [`TransferStore`]: two hash maps in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    records: HashMap<Box<str>, TransferRecord>,
+    /// Consultation call id → transferred call id.
+    consultations: HashMap<Box<str>, Box<str>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn is_taken(&self, call_id: &str) -> bool {
+        self.records.contains_key(call_id) || self.consultations.contains_key(call_id)
+    }
+}
+
+impl TransferStore for MemoryStore {
+    fn insert(&mut self, record: TransferRecord) -> Result<()> {
+        if self.is_taken(&record.call_id) {
+            return Err(NotifyError::AlreadyTracking {
+                call_id: record.call_id,
+            });
+        }
+        if let Some(consultation) = &record.replaces_call_id {
+            if self.is_taken(consultation) || *consultation == record.call_id {
+                return Err(NotifyError::AlreadyTracking {
+                    call_id: consultation.clone(),
+                });
+            }
+            self.consultations
+                .insert(consultation.as_str().into(), record.call_id.as_str().into());
+        }
+        self.records.insert(record.call_id.as_str().into(), record);
+        Ok(())
+    }
+
+    fn find_mut(&mut self, call_id: &str) -> Option<(CallRole, &mut TransferRecord)> {
+        if self.records.contains_key(call_id) {
+            return self
+                .records
+                .get_mut(call_id)
+                .map(|r| (CallRole::Transferred, r));
+        }
+        let primary = self.consultations.get(call_id)?;
+        self.records
+            .get_mut(primary)
+            .map(|r| (CallRole::Consultation, r))
+    }
+
+    fn get(&self, call_id: &str) -> Option<&TransferRecord> {
+        self.records.get(call_id)
+    }
+
+    fn remove(&mut self, call_id: &str, attempt: u64) -> Option<TransferRecord> {
+        if self.records.get(call_id)?.attempt != attempt {
+            return None;
+        }
+        let record = self.records.remove(call_id)?;
+        if let Some(consultation) = &record.replaces_call_id {
+            self.consultations.remove(consultation.as_str());
+        }
+        Some(record)
+    }
+
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+}
