@@ -10,10 +10,21 @@ struct Step {
 }
 
 const STEPS: &[Step] = &[
-    Step { what: "format", args: &["fmt", "--all", "--check"], env: &[] },
+    Step {
+        what: "format",
+        args: &["fmt", "--all", "--check"],
+        env: &[],
+    },
     Step {
         what: "lints",
-        args: &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
         env: &[],
     },
     Step {

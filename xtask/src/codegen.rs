@@ -100,7 +100,12 @@ const TYPE_OVERRIDES: &[(&str, &str, &str)] = &[
 ];
 
 /// Roots of the generated closure besides the action's parameters.
-const ROOTS: &[&str] = &["call", "commsNotifications", "participant", "commsOperation"];
+const ROOTS: &[&str] = &[
+    "call",
+    "commsNotifications",
+    "participant",
+    "commsOperation",
+];
 
 const BETA: &str = "comms-beta.csdl.xml";
 const V1: &str = "comms-v1.0.csdl.xml";
@@ -150,12 +155,27 @@ pub(crate) fn generate(metadata: &Path) -> Result<Vec<(PathBuf, String)>, String
     let src = format!("graph-metadata/{BETA}");
     let dir = PathBuf::from("crates/graph-comms-model/src/generated");
     let mut files = vec![
-        (dir.join("mod.rs"), rustfmt(&(header(&src) + &model.module()))?),
-        (dir.join("enums.rs"), rustfmt(&(header(&src) + &model.enums()))?),
-        (dir.join("types.rs"), rustfmt(&(header(&src) + &model.structs()))?),
-        (dir.join("actions.rs"), rustfmt(&(header(&src) + &model.actions()))?),
+        (
+            dir.join("mod.rs"),
+            rustfmt(&(header(&src) + &model.module()))?,
+        ),
+        (
+            dir.join("enums.rs"),
+            rustfmt(&(header(&src) + &model.enums()))?,
+        ),
+        (
+            dir.join("types.rs"),
+            rustfmt(&(header(&src) + &model.structs()))?,
+        ),
+        (
+            dir.join("actions.rs"),
+            rustfmt(&(header(&src) + &model.actions()))?,
+        ),
     ];
-    files.push((PathBuf::from("docs/model-versions.md"), model.versions_doc()));
+    files.push((
+        PathBuf::from("docs/model-versions.md"),
+        model.versions_doc(),
+    ));
     Ok(files)
 }
 
@@ -175,7 +195,9 @@ fn rustfmt(code: &str) -> Result<String, String> {
         .ok_or("rustfmt has no stdin")?
         .write_all(code.as_bytes())
         .map_err(|e| format!("rustfmt stdin: {e}"))?;
-    let out = child.wait_with_output().map_err(|e| format!("rustfmt: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("rustfmt: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "rustfmt failed on generated code: {}",
@@ -216,7 +238,10 @@ struct Model<'a> {
 
 impl<'a> Model<'a> {
     fn new(beta: &'a Schema, v1: &'a Schema) -> Result<Self, String> {
-        let action = beta.actions.get("transfer").ok_or("no transfer action in CSDL")?;
+        let action = beta
+            .actions
+            .get("transfer")
+            .ok_or("no transfer action in CSDL")?;
         // Family roots of complex types.
         let mut family = BTreeMap::new();
         for t in beta.types.values().filter(|t| !t.is_entity) {
@@ -230,7 +255,12 @@ impl<'a> Model<'a> {
         let mut reached = BTreeSet::new();
         let mut enums = BTreeSet::new();
         let mut todo: Vec<String> = ROOTS.iter().map(|s| (*s).to_owned()).collect();
-        todo.extend(action.parameters.iter().map(|p| element_type(&p.ty).to_owned()));
+        todo.extend(
+            action
+                .parameters
+                .iter()
+                .map(|p| element_type(&p.ty).to_owned()),
+        );
         while let Some(name) = todo.pop() {
             if beta.enums.contains_key(&name) {
                 enums.insert(name);
@@ -297,14 +327,25 @@ impl<'a> Model<'a> {
     /// The properties of `t` after those of its base types.
     fn own_and_inherited<'s>(beta: &'s Schema, t: &'s StructuredType) -> Vec<&'s csdl::Property> {
         let mut chain = vec![t];
-        while let Some(base) = chain.last().and_then(|c| c.base.as_deref()).and_then(|b| beta.types.get(b)) {
+        while let Some(base) = chain
+            .last()
+            .and_then(|c| c.base.as_deref())
+            .and_then(|b| beta.types.get(b))
+        {
             chain.push(base);
         }
-        chain.iter().rev().flat_map(|c| c.properties.iter()).collect()
+        chain
+            .iter()
+            .rev()
+            .flat_map(|c| c.properties.iter())
+            .collect()
     }
 
     fn rust_type(&self, ty: &str) -> String {
-        if let Some(inner) = ty.strip_prefix("Collection(").and_then(|s| s.strip_suffix(')')) {
+        if let Some(inner) = ty
+            .strip_prefix("Collection(")
+            .and_then(|s| s.strip_suffix(')'))
+        {
             return format!("Vec<{}>", self.rust_type(inner));
         }
         match ty {
@@ -326,10 +367,11 @@ impl<'a> Model<'a> {
     /// Whether the v1.0 metadata has property `json` on the family or entity of `type_name`.
     fn in_v1(&self, members: &[&StructuredType], json: &str) -> bool {
         members.iter().any(|m| {
-            self.v1
-                .types
-                .get(&m.name)
-                .is_some_and(|t| Self::own_and_inherited(self.v1, t).iter().any(|p| p.name == json))
+            self.v1.types.get(&m.name).is_some_and(|t| {
+                Self::own_and_inherited(self.v1, t)
+                    .iter()
+                    .any(|p| p.name == json)
+            })
         })
     }
 
@@ -348,7 +390,10 @@ impl<'a> Model<'a> {
                     .find(|(ty, prop, _)| members.iter().any(|m| m.name == *ty) && *prop == p.name)
                     .map(|(_, _, r)| (*r).to_owned())
                     .unwrap_or_else(|| self.rust_type(&p.ty));
-                let mut doc = p.description.clone().unwrap_or_else(|| format!("The `{}` property.", p.name));
+                let mut doc = p
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| format!("The `{}` property.", p.name));
                 if m.name != t.name {
                     let _ = write!(doc, "\n\nDeclared on `{}`.", m.name);
                 }
@@ -363,7 +408,10 @@ impl<'a> Model<'a> {
                 });
             }
         }
-        for extra in OVERLAY.iter().filter(|e| members.iter().any(|m| m.name == e.ty)) {
+        for extra in OVERLAY
+            .iter()
+            .filter(|e| members.iter().any(|m| m.name == e.ty))
+        {
             if fields.iter().any(|f| f.json == extra.json) {
                 continue;
             }
@@ -371,12 +419,26 @@ impl<'a> Model<'a> {
                 json: extra.json.to_owned(),
                 rust_name: snake(extra.json),
                 rust_ty: extra.rust.to_owned(),
-                doc: format!("{}\n\n*Added by hand* (see `xtask/src/codegen.rs`, `OVERLAY`).", extra.doc),
+                doc: format!(
+                    "{}\n\n*Added by hand* (see `xtask/src/codegen.rs`, `OVERLAY`).",
+                    extra.doc
+                ),
             });
         }
-        let mut doc = format!("The `{}` {} of Microsoft Graph.", t.name, if t.is_entity { "entity" } else { "complex type" });
+        let mut doc = format!(
+            "The `{}` {} of Microsoft Graph.",
+            t.name,
+            if t.is_entity {
+                "entity"
+            } else {
+                "complex type"
+            }
+        );
         if members.len() > 1 {
-            let derived: Vec<String> = members[1..].iter().map(|m| format!("`{}`", m.name)).collect();
+            let derived: Vec<String> = members[1..]
+                .iter()
+                .map(|m| format!("`{}`", m.name))
+                .collect();
             let _ = write!(
                 doc,
                 "\n\nMerged with the types derived from it ({}): Graph sends their fields on values \
@@ -386,7 +448,9 @@ impl<'a> Model<'a> {
             );
         }
         if t.open {
-            doc.push_str("\n\nAn open type: undeclared properties are legal and kept in `additional_data`.");
+            doc.push_str(
+                "\n\nAn open type: undeclared properties are legal and kept in `additional_data`.",
+            );
         }
         Struct {
             name: pascal(&t.name),
@@ -410,7 +474,11 @@ impl<'a> Model<'a> {
                     "The `{}` parameter (`{}`{}).",
                     p.name,
                     local_name(&p.ty),
-                    if p.nullable { ", optional" } else { ", required" }
+                    if p.nullable {
+                        ", optional"
+                    } else {
+                        ", required"
+                    }
                 ),
             })
             .collect();
@@ -425,7 +493,12 @@ impl<'a> Model<'a> {
             ),
             fields,
             odata_type: false,
-            required: action.parameters.iter().filter(|p| !p.nullable).map(|p| p.name.clone()).collect(),
+            required: action
+                .parameters
+                .iter()
+                .filter(|p| !p.nullable)
+                .map(|p| p.name.clone())
+                .collect(),
         }
     }
 
@@ -444,7 +517,11 @@ impl<'a> Model<'a> {
                 .iter()
                 .map(|m| {
                     let v = pascal(m);
-                    let v = if v == "Unknown" { "UnknownValue".to_owned() } else { v };
+                    let v = if v == "Unknown" {
+                        "UnknownValue".to_owned()
+                    } else {
+                        v
+                    };
                     (v, m)
                 })
                 .collect();
@@ -464,7 +541,11 @@ impl<'a> Model<'a> {
             let _ = writeln!(out, "impl {name} {{");
             out.push_str("    /// Every value the metadata declares, as spelled on the wire.\n");
             let list: Vec<String> = e.members.iter().map(|m| format!("{m:?}")).collect();
-            let _ = writeln!(out, "    pub const KNOWN: &'static [&'static str] = &[{}];\n", list.join(", "));
+            let _ = writeln!(
+                out,
+                "    pub const KNOWN: &'static [&'static str] = &[{}];\n",
+                list.join(", ")
+            );
             out.push_str("    /// The value as spelled on the wire.\n    pub fn as_str(&self) -> &str {\n        match self {\n");
             for (v, m) in &variants {
                 let _ = writeln!(out, "            Self::{v} => {m:?},");
@@ -475,7 +556,9 @@ impl<'a> Model<'a> {
             for (v, m) in &variants {
                 let _ = writeln!(out, "            {m:?} => Self::{v},");
             }
-            out.push_str("            other => Self::Unknown(other.to_owned()),\n        }\n    }\n}\n\n");
+            out.push_str(
+                "            other => Self::Unknown(other.to_owned()),\n        }\n    }\n}\n\n",
+            );
             let _ = writeln!(
                 out,
                 "impl From<String> for {name} {{\n    fn from(s: String) -> Self {{\n        match Self::from(s.as_str()) {{\n            Self::Unknown(_) => Self::Unknown(s),\n            known => known,\n        }}\n    }}\n}}\n"
@@ -524,7 +607,11 @@ impl<'a> Model<'a> {
         for f in &s.fields {
             let _ = writeln!(out, "{}", doc_comment(&f.doc, "    "));
             if s.required.contains(&f.json) {
-                let _ = writeln!(out, "    #[serde(rename = {:?})]\n    pub {}: {},", f.json, f.rust_name, f.rust_ty);
+                let _ = writeln!(
+                    out,
+                    "    #[serde(rename = {:?})]\n    pub {}: {},",
+                    f.json, f.rust_name, f.rust_ty
+                );
             } else {
                 let _ = writeln!(
                     out,
@@ -533,15 +620,26 @@ impl<'a> Model<'a> {
                 );
             }
         }
-        out.push_str("    /// Properties the model does not declare, kept and written back as they came.\n");
+        out.push_str(
+            "    /// Properties the model does not declare, kept and written back as they came.\n",
+        );
         out.push_str("    #[serde(flatten)]\n    pub additional_data: serde_json::Map<String, serde_json::Value>,\n}\n\n");
 
         // Deserialize: one pass over the object; unknown keys kept; errors name the field.
         let name = &s.name;
-        let what = s.json_names.first().cloned().unwrap_or_else(|| "transfer request body".into());
-        let _ = writeln!(out, "impl<'de> serde::Deserialize<'de> for {name} {{");
-        out.push_str("    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {\n");
-        out.push_str("        struct Visitor;\n        impl<'de> serde::de::Visitor<'de> for Visitor {\n");
+        let what = s
+            .json_names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "transfer request body".into());
+        let _ = writeln!(
+            out,
+            "/// Reads a [`{name}`] from a JSON object (unknown members kept).\n#[derive(Debug, Clone, Copy, Default)]\npub(crate) struct {name}Visitor;\n"
+        );
+        let _ = writeln!(
+            out,
+            "impl<'de> serde::de::Visitor<'de> for {name}Visitor {{"
+        );
         let _ = writeln!(out, "            type Value = {name};");
         let _ = writeln!(
             out,
@@ -549,7 +647,11 @@ impl<'a> Model<'a> {
         );
         out.push_str("            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {\n");
         for f in s.fields.iter().filter(|f| s.required.contains(&f.json)) {
-            let _ = writeln!(out, "                let mut {}: Option<{}> = None;", f.rust_name, f.rust_ty);
+            let _ = writeln!(
+                out,
+                "                let mut {}: Option<{}> = None;",
+                f.rust_name, f.rust_ty
+            );
         }
         out.push_str("                let mut additional_data = serde_json::Map::new();\n");
         if s.odata_type {
@@ -585,7 +687,13 @@ impl<'a> Model<'a> {
                 let _ = writeln!(out, "                    {},", f.rust_name);
             }
         }
-        out.push_str("                    additional_data,\n                })\n            }\n        }\n        deserializer.deserialize_map(Visitor)\n    }\n}\n\n");
+        out.push_str(
+            "                    additional_data,\n                })\n            }\n}\n\n",
+        );
+        let _ = writeln!(
+            out,
+            "impl<'de> serde::Deserialize<'de> for {name} {{\n    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{\n        deserializer.deserialize_map({name}Visitor)\n    }}\n}}\n"
+        );
         for alias in s.json_names.iter().skip(1) {
             let _ = writeln!(
                 out,
@@ -627,7 +735,10 @@ impl<'a> Model<'a> {
             let _ = writeln!(out, "| `{}` | `{}` | `{}` |", e.ty, e.json, e.rust);
         }
         for (ty, prop, rust) in TYPE_OVERRIDES {
-            let _ = writeln!(out, "| `{ty}` | `{prop}` (widened: a number or a numeric string) | `{rust}` |");
+            let _ = writeln!(
+                out,
+                "| `{ty}` | `{prop}` (widened: a number or a numeric string) | `{rust}` |"
+            );
         }
         out
     }
@@ -668,9 +779,9 @@ pub(crate) fn snake(s: &str) -> String {
         "as" | "async" | "await" | "break" | "const" | "continue" | "crate" | "dyn" | "else"
         | "enum" | "extern" | "false" | "fn" | "for" | "if" | "impl" | "in" | "let" | "loop"
         | "match" | "mod" | "move" | "mut" | "pub" | "ref" | "return" | "static" | "struct"
-        | "super" | "trait" | "true" | "type" | "unsafe" | "use" | "where" | "while" | "abstract"
-        | "become" | "box" | "do" | "final" | "gen" | "macro" | "override" | "priv" | "try"
-        | "typeof" | "unsized" | "virtual" | "yield" => format!("r#{out}"),
+        | "super" | "trait" | "true" | "type" | "unsafe" | "use" | "where" | "while"
+        | "abstract" | "become" | "box" | "do" | "final" | "gen" | "macro" | "override"
+        | "priv" | "try" | "typeof" | "unsized" | "virtual" | "yield" => format!("r#{out}"),
         _ => out,
     }
 }
@@ -745,6 +856,9 @@ mod tests {
     #[test]
     fn doc_text_is_escaped() {
         assert_eq!(super::escape_doc("see [x] <b>"), "see \\[x\\] &lt;b&gt;");
-        assert_eq!(super::escape_doc("at https://a.b/c."), "at <https://a.b/c>.");
+        assert_eq!(
+            super::escape_doc("at https://a.b/c."),
+            "at <https://a.b/c>."
+        );
     }
 }

@@ -76,7 +76,9 @@ pub(crate) fn parse(xml: &str) -> Result<Schema, String> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| format!("CSDL is not XML: {e}"))?;
     let schema = doc
         .descendants()
-        .find(|n| n.has_tag_name((EDM, "Schema")) && n.attribute("Namespace") == Some("microsoft.graph"))
+        .find(|n| {
+            n.has_tag_name((EDM, "Schema")) && n.attribute("Namespace") == Some("microsoft.graph")
+        })
         .ok_or("CSDL has no microsoft.graph Schema")?;
     let mut out = Schema::default();
     for node in schema.children().filter(|n| n.is_element()) {

@@ -89,7 +89,10 @@ fn prefix_path<E: de::Error>(name: &str, inner: E) -> E {
 }
 
 /// Deserializes an extensible enum from its wire string; unknown strings are kept.
-pub(crate) fn deserialize_enum<'de, D, T>(deserializer: D, what: &'static str) -> Result<T, D::Error>
+pub(crate) fn deserialize_enum<'de, D, T>(
+    deserializer: D,
+    what: &'static str,
+) -> Result<T, D::Error>
 where
     D: de::Deserializer<'de>,
     T: for<'a> From<&'a str> + From<String>,

@@ -49,7 +49,9 @@ fn assert_says_where(err: &serde_json::Error, file: &Path) {
 
 #[test]
 fn every_notification_body_decodes() {
-    let Some(shared) = graph_comms_testkit::shared_dir() else { return };
+    let Some(shared) = graph_comms_testkit::shared_dir() else {
+        return;
+    };
     let mut decoded = 0;
     let mut broken = 0;
     for r in records(&shared).iter().filter(|r| r.kind == "notification") {
@@ -57,7 +59,10 @@ fn every_notification_body_decodes() {
         let result = serde_json::from_str::<CommsNotifications>(&text);
         match (r.json_valid, result) {
             (Some(true), Ok(batch)) => {
-                let value = batch.value.as_ref().expect("a notification batch has `value`");
+                let value = batch
+                    .value
+                    .as_ref()
+                    .expect("a notification batch has `value`");
                 assert!(!value.is_empty(), "{}: empty batch", r.file.display());
                 // Lossless: writing it back gives the same JSON (explicit nulls aside).
                 let back = serde_json::to_value(&batch).unwrap();
@@ -74,19 +79,26 @@ fn every_notification_body_decodes() {
         }
     }
     assert!(decoded >= 200, "only {decoded} notifications decoded");
-    eprintln!("{decoded} notification bodies decoded, {broken} invalid ones refused with a position");
+    eprintln!(
+        "{decoded} notification bodies decoded, {broken} invalid ones refused with a position"
+    );
 }
 
 #[test]
 fn every_transfer_request_body_parses_or_says_where() {
-    let Some(shared) = graph_comms_testkit::shared_dir() else { return };
+    let Some(shared) = graph_comms_testkit::shared_dir() else {
+        return;
+    };
     let mut parsed = 0;
     for r in records(&shared)
         .iter()
         .filter(|r| r.kind == "request" && r.dir.contains("call-transfer"))
     {
         let text = std::fs::read_to_string(&r.file).unwrap();
-        match (r.json_valid, serde_json::from_str::<TransferRequestBody>(&text)) {
+        match (
+            r.json_valid,
+            serde_json::from_str::<TransferRequestBody>(&text),
+        ) {
             (Some(true), Ok(body)) => {
                 let back = serde_json::to_value(&body).unwrap();
                 assert_eq!(
@@ -107,9 +119,14 @@ fn every_transfer_request_body_parses_or_says_where() {
 
 #[test]
 fn every_valid_call_resource_in_the_corpus_reads_as_a_call() {
-    let Some(shared) = graph_comms_testkit::shared_dir() else { return };
+    let Some(shared) = graph_comms_testkit::shared_dir() else {
+        return;
+    };
     let mut calls = 0;
-    for r in records(&shared).iter().filter(|r| r.json_valid == Some(true)) {
+    for r in records(&shared)
+        .iter()
+        .filter(|r| r.json_valid == Some(true))
+    {
         let text = std::fs::read_to_string(&r.file).unwrap();
         let value: Value = serde_json::from_str(&text).unwrap();
         if value.get("@odata.type").and_then(Value::as_str) == Some("#microsoft.graph.call") {

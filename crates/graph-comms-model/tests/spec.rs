@@ -31,23 +31,38 @@ where
     insta::assert_json_snapshot!("reserialized", parsed);
     let written = serde_json::to_value(&parsed).expect("serializes");
     let original: Value = serde_json::from_str(text).expect("spec payload is JSON");
-    assert_eq!(written, without_nulls(original), "re-serialization differs from the input");
+    assert_eq!(
+        written,
+        without_nulls(original),
+        "re-serialization differs from the input"
+    );
     let again: T = serde_json::from_value(written).expect("re-serialization parses");
-    assert_eq!(again, parsed, "parse -> serialize -> parse is not the identity");
+    assert_eq!(
+        again, parsed,
+        "parse -> serialize -> parse is not the identity"
+    );
 }
 
 #[test]
 fn spec_requests() {
-    insta::glob!("../../../tests/fixtures/spec", "requests/ex?-request.json", |path| {
-        check::<TransferRequestBody>(&std::fs::read_to_string(path).unwrap());
-    });
+    insta::glob!(
+        "../../../tests/fixtures/spec",
+        "requests/ex?-request.json",
+        |path| {
+            check::<TransferRequestBody>(&std::fs::read_to_string(path).unwrap());
+        }
+    );
 }
 
 #[test]
 fn spec_notifications() {
-    insta::glob!("../../../tests/fixtures/spec", "notifications/*.json", |path| {
-        check::<CommsNotifications>(&std::fs::read_to_string(path).unwrap());
-    });
+    insta::glob!(
+        "../../../tests/fixtures/spec",
+        "notifications/*.json",
+        |path| {
+            check::<CommsNotifications>(&std::fs::read_to_string(path).unwrap());
+        }
+    );
 }
 
 #[test]
@@ -101,7 +116,11 @@ fn result_codes_as_numbers_or_strings_and_both_subcode_spellings() {
     ];
     for (text, code, subcode) in cases {
         let r: graph_comms_model::ResultInfo = serde_json::from_str(text).unwrap();
-        assert_eq!((r.code_value(), r.subcode_value()), (code, subcode), "{text}");
+        assert_eq!(
+            (r.code_value(), r.subcode_value()),
+            (code, subcode),
+            "{text}"
+        );
         let back = serde_json::to_string(&r).unwrap();
         assert_eq!(
             serde_json::from_str::<Value>(&back).unwrap(),
@@ -117,14 +136,22 @@ fn errors_name_the_json_path() {
     let err = serde_json::from_str::<TransferRequestBody>(text).unwrap_err();
     insta::assert_snapshot!(err.to_string(), @"transferTarget.identity.phone.id: invalid type: integer `12345`, expected a string at line 1 column 50");
     let missing = serde_json::from_str::<TransferRequestBody>(r#"{"transferee":{}}"#).unwrap_err();
-    assert!(missing.to_string().contains("missing field `transferTarget`"), "{missing}");
+    assert!(
+        missing
+            .to_string()
+            .contains("missing field `transferTarget`"),
+        "{missing}"
+    );
 }
 
 #[test]
 fn odata_type_is_optional_and_kept_when_present() {
     let with = r##"{"@odata.type":"#microsoft.graph.identity","id":"x"}"##;
     let identity: graph_comms_model::Identity = serde_json::from_str(with).unwrap();
-    assert_eq!(identity.odata_type.as_deref(), Some("#microsoft.graph.identity"));
+    assert_eq!(
+        identity.odata_type.as_deref(),
+        Some("#microsoft.graph.identity")
+    );
     assert_eq!(serde_json::to_string(&identity).unwrap(), with);
     let without: graph_comms_model::Identity = serde_json::from_str(r#"{"id":"x"}"#).unwrap();
     assert_eq!(without.odata_type, None);

@@ -18,39 +18,39 @@ pub struct TransferRequestBody {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for TransferRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = TransferRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (transfer request body)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut transfer_target: Option<InvitationParticipantInfo> = None;
-                let mut additional_data = serde_json::Map::new();
-                let mut transferee = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "transferTarget" => {
-                            transfer_target = crate::wire::field(&mut map, "transferTarget")?
-                        }
-                        "transferee" => transferee = crate::wire::field(&mut map, "transferee")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`TransferRequestBody`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TransferRequestBodyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TransferRequestBodyVisitor {
+    type Value = TransferRequestBody;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (transfer request body)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut transfer_target: Option<InvitationParticipantInfo> = None;
+        let mut additional_data = serde_json::Map::new();
+        let mut transferee = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "transferTarget" => {
+                    transfer_target = crate::wire::field(&mut map, "transferTarget")?
                 }
-                Ok(TransferRequestBody {
-                    transfer_target: transfer_target.ok_or_else(|| {
-                        <A::Error as serde::de::Error>::missing_field("transferTarget")
-                    })?,
-                    transferee,
-                    additional_data,
-                })
+                "transferee" => transferee = crate::wire::field(&mut map, "transferee")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(TransferRequestBody {
+            transfer_target: transfer_target
+                .ok_or_else(|| <A::Error as serde::de::Error>::missing_field("transferTarget"))?,
+            transferee,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TransferRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TransferRequestBodyVisitor)
     }
 }

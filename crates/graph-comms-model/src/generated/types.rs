@@ -119,149 +119,137 @@ pub struct Call {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for Call {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Call;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (call)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut id = None;
-                let mut active_modalities = None;
-                let mut answered_by = None;
-                let mut callback_uri = None;
-                let mut call_chain_id = None;
-                let mut call_options = None;
-                let mut call_routes = None;
-                let mut chat_info = None;
-                let mut direction = None;
-                let mut incoming_context = None;
-                let mut media_config = None;
-                let mut media_state = None;
-                let mut meeting_capability = None;
-                let mut meeting_info = None;
-                let mut my_participant_id = None;
-                let mut requested_modalities = None;
-                let mut result_info = None;
-                let mut ringing_timeout_in_seconds = None;
-                let mut routing_policies = None;
-                let mut source = None;
-                let mut state = None;
-                let mut subject = None;
-                let mut targets = None;
-                let mut tenant_id = None;
-                let mut termination_reason = None;
-                let mut tone_info = None;
-                let mut transcription = None;
-                let mut replaces_context = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "id" => id = crate::wire::field(&mut map, "id")?,
-                        "activeModalities" => {
-                            active_modalities = crate::wire::field(&mut map, "activeModalities")?
-                        }
-                        "answeredBy" => answered_by = crate::wire::field(&mut map, "answeredBy")?,
-                        "callbackUri" => {
-                            callback_uri = crate::wire::field(&mut map, "callbackUri")?
-                        }
-                        "callChainId" => {
-                            call_chain_id = crate::wire::field(&mut map, "callChainId")?
-                        }
-                        "callOptions" => {
-                            call_options = crate::wire::field(&mut map, "callOptions")?
-                        }
-                        "callRoutes" => call_routes = crate::wire::field(&mut map, "callRoutes")?,
-                        "chatInfo" => chat_info = crate::wire::field(&mut map, "chatInfo")?,
-                        "direction" => direction = crate::wire::field(&mut map, "direction")?,
-                        "incomingContext" => {
-                            incoming_context = crate::wire::field(&mut map, "incomingContext")?
-                        }
-                        "mediaConfig" => {
-                            media_config = crate::wire::field(&mut map, "mediaConfig")?
-                        }
-                        "mediaState" => media_state = crate::wire::field(&mut map, "mediaState")?,
-                        "meetingCapability" => {
-                            meeting_capability = crate::wire::field(&mut map, "meetingCapability")?
-                        }
-                        "meetingInfo" => {
-                            meeting_info = crate::wire::field(&mut map, "meetingInfo")?
-                        }
-                        "myParticipantId" => {
-                            my_participant_id = crate::wire::field(&mut map, "myParticipantId")?
-                        }
-                        "requestedModalities" => {
-                            requested_modalities =
-                                crate::wire::field(&mut map, "requestedModalities")?
-                        }
-                        "resultInfo" => result_info = crate::wire::field(&mut map, "resultInfo")?,
-                        "ringingTimeoutInSeconds" => {
-                            ringing_timeout_in_seconds =
-                                crate::wire::field(&mut map, "ringingTimeoutInSeconds")?
-                        }
-                        "routingPolicies" => {
-                            routing_policies = crate::wire::field(&mut map, "routingPolicies")?
-                        }
-                        "source" => source = crate::wire::field(&mut map, "source")?,
-                        "state" => state = crate::wire::field(&mut map, "state")?,
-                        "subject" => subject = crate::wire::field(&mut map, "subject")?,
-                        "targets" => targets = crate::wire::field(&mut map, "targets")?,
-                        "tenantId" => tenant_id = crate::wire::field(&mut map, "tenantId")?,
-                        "terminationReason" => {
-                            termination_reason = crate::wire::field(&mut map, "terminationReason")?
-                        }
-                        "toneInfo" => tone_info = crate::wire::field(&mut map, "toneInfo")?,
-                        "transcription" => {
-                            transcription = crate::wire::field(&mut map, "transcription")?
-                        }
-                        "replacesContext" => {
-                            replaces_context = crate::wire::field(&mut map, "replacesContext")?
-                        }
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`Call`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CallVisitor {
+    type Value = Call;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (call)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut id = None;
+        let mut active_modalities = None;
+        let mut answered_by = None;
+        let mut callback_uri = None;
+        let mut call_chain_id = None;
+        let mut call_options = None;
+        let mut call_routes = None;
+        let mut chat_info = None;
+        let mut direction = None;
+        let mut incoming_context = None;
+        let mut media_config = None;
+        let mut media_state = None;
+        let mut meeting_capability = None;
+        let mut meeting_info = None;
+        let mut my_participant_id = None;
+        let mut requested_modalities = None;
+        let mut result_info = None;
+        let mut ringing_timeout_in_seconds = None;
+        let mut routing_policies = None;
+        let mut source = None;
+        let mut state = None;
+        let mut subject = None;
+        let mut targets = None;
+        let mut tenant_id = None;
+        let mut termination_reason = None;
+        let mut tone_info = None;
+        let mut transcription = None;
+        let mut replaces_context = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "id" => id = crate::wire::field(&mut map, "id")?,
+                "activeModalities" => {
+                    active_modalities = crate::wire::field(&mut map, "activeModalities")?
                 }
-                Ok(Call {
-                    odata_type,
-                    id,
-                    active_modalities,
-                    answered_by,
-                    callback_uri,
-                    call_chain_id,
-                    call_options,
-                    call_routes,
-                    chat_info,
-                    direction,
-                    incoming_context,
-                    media_config,
-                    media_state,
-                    meeting_capability,
-                    meeting_info,
-                    my_participant_id,
-                    requested_modalities,
-                    result_info,
-                    ringing_timeout_in_seconds,
-                    routing_policies,
-                    source,
-                    state,
-                    subject,
-                    targets,
-                    tenant_id,
-                    termination_reason,
-                    tone_info,
-                    transcription,
-                    replaces_context,
-                    additional_data,
-                })
+                "answeredBy" => answered_by = crate::wire::field(&mut map, "answeredBy")?,
+                "callbackUri" => callback_uri = crate::wire::field(&mut map, "callbackUri")?,
+                "callChainId" => call_chain_id = crate::wire::field(&mut map, "callChainId")?,
+                "callOptions" => call_options = crate::wire::field(&mut map, "callOptions")?,
+                "callRoutes" => call_routes = crate::wire::field(&mut map, "callRoutes")?,
+                "chatInfo" => chat_info = crate::wire::field(&mut map, "chatInfo")?,
+                "direction" => direction = crate::wire::field(&mut map, "direction")?,
+                "incomingContext" => {
+                    incoming_context = crate::wire::field(&mut map, "incomingContext")?
+                }
+                "mediaConfig" => media_config = crate::wire::field(&mut map, "mediaConfig")?,
+                "mediaState" => media_state = crate::wire::field(&mut map, "mediaState")?,
+                "meetingCapability" => {
+                    meeting_capability = crate::wire::field(&mut map, "meetingCapability")?
+                }
+                "meetingInfo" => meeting_info = crate::wire::field(&mut map, "meetingInfo")?,
+                "myParticipantId" => {
+                    my_participant_id = crate::wire::field(&mut map, "myParticipantId")?
+                }
+                "requestedModalities" => {
+                    requested_modalities = crate::wire::field(&mut map, "requestedModalities")?
+                }
+                "resultInfo" => result_info = crate::wire::field(&mut map, "resultInfo")?,
+                "ringingTimeoutInSeconds" => {
+                    ringing_timeout_in_seconds =
+                        crate::wire::field(&mut map, "ringingTimeoutInSeconds")?
+                }
+                "routingPolicies" => {
+                    routing_policies = crate::wire::field(&mut map, "routingPolicies")?
+                }
+                "source" => source = crate::wire::field(&mut map, "source")?,
+                "state" => state = crate::wire::field(&mut map, "state")?,
+                "subject" => subject = crate::wire::field(&mut map, "subject")?,
+                "targets" => targets = crate::wire::field(&mut map, "targets")?,
+                "tenantId" => tenant_id = crate::wire::field(&mut map, "tenantId")?,
+                "terminationReason" => {
+                    termination_reason = crate::wire::field(&mut map, "terminationReason")?
+                }
+                "toneInfo" => tone_info = crate::wire::field(&mut map, "toneInfo")?,
+                "transcription" => transcription = crate::wire::field(&mut map, "transcription")?,
+                "replacesContext" => {
+                    replaces_context = crate::wire::field(&mut map, "replacesContext")?
+                }
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(Call {
+            odata_type,
+            id,
+            active_modalities,
+            answered_by,
+            callback_uri,
+            call_chain_id,
+            call_options,
+            call_routes,
+            chat_info,
+            direction,
+            incoming_context,
+            media_config,
+            media_state,
+            meeting_capability,
+            meeting_info,
+            my_participant_id,
+            requested_modalities,
+            result_info,
+            ringing_timeout_in_seconds,
+            routing_policies,
+            source,
+            state,
+            subject,
+            targets,
+            tenant_id,
+            termination_reason,
+            tone_info,
+            transcription,
+            replaces_context,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Call {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CallVisitor)
     }
 }
 
@@ -279,36 +267,37 @@ pub struct CallMediaState {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for CallMediaState {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = CallMediaState;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (callMediaState)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut audio = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "audio" => audio = crate::wire::field(&mut map, "audio")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(CallMediaState {
-                    odata_type,
-                    audio,
-                    additional_data,
-                })
+/// Reads a [`CallMediaState`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallMediaStateVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CallMediaStateVisitor {
+    type Value = CallMediaState;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (callMediaState)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut audio = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "audio" => audio = crate::wire::field(&mut map, "audio")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(CallMediaState {
+            odata_type,
+            audio,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CallMediaState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CallMediaStateVisitor)
     }
 }
 
@@ -349,57 +338,57 @@ pub struct CallOptions {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for CallOptions {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = CallOptions;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (callOptions)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut hide_bot_after_escalation = None;
-                let mut is_content_sharing_notification_enabled = None;
-                let mut is_delta_roster_enabled = None;
-                let mut is_interactive_roster_enabled = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "hideBotAfterEscalation" => {
-                            hide_bot_after_escalation =
-                                crate::wire::field(&mut map, "hideBotAfterEscalation")?
-                        }
-                        "isContentSharingNotificationEnabled" => {
-                            is_content_sharing_notification_enabled =
-                                crate::wire::field(&mut map, "isContentSharingNotificationEnabled")?
-                        }
-                        "isDeltaRosterEnabled" => {
-                            is_delta_roster_enabled =
-                                crate::wire::field(&mut map, "isDeltaRosterEnabled")?
-                        }
-                        "isInteractiveRosterEnabled" => {
-                            is_interactive_roster_enabled =
-                                crate::wire::field(&mut map, "isInteractiveRosterEnabled")?
-                        }
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`CallOptions`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallOptionsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CallOptionsVisitor {
+    type Value = CallOptions;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (callOptions)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut hide_bot_after_escalation = None;
+        let mut is_content_sharing_notification_enabled = None;
+        let mut is_delta_roster_enabled = None;
+        let mut is_interactive_roster_enabled = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "hideBotAfterEscalation" => {
+                    hide_bot_after_escalation =
+                        crate::wire::field(&mut map, "hideBotAfterEscalation")?
                 }
-                Ok(CallOptions {
-                    odata_type,
-                    hide_bot_after_escalation,
-                    is_content_sharing_notification_enabled,
-                    is_delta_roster_enabled,
-                    is_interactive_roster_enabled,
-                    additional_data,
-                })
+                "isContentSharingNotificationEnabled" => {
+                    is_content_sharing_notification_enabled =
+                        crate::wire::field(&mut map, "isContentSharingNotificationEnabled")?
+                }
+                "isDeltaRosterEnabled" => {
+                    is_delta_roster_enabled = crate::wire::field(&mut map, "isDeltaRosterEnabled")?
+                }
+                "isInteractiveRosterEnabled" => {
+                    is_interactive_roster_enabled =
+                        crate::wire::field(&mut map, "isInteractiveRosterEnabled")?
+                }
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(CallOptions {
+            odata_type,
+            hide_bot_after_escalation,
+            is_content_sharing_notification_enabled,
+            is_delta_roster_enabled,
+            is_interactive_roster_enabled,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CallOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CallOptionsVisitor)
     }
 }
 
@@ -429,44 +418,43 @@ pub struct CallRoute {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for CallRoute {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = CallRoute;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (callRoute)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut r#final = None;
-                let mut original = None;
-                let mut routing_type = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "final" => r#final = crate::wire::field(&mut map, "final")?,
-                        "original" => original = crate::wire::field(&mut map, "original")?,
-                        "routingType" => {
-                            routing_type = crate::wire::field(&mut map, "routingType")?
-                        }
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(CallRoute {
-                    odata_type,
-                    r#final,
-                    original,
-                    routing_type,
-                    additional_data,
-                })
+/// Reads a [`CallRoute`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallRouteVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CallRouteVisitor {
+    type Value = CallRoute;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (callRoute)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut r#final = None;
+        let mut original = None;
+        let mut routing_type = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "final" => r#final = crate::wire::field(&mut map, "final")?,
+                "original" => original = crate::wire::field(&mut map, "original")?,
+                "routingType" => routing_type = crate::wire::field(&mut map, "routingType")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(CallRoute {
+            odata_type,
+            r#final,
+            original,
+            routing_type,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CallRoute {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CallRouteVisitor)
     }
 }
 
@@ -490,42 +478,42 @@ pub struct CallTranscriptionInfo {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for CallTranscriptionInfo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = CallTranscriptionInfo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (callTranscriptionInfo)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut last_modified_date_time = None;
-                let mut state = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "lastModifiedDateTime" => {
-                            last_modified_date_time =
-                                crate::wire::field(&mut map, "lastModifiedDateTime")?
-                        }
-                        "state" => state = crate::wire::field(&mut map, "state")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`CallTranscriptionInfo`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallTranscriptionInfoVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CallTranscriptionInfoVisitor {
+    type Value = CallTranscriptionInfo;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (callTranscriptionInfo)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut last_modified_date_time = None;
+        let mut state = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "lastModifiedDateTime" => {
+                    last_modified_date_time = crate::wire::field(&mut map, "lastModifiedDateTime")?
                 }
-                Ok(CallTranscriptionInfo {
-                    odata_type,
-                    last_modified_date_time,
-                    state,
-                    additional_data,
-                })
+                "state" => state = crate::wire::field(&mut map, "state")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(CallTranscriptionInfo {
+            odata_type,
+            last_modified_date_time,
+            state,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CallTranscriptionInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CallTranscriptionInfoVisitor)
     }
 }
 
@@ -552,45 +540,45 @@ pub struct ChatInfo {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for ChatInfo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = ChatInfo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (chatInfo)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut message_id = None;
-                let mut reply_chain_message_id = None;
-                let mut thread_id = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "messageId" => message_id = crate::wire::field(&mut map, "messageId")?,
-                        "replyChainMessageId" => {
-                            reply_chain_message_id =
-                                crate::wire::field(&mut map, "replyChainMessageId")?
-                        }
-                        "threadId" => thread_id = crate::wire::field(&mut map, "threadId")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`ChatInfo`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ChatInfoVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ChatInfoVisitor {
+    type Value = ChatInfo;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (chatInfo)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut message_id = None;
+        let mut reply_chain_message_id = None;
+        let mut thread_id = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "messageId" => message_id = crate::wire::field(&mut map, "messageId")?,
+                "replyChainMessageId" => {
+                    reply_chain_message_id = crate::wire::field(&mut map, "replyChainMessageId")?
                 }
-                Ok(ChatInfo {
-                    odata_type,
-                    message_id,
-                    reply_chain_message_id,
-                    thread_id,
-                    additional_data,
-                })
+                "threadId" => thread_id = crate::wire::field(&mut map, "threadId")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(ChatInfo {
+            odata_type,
+            message_id,
+            reply_chain_message_id,
+            thread_id,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ChatInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ChatInfoVisitor)
     }
 }
 
@@ -623,49 +611,46 @@ pub struct CommsNotification {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for CommsNotification {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = CommsNotification;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (commsNotification)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut change_type = None;
-                let mut resource_url = None;
-                let mut resource_data = None;
-                let mut resource = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "changeType" => change_type = crate::wire::field(&mut map, "changeType")?,
-                        "resourceUrl" => {
-                            resource_url = crate::wire::field(&mut map, "resourceUrl")?
-                        }
-                        "resourceData" => {
-                            resource_data = crate::wire::field(&mut map, "resourceData")?
-                        }
-                        "resource" => resource = crate::wire::field(&mut map, "resource")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(CommsNotification {
-                    odata_type,
-                    change_type,
-                    resource_url,
-                    resource_data,
-                    resource,
-                    additional_data,
-                })
+/// Reads a [`CommsNotification`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CommsNotificationVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CommsNotificationVisitor {
+    type Value = CommsNotification;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (commsNotification)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut change_type = None;
+        let mut resource_url = None;
+        let mut resource_data = None;
+        let mut resource = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "changeType" => change_type = crate::wire::field(&mut map, "changeType")?,
+                "resourceUrl" => resource_url = crate::wire::field(&mut map, "resourceUrl")?,
+                "resourceData" => resource_data = crate::wire::field(&mut map, "resourceData")?,
+                "resource" => resource = crate::wire::field(&mut map, "resource")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(CommsNotification {
+            odata_type,
+            change_type,
+            resource_url,
+            resource_data,
+            resource,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CommsNotification {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CommsNotificationVisitor)
     }
 }
 
@@ -683,36 +668,37 @@ pub struct CommsNotifications {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for CommsNotifications {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = CommsNotifications;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (commsNotifications)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut value = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "value" => value = crate::wire::field(&mut map, "value")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(CommsNotifications {
-                    odata_type,
-                    value,
-                    additional_data,
-                })
+/// Reads a [`CommsNotifications`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CommsNotificationsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CommsNotificationsVisitor {
+    type Value = CommsNotifications;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (commsNotifications)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut value = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "value" => value = crate::wire::field(&mut map, "value")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(CommsNotifications {
+            odata_type,
+            value,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CommsNotifications {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CommsNotificationsVisitor)
     }
 }
 
@@ -741,47 +727,46 @@ pub struct CommsOperation {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for CommsOperation {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = CommsOperation;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (commsOperation)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut id = None;
-                let mut client_context = None;
-                let mut result_info = None;
-                let mut status = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "id" => id = crate::wire::field(&mut map, "id")?,
-                        "clientContext" => {
-                            client_context = crate::wire::field(&mut map, "clientContext")?
-                        }
-                        "resultInfo" => result_info = crate::wire::field(&mut map, "resultInfo")?,
-                        "status" => status = crate::wire::field(&mut map, "status")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(CommsOperation {
-                    odata_type,
-                    id,
-                    client_context,
-                    result_info,
-                    status,
-                    additional_data,
-                })
+/// Reads a [`CommsOperation`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CommsOperationVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CommsOperationVisitor {
+    type Value = CommsOperation;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (commsOperation)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut id = None;
+        let mut client_context = None;
+        let mut result_info = None;
+        let mut status = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "id" => id = crate::wire::field(&mut map, "id")?,
+                "clientContext" => client_context = crate::wire::field(&mut map, "clientContext")?,
+                "resultInfo" => result_info = crate::wire::field(&mut map, "resultInfo")?,
+                "status" => status = crate::wire::field(&mut map, "status")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(CommsOperation {
+            odata_type,
+            id,
+            client_context,
+            result_info,
+            status,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CommsOperation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CommsOperationVisitor)
     }
 }
 
@@ -834,63 +819,60 @@ pub struct Identity {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for Identity {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Identity;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (identity)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut display_name = None;
-                let mut id = None;
-                let mut azure_communication_services_resource_id = None;
-                let mut application_type = None;
-                let mut hidden = None;
-                let mut tenant_id = None;
-                let mut email = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "displayName" => {
-                            display_name = crate::wire::field(&mut map, "displayName")?
-                        }
-                        "id" => id = crate::wire::field(&mut map, "id")?,
-                        "azureCommunicationServicesResourceId" => {
-                            azure_communication_services_resource_id = crate::wire::field(
-                                &mut map,
-                                "azureCommunicationServicesResourceId",
-                            )?
-                        }
-                        "applicationType" => {
-                            application_type = crate::wire::field(&mut map, "applicationType")?
-                        }
-                        "hidden" => hidden = crate::wire::field(&mut map, "hidden")?,
-                        "tenantId" => tenant_id = crate::wire::field(&mut map, "tenantId")?,
-                        "email" => email = crate::wire::field(&mut map, "email")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`Identity`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IdentityVisitor;
+
+impl<'de> serde::de::Visitor<'de> for IdentityVisitor {
+    type Value = Identity;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (identity)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut display_name = None;
+        let mut id = None;
+        let mut azure_communication_services_resource_id = None;
+        let mut application_type = None;
+        let mut hidden = None;
+        let mut tenant_id = None;
+        let mut email = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "displayName" => display_name = crate::wire::field(&mut map, "displayName")?,
+                "id" => id = crate::wire::field(&mut map, "id")?,
+                "azureCommunicationServicesResourceId" => {
+                    azure_communication_services_resource_id =
+                        crate::wire::field(&mut map, "azureCommunicationServicesResourceId")?
                 }
-                Ok(Identity {
-                    odata_type,
-                    display_name,
-                    id,
-                    azure_communication_services_resource_id,
-                    application_type,
-                    hidden,
-                    tenant_id,
-                    email,
-                    additional_data,
-                })
+                "applicationType" => {
+                    application_type = crate::wire::field(&mut map, "applicationType")?
+                }
+                "hidden" => hidden = crate::wire::field(&mut map, "hidden")?,
+                "tenantId" => tenant_id = crate::wire::field(&mut map, "tenantId")?,
+                "email" => email = crate::wire::field(&mut map, "email")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(Identity {
+            odata_type,
+            display_name,
+            id,
+            azure_communication_services_resource_id,
+            application_type,
+            hidden,
+            tenant_id,
+            email,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Identity {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(IdentityVisitor)
     }
 }
 
@@ -985,76 +967,74 @@ pub struct IdentitySet {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for IdentitySet {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = IdentitySet;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (identitySet)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut application = None;
-                let mut device = None;
-                let mut user = None;
-                let mut application_instance = None;
-                let mut asserted_identity = None;
-                let mut azure_communication_services_user = None;
-                let mut encrypted = None;
-                let mut endpoint_type = None;
-                let mut guest = None;
-                let mut on_premises = None;
-                let mut phone = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "application" => application = crate::wire::field(&mut map, "application")?,
-                        "device" => device = crate::wire::field(&mut map, "device")?,
-                        "user" => user = crate::wire::field(&mut map, "user")?,
-                        "applicationInstance" => {
-                            application_instance =
-                                crate::wire::field(&mut map, "applicationInstance")?
-                        }
-                        "assertedIdentity" => {
-                            asserted_identity = crate::wire::field(&mut map, "assertedIdentity")?
-                        }
-                        "azureCommunicationServicesUser" => {
-                            azure_communication_services_user =
-                                crate::wire::field(&mut map, "azureCommunicationServicesUser")?
-                        }
-                        "encrypted" => encrypted = crate::wire::field(&mut map, "encrypted")?,
-                        "endpointType" => {
-                            endpoint_type = crate::wire::field(&mut map, "endpointType")?
-                        }
-                        "guest" => guest = crate::wire::field(&mut map, "guest")?,
-                        "onPremises" => on_premises = crate::wire::field(&mut map, "onPremises")?,
-                        "phone" => phone = crate::wire::field(&mut map, "phone")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`IdentitySet`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IdentitySetVisitor;
+
+impl<'de> serde::de::Visitor<'de> for IdentitySetVisitor {
+    type Value = IdentitySet;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (identitySet)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut application = None;
+        let mut device = None;
+        let mut user = None;
+        let mut application_instance = None;
+        let mut asserted_identity = None;
+        let mut azure_communication_services_user = None;
+        let mut encrypted = None;
+        let mut endpoint_type = None;
+        let mut guest = None;
+        let mut on_premises = None;
+        let mut phone = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "application" => application = crate::wire::field(&mut map, "application")?,
+                "device" => device = crate::wire::field(&mut map, "device")?,
+                "user" => user = crate::wire::field(&mut map, "user")?,
+                "applicationInstance" => {
+                    application_instance = crate::wire::field(&mut map, "applicationInstance")?
                 }
-                Ok(IdentitySet {
-                    odata_type,
-                    application,
-                    device,
-                    user,
-                    application_instance,
-                    asserted_identity,
-                    azure_communication_services_user,
-                    encrypted,
-                    endpoint_type,
-                    guest,
-                    on_premises,
-                    phone,
-                    additional_data,
-                })
+                "assertedIdentity" => {
+                    asserted_identity = crate::wire::field(&mut map, "assertedIdentity")?
+                }
+                "azureCommunicationServicesUser" => {
+                    azure_communication_services_user =
+                        crate::wire::field(&mut map, "azureCommunicationServicesUser")?
+                }
+                "encrypted" => encrypted = crate::wire::field(&mut map, "encrypted")?,
+                "endpointType" => endpoint_type = crate::wire::field(&mut map, "endpointType")?,
+                "guest" => guest = crate::wire::field(&mut map, "guest")?,
+                "onPremises" => on_premises = crate::wire::field(&mut map, "onPremises")?,
+                "phone" => phone = crate::wire::field(&mut map, "phone")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(IdentitySet {
+            odata_type,
+            application,
+            device,
+            user,
+            application_instance,
+            asserted_identity,
+            azure_communication_services_user,
+            encrypted,
+            endpoint_type,
+            guest,
+            on_premises,
+            phone,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for IdentitySet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(IdentitySetVisitor)
     }
 }
 
@@ -1090,51 +1070,50 @@ pub struct IncomingContext {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for IncomingContext {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = IncomingContext;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (incomingContext)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut observed_participant_id = None;
-                let mut on_behalf_of = None;
-                let mut source_participant_id = None;
-                let mut transferor = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "observedParticipantId" => {
-                            observed_participant_id =
-                                crate::wire::field(&mut map, "observedParticipantId")?
-                        }
-                        "onBehalfOf" => on_behalf_of = crate::wire::field(&mut map, "onBehalfOf")?,
-                        "sourceParticipantId" => {
-                            source_participant_id =
-                                crate::wire::field(&mut map, "sourceParticipantId")?
-                        }
-                        "transferor" => transferor = crate::wire::field(&mut map, "transferor")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`IncomingContext`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IncomingContextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for IncomingContextVisitor {
+    type Value = IncomingContext;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (incomingContext)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut observed_participant_id = None;
+        let mut on_behalf_of = None;
+        let mut source_participant_id = None;
+        let mut transferor = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "observedParticipantId" => {
+                    observed_participant_id = crate::wire::field(&mut map, "observedParticipantId")?
                 }
-                Ok(IncomingContext {
-                    odata_type,
-                    observed_participant_id,
-                    on_behalf_of,
-                    source_participant_id,
-                    transferor,
-                    additional_data,
-                })
+                "onBehalfOf" => on_behalf_of = crate::wire::field(&mut map, "onBehalfOf")?,
+                "sourceParticipantId" => {
+                    source_participant_id = crate::wire::field(&mut map, "sourceParticipantId")?
+                }
+                "transferor" => transferor = crate::wire::field(&mut map, "transferor")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(IncomingContext {
+            odata_type,
+            observed_participant_id,
+            on_behalf_of,
+            source_participant_id,
+            transferor,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for IncomingContext {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(IncomingContextVisitor)
     }
 }
 
@@ -1184,66 +1163,63 @@ pub struct InvitationParticipantInfo {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for InvitationParticipantInfo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = InvitationParticipantInfo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (invitationParticipantInfo)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut endpoint_type = None;
-                let mut hidden = None;
-                let mut identity = None;
-                let mut participant_id = None;
-                let mut remove_from_default_audio_routing_group = None;
-                let mut replaces_call_id = None;
-                let mut language_id = None;
-                let mut region = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "endpointType" => {
-                            endpoint_type = crate::wire::field(&mut map, "endpointType")?
-                        }
-                        "hidden" => hidden = crate::wire::field(&mut map, "hidden")?,
-                        "identity" => identity = crate::wire::field(&mut map, "identity")?,
-                        "participantId" => {
-                            participant_id = crate::wire::field(&mut map, "participantId")?
-                        }
-                        "removeFromDefaultAudioRoutingGroup" => {
-                            remove_from_default_audio_routing_group =
-                                crate::wire::field(&mut map, "removeFromDefaultAudioRoutingGroup")?
-                        }
-                        "replacesCallId" => {
-                            replaces_call_id = crate::wire::field(&mut map, "replacesCallId")?
-                        }
-                        "languageId" => language_id = crate::wire::field(&mut map, "languageId")?,
-                        "region" => region = crate::wire::field(&mut map, "region")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`InvitationParticipantInfo`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct InvitationParticipantInfoVisitor;
+
+impl<'de> serde::de::Visitor<'de> for InvitationParticipantInfoVisitor {
+    type Value = InvitationParticipantInfo;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (invitationParticipantInfo)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut endpoint_type = None;
+        let mut hidden = None;
+        let mut identity = None;
+        let mut participant_id = None;
+        let mut remove_from_default_audio_routing_group = None;
+        let mut replaces_call_id = None;
+        let mut language_id = None;
+        let mut region = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "endpointType" => endpoint_type = crate::wire::field(&mut map, "endpointType")?,
+                "hidden" => hidden = crate::wire::field(&mut map, "hidden")?,
+                "identity" => identity = crate::wire::field(&mut map, "identity")?,
+                "participantId" => participant_id = crate::wire::field(&mut map, "participantId")?,
+                "removeFromDefaultAudioRoutingGroup" => {
+                    remove_from_default_audio_routing_group =
+                        crate::wire::field(&mut map, "removeFromDefaultAudioRoutingGroup")?
                 }
-                Ok(InvitationParticipantInfo {
-                    odata_type,
-                    endpoint_type,
-                    hidden,
-                    identity,
-                    participant_id,
-                    remove_from_default_audio_routing_group,
-                    replaces_call_id,
-                    language_id,
-                    region,
-                    additional_data,
-                })
+                "replacesCallId" => {
+                    replaces_call_id = crate::wire::field(&mut map, "replacesCallId")?
+                }
+                "languageId" => language_id = crate::wire::field(&mut map, "languageId")?,
+                "region" => region = crate::wire::field(&mut map, "region")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(InvitationParticipantInfo {
+            odata_type,
+            endpoint_type,
+            hidden,
+            identity,
+            participant_id,
+            remove_from_default_audio_routing_group,
+            replaces_call_id,
+            language_id,
+            region,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for InvitationParticipantInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(InvitationParticipantInfoVisitor)
     }
 }
 
@@ -1263,36 +1239,37 @@ pub struct LiveCaptionOptions {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for LiveCaptionOptions {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = LiveCaptionOptions;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (liveCaptionOptions)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut stream_url = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "streamUrl" => stream_url = crate::wire::field(&mut map, "streamUrl")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(LiveCaptionOptions {
-                    odata_type,
-                    stream_url,
-                    additional_data,
-                })
+/// Reads a [`LiveCaptionOptions`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LiveCaptionOptionsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LiveCaptionOptionsVisitor {
+    type Value = LiveCaptionOptions;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (liveCaptionOptions)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut stream_url = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "streamUrl" => stream_url = crate::wire::field(&mut map, "streamUrl")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(LiveCaptionOptions {
+            odata_type,
+            stream_url,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LiveCaptionOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(LiveCaptionOptionsVisitor)
     }
 }
 
@@ -1334,53 +1311,51 @@ pub struct MediaConfig {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for MediaConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = MediaConfig;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (mediaConfig)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut remove_from_default_audio_group = None;
-                let mut blob = None;
-                let mut live_caption_options = None;
-                let mut pre_fetch_media = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "removeFromDefaultAudioGroup" => {
-                            remove_from_default_audio_group =
-                                crate::wire::field(&mut map, "removeFromDefaultAudioGroup")?
-                        }
-                        "blob" => blob = crate::wire::field(&mut map, "blob")?,
-                        "liveCaptionOptions" => {
-                            live_caption_options =
-                                crate::wire::field(&mut map, "liveCaptionOptions")?
-                        }
-                        "preFetchMedia" => {
-                            pre_fetch_media = crate::wire::field(&mut map, "preFetchMedia")?
-                        }
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`MediaConfig`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MediaConfigVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MediaConfigVisitor {
+    type Value = MediaConfig;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (mediaConfig)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut remove_from_default_audio_group = None;
+        let mut blob = None;
+        let mut live_caption_options = None;
+        let mut pre_fetch_media = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "removeFromDefaultAudioGroup" => {
+                    remove_from_default_audio_group =
+                        crate::wire::field(&mut map, "removeFromDefaultAudioGroup")?
                 }
-                Ok(MediaConfig {
-                    odata_type,
-                    remove_from_default_audio_group,
-                    blob,
-                    live_caption_options,
-                    pre_fetch_media,
-                    additional_data,
-                })
+                "blob" => blob = crate::wire::field(&mut map, "blob")?,
+                "liveCaptionOptions" => {
+                    live_caption_options = crate::wire::field(&mut map, "liveCaptionOptions")?
+                }
+                "preFetchMedia" => pre_fetch_media = crate::wire::field(&mut map, "preFetchMedia")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(MediaConfig {
+            odata_type,
+            remove_from_default_audio_group,
+            blob,
+            live_caption_options,
+            pre_fetch_media,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MediaConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(MediaConfigVisitor)
     }
 }
 
@@ -1407,39 +1382,40 @@ pub struct MediaInfo {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for MediaInfo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = MediaInfo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (mediaInfo)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut resource_id = None;
-                let mut uri = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "resourceId" => resource_id = crate::wire::field(&mut map, "resourceId")?,
-                        "uri" => uri = crate::wire::field(&mut map, "uri")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(MediaInfo {
-                    odata_type,
-                    resource_id,
-                    uri,
-                    additional_data,
-                })
+/// Reads a [`MediaInfo`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MediaInfoVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MediaInfoVisitor {
+    type Value = MediaInfo;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (mediaInfo)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut resource_id = None;
+        let mut uri = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "resourceId" => resource_id = crate::wire::field(&mut map, "resourceId")?,
+                "uri" => uri = crate::wire::field(&mut map, "uri")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(MediaInfo {
+            odata_type,
+            resource_id,
+            uri,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MediaInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(MediaInfoVisitor)
     }
 }
 
@@ -1469,50 +1445,49 @@ pub struct MediaStream {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for MediaStream {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = MediaStream;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (mediaStream)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut direction = None;
-                let mut label = None;
-                let mut media_type = None;
-                let mut server_muted = None;
-                let mut source_id = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "direction" => direction = crate::wire::field(&mut map, "direction")?,
-                        "label" => label = crate::wire::field(&mut map, "label")?,
-                        "mediaType" => media_type = crate::wire::field(&mut map, "mediaType")?,
-                        "serverMuted" => {
-                            server_muted = crate::wire::field(&mut map, "serverMuted")?
-                        }
-                        "sourceId" => source_id = crate::wire::field(&mut map, "sourceId")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(MediaStream {
-                    odata_type,
-                    direction,
-                    label,
-                    media_type,
-                    server_muted,
-                    source_id,
-                    additional_data,
-                })
+/// Reads a [`MediaStream`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MediaStreamVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MediaStreamVisitor {
+    type Value = MediaStream;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (mediaStream)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut direction = None;
+        let mut label = None;
+        let mut media_type = None;
+        let mut server_muted = None;
+        let mut source_id = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "direction" => direction = crate::wire::field(&mut map, "direction")?,
+                "label" => label = crate::wire::field(&mut map, "label")?,
+                "mediaType" => media_type = crate::wire::field(&mut map, "mediaType")?,
+                "serverMuted" => server_muted = crate::wire::field(&mut map, "serverMuted")?,
+                "sourceId" => source_id = crate::wire::field(&mut map, "sourceId")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(MediaStream {
+            odata_type,
+            direction,
+            label,
+            media_type,
+            server_muted,
+            source_id,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MediaStream {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(MediaStreamVisitor)
     }
 }
 
@@ -1548,50 +1523,51 @@ pub struct MeetingCapability {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for MeetingCapability {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = MeetingCapability;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (meetingCapability)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut allow_anonymous_users_to_dial_out = None;
-                let mut allow_anonymous_users_to_start_meeting = None;
-                let mut auto_admitted_users = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "allowAnonymousUsersToDialOut" => {
-                            allow_anonymous_users_to_dial_out =
-                                crate::wire::field(&mut map, "allowAnonymousUsersToDialOut")?
-                        }
-                        "allowAnonymousUsersToStartMeeting" => {
-                            allow_anonymous_users_to_start_meeting =
-                                crate::wire::field(&mut map, "allowAnonymousUsersToStartMeeting")?
-                        }
-                        "autoAdmittedUsers" => {
-                            auto_admitted_users = crate::wire::field(&mut map, "autoAdmittedUsers")?
-                        }
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`MeetingCapability`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MeetingCapabilityVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MeetingCapabilityVisitor {
+    type Value = MeetingCapability;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (meetingCapability)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut allow_anonymous_users_to_dial_out = None;
+        let mut allow_anonymous_users_to_start_meeting = None;
+        let mut auto_admitted_users = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "allowAnonymousUsersToDialOut" => {
+                    allow_anonymous_users_to_dial_out =
+                        crate::wire::field(&mut map, "allowAnonymousUsersToDialOut")?
                 }
-                Ok(MeetingCapability {
-                    odata_type,
-                    allow_anonymous_users_to_dial_out,
-                    allow_anonymous_users_to_start_meeting,
-                    auto_admitted_users,
-                    additional_data,
-                })
+                "allowAnonymousUsersToStartMeeting" => {
+                    allow_anonymous_users_to_start_meeting =
+                        crate::wire::field(&mut map, "allowAnonymousUsersToStartMeeting")?
+                }
+                "autoAdmittedUsers" => {
+                    auto_admitted_users = crate::wire::field(&mut map, "autoAdmittedUsers")?
+                }
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(MeetingCapability {
+            odata_type,
+            allow_anonymous_users_to_dial_out,
+            allow_anonymous_users_to_start_meeting,
+            auto_admitted_users,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MeetingCapability {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(MeetingCapabilityVisitor)
     }
 }
 
@@ -1636,53 +1612,52 @@ pub struct MeetingInfo {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for MeetingInfo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = MeetingInfo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (meetingInfo)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut allow_conversation_without_host = None;
-                let mut join_meeting_id = None;
-                let mut passcode = None;
-                let mut organizer = None;
-                let mut token = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "allowConversationWithoutHost" => {
-                            allow_conversation_without_host =
-                                crate::wire::field(&mut map, "allowConversationWithoutHost")?
-                        }
-                        "joinMeetingId" => {
-                            join_meeting_id = crate::wire::field(&mut map, "joinMeetingId")?
-                        }
-                        "passcode" => passcode = crate::wire::field(&mut map, "passcode")?,
-                        "organizer" => organizer = crate::wire::field(&mut map, "organizer")?,
-                        "token" => token = crate::wire::field(&mut map, "token")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`MeetingInfo`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MeetingInfoVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MeetingInfoVisitor {
+    type Value = MeetingInfo;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (meetingInfo)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut allow_conversation_without_host = None;
+        let mut join_meeting_id = None;
+        let mut passcode = None;
+        let mut organizer = None;
+        let mut token = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "allowConversationWithoutHost" => {
+                    allow_conversation_without_host =
+                        crate::wire::field(&mut map, "allowConversationWithoutHost")?
                 }
-                Ok(MeetingInfo {
-                    odata_type,
-                    allow_conversation_without_host,
-                    join_meeting_id,
-                    passcode,
-                    organizer,
-                    token,
-                    additional_data,
-                })
+                "joinMeetingId" => join_meeting_id = crate::wire::field(&mut map, "joinMeetingId")?,
+                "passcode" => passcode = crate::wire::field(&mut map, "passcode")?,
+                "organizer" => organizer = crate::wire::field(&mut map, "organizer")?,
+                "token" => token = crate::wire::field(&mut map, "token")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(MeetingInfo {
+            odata_type,
+            allow_conversation_without_host,
+            join_meeting_id,
+            passcode,
+            organizer,
+            token,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MeetingInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(MeetingInfoVisitor)
     }
 }
 
@@ -1715,44 +1690,43 @@ pub struct OnlineMeetingRestricted {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for OnlineMeetingRestricted {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = OnlineMeetingRestricted;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (onlineMeetingRestricted)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut content_sharing_disabled = None;
-                let mut video_disabled = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "contentSharingDisabled" => {
-                            content_sharing_disabled =
-                                crate::wire::field(&mut map, "contentSharingDisabled")?
-                        }
-                        "videoDisabled" => {
-                            video_disabled = crate::wire::field(&mut map, "videoDisabled")?
-                        }
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`OnlineMeetingRestricted`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OnlineMeetingRestrictedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for OnlineMeetingRestrictedVisitor {
+    type Value = OnlineMeetingRestricted;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (onlineMeetingRestricted)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut content_sharing_disabled = None;
+        let mut video_disabled = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "contentSharingDisabled" => {
+                    content_sharing_disabled =
+                        crate::wire::field(&mut map, "contentSharingDisabled")?
                 }
-                Ok(OnlineMeetingRestricted {
-                    odata_type,
-                    content_sharing_disabled,
-                    video_disabled,
-                    additional_data,
-                })
+                "videoDisabled" => video_disabled = crate::wire::field(&mut map, "videoDisabled")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(OnlineMeetingRestricted {
+            odata_type,
+            content_sharing_disabled,
+            video_disabled,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OnlineMeetingRestricted {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(OnlineMeetingRestrictedVisitor)
     }
 }
 
@@ -1827,93 +1801,84 @@ pub struct Participant {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for Participant {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Participant;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (participant)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut id = None;
-                let mut info = None;
-                let mut is_identity_anonymized = None;
-                let mut is_in_lobby = None;
-                let mut is_muted = None;
-                let mut media_streams = None;
-                let mut metadata = None;
-                let mut preferred_display_name = None;
-                let mut recording_info = None;
-                let mut removed_state = None;
-                let mut restricted_experience = None;
-                let mut roster_sequence_number = None;
-                let mut synthetic_media_detection = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "id" => id = crate::wire::field(&mut map, "id")?,
-                        "info" => info = crate::wire::field(&mut map, "info")?,
-                        "isIdentityAnonymized" => {
-                            is_identity_anonymized =
-                                crate::wire::field(&mut map, "isIdentityAnonymized")?
-                        }
-                        "isInLobby" => is_in_lobby = crate::wire::field(&mut map, "isInLobby")?,
-                        "isMuted" => is_muted = crate::wire::field(&mut map, "isMuted")?,
-                        "mediaStreams" => {
-                            media_streams = crate::wire::field(&mut map, "mediaStreams")?
-                        }
-                        "metadata" => metadata = crate::wire::field(&mut map, "metadata")?,
-                        "preferredDisplayName" => {
-                            preferred_display_name =
-                                crate::wire::field(&mut map, "preferredDisplayName")?
-                        }
-                        "recordingInfo" => {
-                            recording_info = crate::wire::field(&mut map, "recordingInfo")?
-                        }
-                        "removedState" => {
-                            removed_state = crate::wire::field(&mut map, "removedState")?
-                        }
-                        "restrictedExperience" => {
-                            restricted_experience =
-                                crate::wire::field(&mut map, "restrictedExperience")?
-                        }
-                        "rosterSequenceNumber" => {
-                            roster_sequence_number =
-                                crate::wire::field(&mut map, "rosterSequenceNumber")?
-                        }
-                        "syntheticMediaDetection" => {
-                            synthetic_media_detection =
-                                crate::wire::field(&mut map, "syntheticMediaDetection")?
-                        }
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`Participant`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ParticipantVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ParticipantVisitor {
+    type Value = Participant;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (participant)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut id = None;
+        let mut info = None;
+        let mut is_identity_anonymized = None;
+        let mut is_in_lobby = None;
+        let mut is_muted = None;
+        let mut media_streams = None;
+        let mut metadata = None;
+        let mut preferred_display_name = None;
+        let mut recording_info = None;
+        let mut removed_state = None;
+        let mut restricted_experience = None;
+        let mut roster_sequence_number = None;
+        let mut synthetic_media_detection = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "id" => id = crate::wire::field(&mut map, "id")?,
+                "info" => info = crate::wire::field(&mut map, "info")?,
+                "isIdentityAnonymized" => {
+                    is_identity_anonymized = crate::wire::field(&mut map, "isIdentityAnonymized")?
                 }
-                Ok(Participant {
-                    odata_type,
-                    id,
-                    info,
-                    is_identity_anonymized,
-                    is_in_lobby,
-                    is_muted,
-                    media_streams,
-                    metadata,
-                    preferred_display_name,
-                    recording_info,
-                    removed_state,
-                    restricted_experience,
-                    roster_sequence_number,
-                    synthetic_media_detection,
-                    additional_data,
-                })
+                "isInLobby" => is_in_lobby = crate::wire::field(&mut map, "isInLobby")?,
+                "isMuted" => is_muted = crate::wire::field(&mut map, "isMuted")?,
+                "mediaStreams" => media_streams = crate::wire::field(&mut map, "mediaStreams")?,
+                "metadata" => metadata = crate::wire::field(&mut map, "metadata")?,
+                "preferredDisplayName" => {
+                    preferred_display_name = crate::wire::field(&mut map, "preferredDisplayName")?
+                }
+                "recordingInfo" => recording_info = crate::wire::field(&mut map, "recordingInfo")?,
+                "removedState" => removed_state = crate::wire::field(&mut map, "removedState")?,
+                "restrictedExperience" => {
+                    restricted_experience = crate::wire::field(&mut map, "restrictedExperience")?
+                }
+                "rosterSequenceNumber" => {
+                    roster_sequence_number = crate::wire::field(&mut map, "rosterSequenceNumber")?
+                }
+                "syntheticMediaDetection" => {
+                    synthetic_media_detection =
+                        crate::wire::field(&mut map, "syntheticMediaDetection")?
+                }
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(Participant {
+            odata_type,
+            id,
+            info,
+            is_identity_anonymized,
+            is_in_lobby,
+            is_muted,
+            media_streams,
+            metadata,
+            preferred_display_name,
+            recording_info,
+            removed_state,
+            restricted_experience,
+            roster_sequence_number,
+            synthetic_media_detection,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Participant {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ParticipantVisitor)
     }
 }
 
@@ -1959,66 +1924,60 @@ pub struct ParticipantInfo {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for ParticipantInfo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = ParticipantInfo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (participantInfo)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut country_code = None;
-                let mut endpoint_type = None;
-                let mut identity = None;
-                let mut language_id = None;
-                let mut non_anonymized_identity = None;
-                let mut participant_id = None;
-                let mut platform_id = None;
-                let mut region = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "countryCode" => {
-                            country_code = crate::wire::field(&mut map, "countryCode")?
-                        }
-                        "endpointType" => {
-                            endpoint_type = crate::wire::field(&mut map, "endpointType")?
-                        }
-                        "identity" => identity = crate::wire::field(&mut map, "identity")?,
-                        "languageId" => language_id = crate::wire::field(&mut map, "languageId")?,
-                        "nonAnonymizedIdentity" => {
-                            non_anonymized_identity =
-                                crate::wire::field(&mut map, "nonAnonymizedIdentity")?
-                        }
-                        "participantId" => {
-                            participant_id = crate::wire::field(&mut map, "participantId")?
-                        }
-                        "platformId" => platform_id = crate::wire::field(&mut map, "platformId")?,
-                        "region" => region = crate::wire::field(&mut map, "region")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`ParticipantInfo`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ParticipantInfoVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ParticipantInfoVisitor {
+    type Value = ParticipantInfo;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (participantInfo)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut country_code = None;
+        let mut endpoint_type = None;
+        let mut identity = None;
+        let mut language_id = None;
+        let mut non_anonymized_identity = None;
+        let mut participant_id = None;
+        let mut platform_id = None;
+        let mut region = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "countryCode" => country_code = crate::wire::field(&mut map, "countryCode")?,
+                "endpointType" => endpoint_type = crate::wire::field(&mut map, "endpointType")?,
+                "identity" => identity = crate::wire::field(&mut map, "identity")?,
+                "languageId" => language_id = crate::wire::field(&mut map, "languageId")?,
+                "nonAnonymizedIdentity" => {
+                    non_anonymized_identity = crate::wire::field(&mut map, "nonAnonymizedIdentity")?
                 }
-                Ok(ParticipantInfo {
-                    odata_type,
-                    country_code,
-                    endpoint_type,
-                    identity,
-                    language_id,
-                    non_anonymized_identity,
-                    participant_id,
-                    platform_id,
-                    region,
-                    additional_data,
-                })
+                "participantId" => participant_id = crate::wire::field(&mut map, "participantId")?,
+                "platformId" => platform_id = crate::wire::field(&mut map, "platformId")?,
+                "region" => region = crate::wire::field(&mut map, "region")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(ParticipantInfo {
+            odata_type,
+            country_code,
+            endpoint_type,
+            identity,
+            language_id,
+            non_anonymized_identity,
+            participant_id,
+            platform_id,
+            region,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ParticipantInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ParticipantInfoVisitor)
     }
 }
 
@@ -2044,46 +2003,45 @@ pub struct RecordingInfo {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for RecordingInfo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = RecordingInfo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (recordingInfo)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut initiated_by = None;
-                let mut initiator = None;
-                let mut recording_status = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "initiatedBy" => {
-                            initiated_by = crate::wire::field(&mut map, "initiatedBy")?
-                        }
-                        "initiator" => initiator = crate::wire::field(&mut map, "initiator")?,
-                        "recordingStatus" => {
-                            recording_status = crate::wire::field(&mut map, "recordingStatus")?
-                        }
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`RecordingInfo`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RecordingInfoVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RecordingInfoVisitor {
+    type Value = RecordingInfo;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (recordingInfo)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut initiated_by = None;
+        let mut initiator = None;
+        let mut recording_status = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "initiatedBy" => initiated_by = crate::wire::field(&mut map, "initiatedBy")?,
+                "initiator" => initiator = crate::wire::field(&mut map, "initiator")?,
+                "recordingStatus" => {
+                    recording_status = crate::wire::field(&mut map, "recordingStatus")?
                 }
-                Ok(RecordingInfo {
-                    odata_type,
-                    initiated_by,
-                    initiator,
-                    recording_status,
-                    additional_data,
-                })
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(RecordingInfo {
+            odata_type,
+            initiated_by,
+            initiator,
+            recording_status,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RecordingInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(RecordingInfoVisitor)
     }
 }
 
@@ -2101,36 +2059,37 @@ pub struct RemovedState {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for RemovedState {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = RemovedState;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (removedState)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut reason = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "reason" => reason = crate::wire::field(&mut map, "reason")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(RemovedState {
-                    odata_type,
-                    reason,
-                    additional_data,
-                })
+/// Reads a [`RemovedState`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RemovedStateVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RemovedStateVisitor {
+    type Value = RemovedState;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (removedState)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut reason = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "reason" => reason = crate::wire::field(&mut map, "reason")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(RemovedState {
+            odata_type,
+            reason,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RemovedState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(RemovedStateVisitor)
     }
 }
 
@@ -2159,45 +2118,46 @@ pub struct ResultInfo {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for ResultInfo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = ResultInfo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (resultInfo)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut code = None;
-                let mut message = None;
-                let mut subcode = None;
-                let mut sub_code = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "code" => code = crate::wire::field(&mut map, "code")?,
-                        "message" => message = crate::wire::field(&mut map, "message")?,
-                        "subcode" => subcode = crate::wire::field(&mut map, "subcode")?,
-                        "subCode" => sub_code = crate::wire::field(&mut map, "subCode")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(ResultInfo {
-                    odata_type,
-                    code,
-                    message,
-                    subcode,
-                    sub_code,
-                    additional_data,
-                })
+/// Reads a [`ResultInfo`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ResultInfoVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ResultInfoVisitor {
+    type Value = ResultInfo;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (resultInfo)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut code = None;
+        let mut message = None;
+        let mut subcode = None;
+        let mut sub_code = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "code" => code = crate::wire::field(&mut map, "code")?,
+                "message" => message = crate::wire::field(&mut map, "message")?,
+                "subcode" => subcode = crate::wire::field(&mut map, "subcode")?,
+                "subCode" => sub_code = crate::wire::field(&mut map, "subCode")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(ResultInfo {
+            odata_type,
+            code,
+            message,
+            subcode,
+            sub_code,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ResultInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ResultInfoVisitor)
     }
 }
 
@@ -2238,55 +2198,50 @@ pub struct SyntheticMediaDetectionInfo {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for SyntheticMediaDetectionInfo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = SyntheticMediaDetectionInfo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (syntheticMediaDetectionInfo)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut detection_id = None;
-                let mut detector_bot = None;
-                let mut is_participant_trusted = None;
-                let mut synthetic_confidence = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "detectionId" => {
-                            detection_id = crate::wire::field(&mut map, "detectionId")?
-                        }
-                        "detectorBot" => {
-                            detector_bot = crate::wire::field(&mut map, "detectorBot")?
-                        }
-                        "isParticipantTrusted" => {
-                            is_participant_trusted =
-                                crate::wire::field(&mut map, "isParticipantTrusted")?
-                        }
-                        "syntheticConfidence" => {
-                            synthetic_confidence =
-                                crate::wire::field(&mut map, "syntheticConfidence")?
-                        }
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
+/// Reads a [`SyntheticMediaDetectionInfo`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SyntheticMediaDetectionInfoVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SyntheticMediaDetectionInfoVisitor {
+    type Value = SyntheticMediaDetectionInfo;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (syntheticMediaDetectionInfo)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut detection_id = None;
+        let mut detector_bot = None;
+        let mut is_participant_trusted = None;
+        let mut synthetic_confidence = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "detectionId" => detection_id = crate::wire::field(&mut map, "detectionId")?,
+                "detectorBot" => detector_bot = crate::wire::field(&mut map, "detectorBot")?,
+                "isParticipantTrusted" => {
+                    is_participant_trusted = crate::wire::field(&mut map, "isParticipantTrusted")?
                 }
-                Ok(SyntheticMediaDetectionInfo {
-                    odata_type,
-                    detection_id,
-                    detector_bot,
-                    is_participant_trusted,
-                    synthetic_confidence,
-                    additional_data,
-                })
+                "syntheticConfidence" => {
+                    synthetic_confidence = crate::wire::field(&mut map, "syntheticConfidence")?
+                }
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(SyntheticMediaDetectionInfo {
+            odata_type,
+            detection_id,
+            detector_bot,
+            is_participant_trusted,
+            synthetic_confidence,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SyntheticMediaDetectionInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SyntheticMediaDetectionInfoVisitor)
     }
 }
 
@@ -2307,38 +2262,39 @@ pub struct ToneInfo {
     pub additional_data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for ToneInfo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = ToneInfo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object (toneInfo)")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut additional_data = serde_json::Map::new();
-                let mut odata_type = None;
-                let mut sequence_id = None;
-                let mut tone = None;
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                        "sequenceId" => sequence_id = crate::wire::field(&mut map, "sequenceId")?,
-                        "tone" => tone = crate::wire::field(&mut map, "tone")?,
-                        _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
-                    }
-                }
-                Ok(ToneInfo {
-                    odata_type,
-                    sequence_id,
-                    tone,
-                    additional_data,
-                })
+/// Reads a [`ToneInfo`] from a JSON object (unknown members kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ToneInfoVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ToneInfoVisitor {
+    type Value = ToneInfo;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (toneInfo)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut additional_data = serde_json::Map::new();
+        let mut odata_type = None;
+        let mut sequence_id = None;
+        let mut tone = None;
+        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "sequenceId" => sequence_id = crate::wire::field(&mut map, "sequenceId")?,
+                "tone" => tone = crate::wire::field(&mut map, "tone")?,
+                _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(ToneInfo {
+            odata_type,
+            sequence_id,
+            tone,
+            additional_data,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ToneInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ToneInfoVisitor)
     }
 }
