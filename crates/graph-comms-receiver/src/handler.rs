@@ -1,6 +1,6 @@
 //! The user hook: [`NotificationHandler`] sees every authenticated, decoded batch.
 
-use graph_comms_notify::NotificationEvent;
+use graph_comms_notify::{Applied, NotificationEvent};
 
 use crate::auth::VerifiedCaller;
 
@@ -12,6 +12,9 @@ pub struct Delivery<'a> {
     pub caller: &'a VerifiedCaller,
     /// One event per notification of the batch, in body order.
     pub events: &'a [NotificationEvent],
+    /// What the tracker did with each event (same order as `events`): e.g.
+    /// [`Applied::Buffered`] marks a transfer event for a call nobody tracks yet.
+    pub applied: &'a [Applied],
 }
 
 impl Delivery<'_> {

@@ -386,9 +386,7 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
     };
 
-    for event in &events {
-        shared.tracker.apply(event);
-    }
+    let applied: Vec<_> = events.iter().map(|e| shared.tracker.apply(e)).collect();
     shared
         .counters
         .events
@@ -397,6 +395,7 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
         handler.on_notifications(&Delivery {
             caller: &caller,
             events: &events,
+            applied: &applied,
         });
     }
     shared.counters.accepted.fetch_add(1, Ordering::Relaxed);

@@ -389,3 +389,54 @@ pub async fn post_once(
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     client.post(path, &headers, body).await.expect("response")
 }
+
+/// A roster update for the call (not about the transfer).
+pub fn roster(call_id: &str) -> String {
+    serde_json::json!({
+        "value": [{
+            "@odata.type": "#microsoft.graph.commsNotification",
+            "changeType": "updated",
+            "resourceUrl": format!("/communications/calls/{call_id}/participants"),
+            "resourceData": [{
+                "@odata.type": "#microsoft.graph.participant",
+                "id": "b1e6a3ff-0000-4000-8000-000000000001",
+                "info": {"identity": {"user": {"id": "u1", "displayName": "Caller"}}},
+                "isInLobby": false
+            }]
+        }]
+    })
+    .to_string()
+}
+
+/// A transfer ended by `terminationReason: AppTransferred` (legacy string codes too).
+pub fn app_transferred(call_id: &str) -> String {
+    serde_json::json!({
+        "value": [{
+            "changeType": "deleted",
+            "resourceUrl": format!("/communications/calls/{call_id}"),
+            "resourceData": {
+                "@odata.type": "#microsoft.graph.call",
+                "state": "terminated",
+                "terminationReason": "AppTransferred",
+                "resultInfo": {"code": "200", "subCode": "5000"}
+            }
+        }]
+    })
+    .to_string()
+}
+
+/// The call ended without a transfer code (the caller hung up mid-transfer).
+pub fn hung_up(call_id: &str) -> String {
+    serde_json::json!({
+        "value": [{
+            "changeType": "deleted",
+            "resourceUrl": format!("/communications/calls/{call_id}"),
+            "resourceData": {
+                "@odata.type": "#microsoft.graph.call",
+                "state": "terminated",
+                "resultInfo": {"code": 0, "subcode": 5010, "message": "The call was ended by the remote party."}
+            }
+        }]
+    })
+    .to_string()
+}
