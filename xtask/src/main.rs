@@ -6,6 +6,7 @@ use std::process::ExitCode;
 mod ci;
 mod codegen;
 mod csdl;
+mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
