@@ -1,0 +1,353 @@
+//! [`GraphCommsClient`]: sends transfers to Graph with auth, ids, retries and typed errors.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use graph_comms_model::TransferRequestBody;
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use url::Url;
+
+use crate::auth::TokenProvider;
+use crate::cloud::BaseUrl;
+use crate::error::{Error, GraphError, Result};
+use crate::pipeline::{Idempotency, Pipeline, CLIENT_REQUEST_ID};
+use crate::retry::{retry_after, RetryPolicy};
+use crate::transport::{HttpRequest, Transport};
+
+/// `User-Agent` and `SdkVersion`: this crate and its version.
+pub(crate) const USER_AGENT: &str = concat!("graph-comms-transport/", env!("CARGO_PKG_VERSION"));
+
+/// The transport used when none is given: reqwest, with the `reqwest` feature.
+pub(crate) fn default_transport() -> Result<Arc<dyn Transport>> {
+    #[cfg(feature = "reqwest")]
+    {
+        Ok(Arc::new(crate::ReqwestTransport::new()?))
+    }
+    #[cfg(not(feature = "reqwest"))]
+    {
+        Err(Error::Transport(crate::TransportError::new(
+            crate::TransportErrorKind::Other,
+            "no transport given, and the `reqwest` feature is off",
+        )))
+    }
+}
+
+/// Graph's answer to a request it accepted (202 for a transfer): the ids to quote to Microsoft
+/// support and the time Graph gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Accepted {
+    /// The status (202 for a transfer).
+    pub status: StatusCode,
+    /// Graph's `request-id` header.
+    pub request_id: Option<String>,
+    /// The `client-request-id` Graph echoed, else the one this client sent.
+    pub client_request_id: String,
+    /// The `Date` header, as Graph gave it.
+    pub date: Option<String>,
+}
+
+impl Accepted {
+    /// The `Date` header as a time, when it is a valid HTTP date.
+    pub fn date_time(&self) -> Option<SystemTime> {
+        self.date
+            .as_deref()
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+    }
+}
+
+/// A Graph cloud-communications client: `transfer` a call, with authentication per tenant,
+/// a `client-request-id` per logical request, retries that never transfer twice, redirects
+/// followed safely, and Graph's errors typed.
+///
+/// Cloning is cheap and shares the transport and token cache; [`with_tenant`](Self::with_tenant)
+/// gives a clone bound to another tenant.
+///
+/// # Example: against a local emulator
+///
+/// ```no_run
+/// # async fn demo() -> graph_comms_transport::Result<()> {
+/// use std::sync::Arc;
+/// use graph_comms_transport::{BaseUrl, ClientCredential, ClientCredentials, GraphCommsClient};
+///
+/// let tokens = ClientCredentials::builder("bot-app-id", ClientCredential::Secret("s3cret".into()))
+///     .authority_host("http://127.0.0.1:8080")? // token URL: {root}/{tenant}/oauth2/v2.0/token
+///     .build()?;
+/// let client = GraphCommsClient::builder(Arc::new(tokens))
+///     .base_url(BaseUrl::parse("http://127.0.0.1:8080/v1.0")?)
+///     .tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
+///     .build()?;
+/// let body: graph_comms_model::TransferRequestBody = serde_json::from_str(
+///     r#"{"transferTarget":{"identity":{"user":{"id":"550fae72-d251-43ec-868c-373732c2704f"}}}}"#,
+/// )?;
+/// let accepted = client.transfer("341a0500-d4bf-4224-8b19-1581168d328b", &body).await?;
+/// println!("accepted, request-id {:?}", accepted.request_id);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct GraphCommsClient {
+    inner: Arc<Inner>,
+    tenant: Option<Arc<str>>,
+}
+
+struct Inner {
+    base: BaseUrl,
+    tokens: Arc<dyn TokenProvider>,
+    pipeline: Pipeline,
+}
+
+impl fmt::Debug for GraphCommsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GraphCommsClient")
+            .field("base", &self.inner.base)
+            .field("tenant", &self.tenant)
+            .field("tokens", &self.inner.tokens)
+            .field("transport", &self.inner.pipeline.transport)
+            .field("retry", &self.inner.pipeline.retry)
+            .finish()
+    }
+}
+
+/// Builds a [`GraphCommsClient`].
+#[derive(Debug)]
+pub struct GraphCommsClientBuilder {
+    tokens: Arc<dyn TokenProvider>,
+    base: BaseUrl,
+    tenant: Option<String>,
+    transport: Option<Arc<dyn Transport>>,
+    retry: RetryPolicy,
+    timeout: Option<Duration>,
+    max_redirects: u32,
+}
+
+impl GraphCommsClientBuilder {
+    /// The API root (default `https://graph.microsoft.com/v1.0`).
+    pub fn base_url(mut self, base: BaseUrl) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// The tenant whose token is used (default: the token provider's own default).
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// The transport (default: [`ReqwestTransport`](crate::ReqwestTransport), with the `reqwest`
+    /// feature).
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// The retry policy (default [`RetryPolicy::default`]: 3 retries, 60 s in all).
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Time allowed for one attempt, redirects included (default 30 s; `None` for no limit).
+    /// An attempt that runs out surfaces as [`Error::OutcomeUnknown`].
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Redirects followed per attempt (default 5).
+    pub fn max_redirects(mut self, max: u32) -> Self {
+        self.max_redirects = max;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTenant`] for a tenant that cannot be used; [`Error::Transport`] when no
+    /// transport was given and the default cannot be built.
+    pub fn build(self) -> Result<GraphCommsClient> {
+        if let Some(t) = &self.tenant {
+            crate::auth::check_tenant(t)?;
+        }
+        let transport = match self.transport {
+            Some(t) => t,
+            None => default_transport()?,
+        };
+        Ok(GraphCommsClient {
+            inner: Arc::new(Inner {
+                base: self.base,
+                tokens: self.tokens,
+                pipeline: Pipeline {
+                    transport,
+                    retry: self.retry,
+                    timeout: self.timeout,
+                    max_redirects: self.max_redirects,
+                },
+            }),
+            tenant: self.tenant.map(Arc::from),
+        })
+    }
+}
+
+impl GraphCommsClient {
+    /// Starts a client that authenticates with `tokens`.
+    pub fn builder(tokens: Arc<dyn TokenProvider>) -> GraphCommsClientBuilder {
+        GraphCommsClientBuilder {
+            tokens,
+            base: BaseUrl::default(),
+            tenant: None,
+            transport: None,
+            retry: RetryPolicy::default(),
+            timeout: Some(Duration::from_secs(30)),
+            max_redirects: 5,
+        }
+    }
+
+    /// A clone that sends with `tenant`'s token (shares transport and token cache).
+    ///
+    /// # Errors
+    /// [`Error::InvalidTenant`] for a tenant that cannot be used.
+    pub fn with_tenant(&self, tenant: &str) -> Result<Self> {
+        crate::auth::check_tenant(tenant)?;
+        Ok(Self {
+            inner: self.inner.clone(),
+            tenant: Some(Arc::from(tenant)),
+        })
+    }
+
+    /// The API root in use.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.inner.base
+    }
+
+    /// The tenant in use, if set.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    /// The URL a transfer of `call_id` is sent to.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCallId`] for an id that cannot be a path segment.
+    pub fn transfer_url(&self, call_id: &str) -> Result<Url> {
+        self.inner.base.transfer_url(call_id)
+    }
+
+    /// Transfers the call `call_id`: `POST {base}/communications/calls/{id}/transfer` with `body`
+    /// as JSON. `Ok` means Graph accepted it (202); the outcome comes later, as notifications.
+    ///
+    /// # Errors
+    /// A typed [`Error`]: [`Error::Unauthorized`], [`Error::Forbidden`], [`Error::NotFound`],
+    /// [`Error::Throttled`], [`Error::BadRequest`], [`Error::Server`] when Graph refused;
+    /// [`Error::OutcomeUnknown`] when it may have acted (504, timeout, connection lost after
+    /// sending); [`Error::Transport`] when nothing could be sent; auth errors from the token
+    /// provider.
+    pub async fn transfer(&self, call_id: &str, body: &TransferRequestBody) -> Result<Accepted> {
+        let json = serde_json::to_vec(body)?;
+        self.transfer_json(call_id, Bytes::from(json)).await
+    }
+
+    /// [`transfer`](Self::transfer) with a body already serialized as JSON, sent as it is.
+    ///
+    /// # Errors
+    /// As [`transfer`](Self::transfer).
+    pub async fn transfer_json(&self, call_id: &str, json: Bytes) -> Result<Accepted> {
+        let url = self.transfer_url(call_id)?;
+        let response = self
+            .send(Method::POST, url, Some(json), Idempotency::Unsafe)
+            .await?;
+        Ok(response)
+    }
+
+    /// Reads the call `call_id` (`GET {base}/communications/calls/{id}`), for instance to learn
+    /// what became of a transfer whose outcome is unknown. Reads are safe to repeat, so they are
+    /// also retried after timeouts and 5xx.
+    ///
+    /// # Errors
+    /// As [`transfer`](Self::transfer); [`Error::InvalidUrl`]-free; a body that is not a call
+    /// is [`Error::Serialize`].
+    pub async fn get_call(&self, call_id: &str) -> Result<graph_comms_model::Call> {
+        let url = self.inner.base.call_url(call_id)?;
+        let (_, body) = self
+            .send_raw(Method::GET, url, None, Idempotency::Safe)
+            .await?;
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Bytes>,
+        idempotency: Idempotency,
+    ) -> Result<Accepted> {
+        self.send_raw(method, url, body, idempotency)
+            .await
+            .map(|(a, _)| a)
+    }
+
+    /// Sends one logical request through auth, ids, retries and redirects, and types the
+    /// outcome.
+    async fn send_raw(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Bytes>,
+        idempotency: Idempotency,
+    ) -> Result<(Accepted, Bytes)> {
+        let tenant = self.tenant.as_deref().unwrap_or("");
+        let token = self.inner.tokens.token(tenant).await?;
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+
+        let mut headers = HeaderMap::with_capacity(8);
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", token.secret())).map_err(|_| {
+                Error::InvalidHeader {
+                    name: "Authorization",
+                    reason: "the token is not visible ASCII".into(),
+                }
+            })?;
+        auth.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, auth);
+        if body.is_some() {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(&client_request_id) {
+            headers.insert(CLIENT_REQUEST_ID, v);
+        }
+        headers.insert("sdkversion", HeaderValue::from_static(USER_AGENT));
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+
+        let request = HttpRequest {
+            method,
+            url,
+            headers,
+            body: body.unwrap_or_default(),
+        };
+        let response = self.inner.pipeline.execute(request, idempotency).await?;
+        if response.status.is_success() {
+            let header = |name: &str| response.header(name).map(str::to_owned);
+            let accepted = Accepted {
+                status: response.status,
+                request_id: header("request-id"),
+                client_request_id: header(CLIENT_REQUEST_ID).unwrap_or(client_request_id),
+                date: header("date"),
+            };
+            return Ok((accepted, response.body));
+        }
+        if response.status == StatusCode::UNAUTHORIZED {
+            self.inner.tokens.invalidate(tenant);
+        }
+        let retry_after = retry_after(&response);
+        Err(Error::from_status(GraphError::from_response(
+            &response,
+            Some(&client_request_id),
+            retry_after,
+        )))
+    }
+}

@@ -1,0 +1,163 @@
+//! The [`Transport`] trait: one HTTP exchange, with no policy of its own.
+//!
+//! Everything cross-cutting (authentication, `client-request-id`, retries, redirects, error
+//! typing) lives in [`GraphCommsClient`](crate::GraphCommsClient), so a transport only has to move
+//! bytes and say honestly whether a failed request could have reached the server.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use url::Url;
+
+/// A request as handed to a [`Transport`]: method, absolute URL, headers and the whole body.
+///
+/// The `Authorization` header is marked sensitive, so `Debug` output shows `Sensitive` in its
+/// place.
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    /// The HTTP method.
+    pub method: Method,
+    /// The absolute URL.
+    pub url: Url,
+    /// The request headers, in the order they are to be sent.
+    pub headers: HeaderMap,
+    /// The request body (empty for none).
+    pub body: Bytes,
+}
+
+/// A raw response as returned by a [`Transport`]: status, headers and the whole body.
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The response body (empty for none).
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// A header's value as text, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// How far a failed exchange got, which decides whether it may be retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// No connection could be made (refused, DNS, TLS handshake, connect timeout): the request
+    /// never left this process, so sending it again cannot act twice.
+    Connect,
+    /// The exchange timed out after the request may have been sent.
+    Timeout,
+    /// The connection broke (reset, closed, malformed response) after the request may have been
+    /// sent.
+    Interrupted,
+    /// Anything else, such as a request the transport could not build. Nothing was sent.
+    Other,
+}
+
+/// A failed exchange, as reported by a [`Transport`].
+#[derive(Debug)]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl TransportError {
+    /// A new error of `kind` with a human-readable `message`.
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The same error, keeping `source` as its cause.
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// How far the exchange got.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// True when the request certainly did not reach the server, so a retry cannot act twice.
+    pub fn is_not_sent(&self) -> bool {
+        matches!(
+            self.kind,
+            TransportErrorKind::Connect | TransportErrorKind::Other
+        )
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            TransportErrorKind::Connect => "connect failed",
+            TransportErrorKind::Timeout => "timed out",
+            TransportErrorKind::Interrupted => "connection interrupted",
+            TransportErrorKind::Other => "request failed",
+        };
+        write!(f, "{kind}: {}", self.message)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// One HTTP exchange: send a request, return the raw response.
+///
+/// Implementations must not follow redirects (the client does, with its own rules), must not
+/// retry, and must report a failure's [`TransportErrorKind`] honestly: only
+/// [`TransportErrorKind::Connect`] and [`TransportErrorKind::Other`] are ever retried for a
+/// transfer.
+///
+/// # Example: a closure transport for tests
+///
+/// ```
+/// use async_trait::async_trait;
+/// use graph_comms_transport::{HttpRequest, HttpResponse, Transport, TransportError};
+///
+/// #[derive(Debug)]
+/// struct Always202;
+///
+/// #[async_trait]
+/// impl Transport for Always202 {
+///     async fn send(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
+///         Ok(HttpResponse {
+///             status: http::StatusCode::ACCEPTED,
+///             headers: http::HeaderMap::new(),
+///             body: bytes::Bytes::new(),
+///         })
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Sends `request` and returns the response, whatever its status.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+#[async_trait]
+impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        (**self).send(request).await
+    }
+}
