@@ -48,19 +48,22 @@ const ODATA_IDENTITY: &str = "#microsoft.graph.identity";
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Transfer {
-    target: InvitationParticipantInfo,
-    transferee: Option<ParticipantInfo>,
+    // Boxed: the model's body is several kilobytes, and each chained call moves the builder.
+    body: Box<TransferRequestBody>,
     annotate: bool,
 }
 
 impl Transfer {
     fn to_identity(identity: IdentitySet) -> Self {
         Self {
-            target: InvitationParticipantInfo {
-                identity: Some(identity),
-                ..Default::default()
-            },
-            transferee: None,
+            body: Box::new(TransferRequestBody {
+                transfer_target: InvitationParticipantInfo {
+                    identity: Some(identity),
+                    ..Default::default()
+                },
+                transferee: None,
+                additional_data: serde_json::Map::new(),
+            }),
             annotate: false,
         }
     }
@@ -80,7 +83,7 @@ impl Transfer {
     /// ```
     pub fn to_teams_user(user_id: Guid, tenant_id: impl Into<Option<Guid>>) -> Self {
         Self::to_identity(IdentitySet {
-            user: Some(identity(user_id.to_string(), tenant_id.into())),
+            user: Some(identity(user_id.to_hyphenated(), tenant_id.into())),
             ..Default::default()
         })
     }
@@ -100,7 +103,7 @@ impl Transfer {
     /// A transfer to an application (a bot), named by its app id.
     pub fn to_application(app_id: Guid) -> Self {
         Self::to_identity(IdentitySet {
-            application: Some(identity(app_id.to_string(), None)),
+            application: Some(identity(app_id.to_hyphenated(), None)),
             ..Default::default()
         })
     }
@@ -110,7 +113,7 @@ impl Transfer {
     /// as users.
     pub fn to_application_instance(instance_id: Guid) -> Self {
         Self::to_identity(IdentitySet {
-            application_instance: Some(identity(instance_id.to_string(), None)),
+            application_instance: Some(identity(instance_id.to_hyphenated(), None)),
             ..Default::default()
         })
     }
@@ -127,7 +130,7 @@ impl Transfer {
     /// takes it directly).
     pub fn tenant_id(mut self, tenant_id: Guid) -> Self {
         if let Some(id) = self.target_identity_mut() {
-            id.tenant_id = Some(tenant_id.to_string());
+            id.tenant_id = Some(tenant_id.to_hyphenated());
         }
         self
     }
@@ -136,7 +139,7 @@ impl Transfer {
     /// bot set up to consult them, which the transfer replaces. It must be another call than the
     /// one transferred.
     pub fn consultative(mut self, replaces_call_id: CallId) -> Self {
-        self.target.replaces_call_id = Some(replaces_call_id.into());
+        self.body.transfer_target.replaces_call_id = Some(replaces_call_id.into());
         self
     }
 
@@ -144,25 +147,25 @@ impl Transfer {
     /// group calls, not documented for peer calls). Takes a [`Transferee`] or a participant as
     /// Graph lists it.
     pub fn transferee(mut self, participant: impl Into<ParticipantInfo>) -> Self {
-        self.transferee = Some(participant.into());
+        self.body.transferee = Some(participant.into());
         self
     }
 
     /// Sets the target's `languageId` (a language culture string such as `en-us`).
     pub fn language_id(mut self, language_id: impl Into<String>) -> Self {
-        self.target.language_id = Some(language_id.into());
+        self.body.transfer_target.language_id = Some(language_id.into());
         self
     }
 
     /// Sets the target's `region` (its home region, such as `amer`).
     pub fn region(mut self, region: impl Into<String>) -> Self {
-        self.target.region = Some(region.into());
+        self.body.transfer_target.region = Some(region.into());
         self
     }
 
     /// Sets the target's `endpointType`.
     pub fn endpoint_type(mut self, endpoint_type: EndpointType) -> Self {
-        self.target.endpoint_type = Some(endpoint_type);
+        self.body.transfer_target.endpoint_type = Some(endpoint_type);
         self
     }
 
@@ -174,7 +177,7 @@ impl Transfer {
     }
 
     fn target_identity_mut(&mut self) -> Option<&mut Identity> {
-        let set = self.target.identity.as_mut()?;
+        let set = self.body.transfer_target.identity.as_mut()?;
         set.user
             .as_mut()
             .or(set.phone.as_mut())
@@ -185,19 +188,16 @@ impl Transfer {
     /// The request body.
     pub fn build(mut self) -> TransferRequestBody {
         if self.annotate {
-            self.target.odata_type = Some(ODATA_INVITATION.to_owned());
-            if let Some(set) = self.target.identity.as_mut() {
+            let target = &mut self.body.transfer_target;
+            target.odata_type = Some(ODATA_INVITATION.to_owned());
+            if let Some(set) = target.identity.as_mut() {
                 set.odata_type = Some(ODATA_IDENTITY_SET.to_owned());
             }
             if let Some(id) = self.target_identity_mut() {
                 id.odata_type = Some(ODATA_IDENTITY.to_owned());
             }
         }
-        TransferRequestBody {
-            transfer_target: self.target,
-            transferee: self.transferee,
-            additional_data: serde_json::Map::new(),
-        }
+        *self.body
     }
 
     /// The request body, checked against the call it applies to (see
@@ -215,7 +215,7 @@ impl Transfer {
 fn identity(id: String, tenant_id: Option<Guid>) -> Identity {
     Identity {
         id: Some(id),
-        tenant_id: tenant_id.map(|t| t.to_string()),
+        tenant_id: tenant_id.map(|t| t.to_hyphenated()),
         ..Default::default()
     }
 }
@@ -235,7 +235,7 @@ fn identity(id: String, tenant_id: Option<Guid>) -> Identity {
 /// # Ok::<(), graph_comms_transfer::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct Transferee(ParticipantInfo);
+pub struct Transferee(Box<ParticipantInfo>);
 
 impl Transferee {
     /// A Teams user in the call, by object id, optional tenant, and participant id (the id of
@@ -245,36 +245,36 @@ impl Transferee {
         tenant_id: impl Into<Option<Guid>>,
         participant_id: impl Into<String>,
     ) -> Self {
-        Self(ParticipantInfo {
+        Self(Box::new(ParticipantInfo {
             identity: Some(IdentitySet {
-                user: Some(identity(user_id.to_string(), tenant_id.into())),
+                user: Some(identity(user_id.to_hyphenated(), tenant_id.into())),
                 ..Default::default()
             }),
             participant_id: Some(participant_id.into()),
             ..Default::default()
-        })
+        }))
     }
 
     /// A PSTN participant in the call, by number and participant id.
     pub fn phone(number: E164, participant_id: impl Into<String>) -> Self {
-        Self(ParticipantInfo {
+        Self(Box::new(ParticipantInfo {
             identity: Some(IdentitySet {
                 phone: Some(identity(number.into_string(), None)),
                 ..Default::default()
             }),
             participant_id: Some(participant_id.into()),
             ..Default::default()
-        })
+        }))
     }
 
     /// The participant as the model's type.
     pub fn into_inner(self) -> ParticipantInfo {
-        self.0
+        *self.0
     }
 }
 
 impl From<Transferee> for ParticipantInfo {
     fn from(t: Transferee) -> Self {
-        t.0
+        *t.0
     }
 }

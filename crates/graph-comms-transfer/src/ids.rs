@@ -185,6 +185,25 @@ impl Guid {
     pub const fn as_u128(&self) -> u128 {
         self.0
     }
+
+    /// The GUID in its hyphenated lowercase form, as a `String` (what
+    /// [`to_string`](ToString::to_string) gives, without the formatting machinery).
+    pub fn to_hyphenated(&self) -> String {
+        self.encode(&mut [0; 36]).to_owned()
+    }
+
+    fn encode<'a>(&self, out: &'a mut [u8; 36]) -> &'a str {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for (nibble, &pos) in HEX_POSITIONS.iter().enumerate() {
+            let shift = 124 - 4 * nibble;
+            out[pos] = DIGITS[((self.0 >> shift) & 0xf) as usize];
+        }
+        for &pos in &HYPHENS {
+            out[pos] = b'-';
+        }
+        // Only ASCII hex digits and dashes were written.
+        std::str::from_utf8(out).unwrap_or_default()
+    }
 }
 
 impl FromStr for Guid {
@@ -203,16 +222,7 @@ impl TryFrom<&str> for Guid {
 
 impl fmt::Display for Guid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hex = format!("{:032x}", self.0);
-        write!(
-            f,
-            "{}-{}-{}-{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        )
+        f.write_str(self.encode(&mut [0; 36]))
     }
 }
 
@@ -224,32 +234,43 @@ impl From<Guid> for String {
 
 const HYPHENS: [usize; 4] = [8, 13, 18, 23];
 
+/// Where the 32 hex digits of the hyphenated form are.
+const HEX_POSITIONS: [usize; 32] = {
+    let mut out = [0; 32];
+    let (mut i, mut pos) = (0, 0);
+    while i < 32 {
+        if pos == 8 || pos == 13 || pos == 18 || pos == 23 {
+            pos += 1;
+        }
+        out[i] = pos;
+        i += 1;
+        pos += 1;
+    }
+    out
+};
+
 /// Reads the hyphenated form; the reason is the message tail of the error.
 fn parse_hyphenated(s: &str) -> std::result::Result<u128, &'static str> {
-    if s.is_empty() {
-        return Err("it is empty");
-    }
-    if s.trim() != s {
-        return Err("it has leading or trailing whitespace");
-    }
     let bytes = s.as_bytes();
-    if bytes.len() != 36 {
-        return Err("expected 36 characters in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
-    }
-    let mut value: u128 = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if HYPHENS.contains(&i) {
-            if b != b'-' {
-                return Err("expected the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
-            }
-            continue;
+    if bytes.len() == 36 && HYPHENS.iter().all(|&i| bytes[i] == b'-') {
+        let mut value: u128 = 0;
+        for &pos in &HEX_POSITIONS {
+            let Some(d) = hex_value(bytes[pos]) else {
+                return Err("only hexadecimal digits and the four dashes are allowed");
+            };
+            value = (value << 4) | u128::from(d);
         }
-        let Some(d) = hex_value(b) else {
-            return Err("only hexadecimal digits and the four dashes are allowed");
-        };
-        value = (value << 4) | u128::from(d);
+        return Ok(value);
     }
-    Ok(value)
+    if s.is_empty() {
+        Err("it is empty")
+    } else if s.trim() != s {
+        Err("it has leading or trailing whitespace")
+    } else if bytes.len() != 36 {
+        Err("expected 36 characters in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+    } else {
+        Err("expected the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+    }
 }
 
 /// Reads the 32-hex-digit form without dashes.

@@ -9,7 +9,7 @@ use crate::error::{Error, Report, Result, Violation};
 use crate::ids::{call_id_value, e164_problem, Guid};
 
 /// Checks `body` against the call it applies to and returns every violation found, errors and
-/// warnings, in a fixed order (target, consultation, transferee, tenants).
+/// warnings, in a fixed order (target, consultation, transferee).
 ///
 /// The rules:
 /// - the target's identity set names exactly one kind of identity (`user`, `phone`,
@@ -44,11 +44,10 @@ use crate::ids::{call_id_value, e164_problem, Guid};
 pub fn validate(body: &TransferRequestBody, ctx: &CallContext) -> Report {
     let mut v = Validator {
         report: Report::new(),
-        tenants: Vec::new(),
+        tenant: ctx.tenant_id.map(|t| (t, None)),
     };
     v.target(body, ctx);
     v.transferee(body, ctx);
-    v.tenants(ctx);
     v.report
 }
 
@@ -300,8 +299,9 @@ impl Side {
 
 struct Validator {
     report: Report,
-    /// Every stated tenant that is a GUID: (side, kind, tenant).
-    tenants: Vec<(Side, &'static str, Guid)>,
+    /// The tenant every other must match: the call's (`None`), or the first one the body states
+    /// (its side and kind of identity).
+    tenant: Option<(Guid, Option<(Side, &'static str)>)>,
 }
 
 impl Validator {
@@ -422,7 +422,7 @@ impl Validator {
         }
         if let Some(tenant) = identity.tenant_id.as_deref() {
             match Guid::parse(tenant) {
-                Ok(g) => self.tenants.push((side, kind, g)),
+                Ok(g) => self.tenant(g, side, kind),
                 Err(Error::InvalidGuid { reason, .. }) => self.push(Violation::TenantIdNotGuid {
                     path: format!("{base}.{kind}.tenantId"),
                     value: tenant.to_owned(),
@@ -487,25 +487,23 @@ impl Validator {
         }
     }
 
-    fn tenants(&mut self, ctx: &CallContext) {
-        let (reference, reference_at) = match (ctx.tenant_id, self.tenants.first()) {
-            (Some(t), _) => (t, "the call's tenant".to_owned()),
-            (None, Some(&(side, kind, t))) => (t, format!("{}.{kind}.tenantId", side.identity_path())),
-            (None, None) => return,
+    /// Checks a stated tenant against the reference, or makes it the reference.
+    fn tenant(&mut self, found: Guid, side: Side, kind: &'static str) {
+        let Some((expected, at)) = self.tenant else {
+            self.tenant = Some((found, Some((side, kind))));
+            return;
         };
-        let mismatches: Vec<Violation> = self
-            .tenants
-            .iter()
-            .filter(|(_, _, t)| *t != reference)
-            .map(|&(side, kind, t)| Violation::TenantMismatch {
+        if found != expected {
+            let expected_at = match at {
+                None => "the call's tenant".to_owned(),
+                Some((side, kind)) => format!("{}.{kind}.tenantId", side.identity_path()),
+            };
+            self.push(Violation::TenantMismatch {
                 path: format!("{}.{kind}.tenantId", side.identity_path()),
-                found: t.to_string(),
-                expected: reference.to_string(),
-                expected_at: reference_at.clone(),
-            })
-            .collect();
-        for v in mismatches {
-            self.push(v);
+                found: found.to_string(),
+                expected: expected.to_string(),
+                expected_at,
+            });
         }
     }
 
