@@ -1,0 +1,142 @@
+//! Property tests: any permutation or duplication of a flow's notifications, with unrelated
+//! notifications mixed in and `track` called at any point, gives the ordered flow's outcome.
+
+mod common;
+
+use common::*;
+use graph_comms_notify::{
+    decode, NotificationEvent, TrackOptions, TrackerConfig, TransferOutcome, TransferTracker,
+};
+use proptest::prelude::*;
+
+const CALL: &str = "c0ffee00-0000-4000-8000-000000000001";
+const CONSULT: &str = "c0ffee00-0000-4000-8000-000000000002";
+
+/// A flow: its notifications in Graph's order, whether it is consultative, and its outcome.
+fn flows() -> Vec<(Vec<NotificationEvent>, bool, TransferOutcome)> {
+    let failed_direct = TransferOutcome::Failed {
+        code: 500,
+        subcode: Some(7000),
+        message: Some("<message>".into()),
+        replaces_context: None,
+    };
+    let mut consult_failure = failed(CALL, 7700);
+    consult_failure.replaces_context = Some("<replacesContext>".into());
+    if let graph_comms_notify::EventKind::Failed {
+        replaces_context, ..
+    } = &mut consult_failure.kind
+    {
+        *replaces_context = Some("<replacesContext>".into());
+    }
+    let failed_consultative = TransferOutcome::Failed {
+        code: 500,
+        subcode: Some(7700),
+        message: Some("<message>".into()),
+        replaces_context: Some("<replacesContext>".into()),
+    };
+    vec![
+        (
+            vec![transferring(CALL), accepted(CALL), completed(CALL)],
+            false,
+            TransferOutcome::Completed,
+        ),
+        (
+            vec![transferring(CALL), accepted(CALL), failed(CALL, 7000)],
+            false,
+            failed_direct,
+        ),
+        (
+            vec![transferring(CALL), completed(CALL)],
+            false,
+            TransferOutcome::Completed,
+        ),
+        (
+            vec![
+                transferring(CALL),
+                accepted(CALL),
+                app_transferred(CALL),
+                app_transferred(CONSULT),
+            ],
+            true,
+            TransferOutcome::Completed,
+        ),
+        (
+            vec![transferring(CALL), accepted(CALL), consult_failure],
+            true,
+            failed_consultative,
+        ),
+        (
+            vec![transferring(CALL), hung_up(CALL)],
+            false,
+            TransferOutcome::CallEnded {
+                code: Some(200),
+                subcode: Some(5001),
+                message: Some("The conversation has ended.".into()),
+            },
+        ),
+    ]
+}
+
+/// Notifications about other things on the same callback.
+fn noise() -> Vec<NotificationEvent> {
+    let mut out = vec![
+        roster(CALL),
+        roster("someone-else"),
+        transferring("someone-else"),
+    ];
+    let body = br##"{"value":[{"changeType":"updated",
+      "resourceUrl":"/communications/calls/c0ffee00-0000-4000-8000-000000000001/operations/op1",
+      "resourceData":{"@odata.type":"#microsoft.graph.commsOperation","status":"completed",
+        "resultInfo":{"code":500,"subcode":7000}}}]}"##;
+    out.extend(decode(body).expect("decodes"));
+    out
+}
+
+/// (flow index, delivery order as indices into flow + noise, where `track` happens).
+fn deliveries() -> impl Strategy<Value = (usize, Vec<usize>, usize)> {
+    let n_flows = flows().len();
+    let n_noise = noise().len();
+    (0..n_flows).prop_flat_map(move |flow| {
+        let len = flows()[flow].0.len();
+        let total = len + n_noise;
+        (
+            Just(flow),
+            prop::collection::vec(0..total, 0..6),
+            0..=len + 6 + n_noise,
+        )
+            .prop_flat_map(move |(flow, extra, track_at)| {
+                // Every notification of the flow at least once, plus duplicates and noise.
+                let mut order: Vec<usize> = (0..len).collect();
+                order.extend(extra);
+                (Just(flow), Just(order).prop_shuffle(), Just(track_at))
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_order_and_duplication_gives_the_ordered_outcome((flow, order, track_at) in deliveries()) {
+        let (events, consultative, expected) = flows().swap_remove(flow);
+        let noise = noise();
+        let pick = |i: usize| if i < events.len() { &events[i] } else { &noise[i - events.len()] };
+        let mut config = TrackerConfig::default();
+        config.max_buffered_per_call = 64;
+        let tracker = TransferTracker::new(config);
+        let options = if consultative {
+            TrackOptions::consultative(CONSULT)
+        } else {
+            TrackOptions::default()
+        };
+        let track_at = track_at.min(order.len());
+        for &i in &order[..track_at] {
+            tracker.apply(pick(i));
+        }
+        let handle = tracker.track_with(CALL, options).expect("tracks");
+        for &i in &order[track_at..] {
+            tracker.apply(pick(i));
+        }
+        prop_assert_eq!(handle.outcome(), Some(expected));
+    }
+}

@@ -1,0 +1,359 @@
+//! Tracker scenarios, one per rule of the issue, under tokio's paused clock.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use graph_comms_notify::{
+    Applied, NotifyError, TrackOptions, TrackerConfig, TransferOutcome, TransferProgress,
+    TransferTracker,
+};
+
+const CALL: &str = "341a0500-d4bf-4224-8b19-1581168d328b";
+
+async fn steps(handle: &graph_comms_notify::TransferHandle) -> Vec<TransferProgress> {
+    let mut stream = handle.progress();
+    let mut out = Vec::new();
+    for _ in 0..16 {
+        match stream.next().await {
+            Some(step) => out.push(step),
+            None => return out,
+        }
+    }
+    panic!("progress stream did not end: {out:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn registered_first_the_flow_resolves_and_reports_progress() {
+    let tracker = TransferTracker::default();
+    let handle = tracker.track(CALL).expect("tracks");
+    assert_eq!(tracker.apply(&transferring(CALL)), Applied::Progress);
+    assert_eq!(tracker.apply(&accepted(CALL)), Applied::Progress);
+    assert_eq!(tracker.apply(&completed(CALL)), Applied::Resolved);
+    assert_eq!(
+        steps(&handle).await,
+        [
+            TransferProgress::Transferring,
+            TransferProgress::TransferAccepted,
+            TransferProgress::Finished(TransferOutcome::Completed),
+        ]
+    );
+    assert_eq!(handle.await, TransferOutcome::Completed);
+    let stats = tracker.stats();
+    assert_eq!((stats.open, stats.completed, stats.progressed), (0, 1, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn notifications_before_track_are_buffered_and_replayed() {
+    let tracker = TransferTracker::default();
+    assert_eq!(tracker.apply(&transferring(CALL)), Applied::Buffered);
+    assert_eq!(tracker.apply(&failed(CALL, 7000)), Applied::Buffered);
+    assert_eq!(tracker.stats().buffered_events, 2);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let handle = tracker.track(CALL).expect("tracks");
+    assert_eq!(tracker.stats().buffered_events, 0);
+    let outcome = handle.await;
+    assert!(
+        matches!(
+            outcome,
+            TransferOutcome::Failed {
+                code: 500,
+                subcode: Some(7000),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(outcome.explanation().is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn buffered_notifications_expire_and_are_counted() {
+    let tracker =
+        TransferTracker::new(TrackerConfig::default().with_early_buffer(Duration::from_secs(10)));
+    tracker.apply(&transferring(CALL));
+    tracker.apply(&completed(CALL));
+    tokio::time::advance(Duration::from_secs(11)).await;
+    tracker.sweep();
+    let stats = tracker.stats();
+    assert_eq!((stats.buffered_calls, stats.untracked), (0, 2));
+    let handle = tracker
+        .track_with(
+            CALL,
+            TrackOptions::default().with_timeout(Duration::from_secs(30)),
+        )
+        .expect("tracks");
+    assert_eq!(handle.outcome(), None, "expired events are not replayed");
+    assert_eq!(handle.await, TransferOutcome::TimedOut);
+}
+
+#[tokio::test(start_paused = true)]
+async fn accepted_before_transferring_or_no_accepted_at_all() {
+    let tracker = TransferTracker::default();
+    let handle = tracker.track(CALL).expect("tracks");
+    assert_eq!(tracker.apply(&accepted(CALL)), Applied::Progress);
+    assert_eq!(
+        tracker.apply(&transferring(CALL)),
+        Applied::Duplicate,
+        "progress only moves forward"
+    );
+    tracker.apply(&app_transferred(CALL));
+    assert_eq!(
+        steps(&handle).await,
+        [
+            TransferProgress::TransferAccepted,
+            TransferProgress::Finished(TransferOutcome::Completed),
+        ]
+    );
+    assert_eq!(handle.await, TransferOutcome::Completed);
+
+    let handle = tracker.track("other-call").expect("tracks");
+    tracker.apply(&transferring("other-call"));
+    tracker.apply(&completed("other-call"));
+    assert_eq!(handle.await, TransferOutcome::Completed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn duplicates_change_nothing() {
+    let tracker = TransferTracker::default();
+    let handle = tracker.track(CALL).expect("tracks");
+    for event in [
+        transferring(CALL),
+        transferring(CALL),
+        accepted(CALL),
+        accepted(CALL),
+    ] {
+        tracker.apply(&event);
+    }
+    assert_eq!(tracker.apply(&failed(CALL, 7000)), Applied::Resolved);
+    assert_eq!(tracker.apply(&failed(CALL, 7000)), Applied::Late);
+    assert_eq!(tracker.apply(&completed(CALL)), Applied::Late);
+    assert!(matches!(handle.await, TransferOutcome::Failed { .. }));
+    let stats = tracker.stats();
+    assert_eq!(
+        (stats.duplicates, stats.late, stats.failed, stats.completed),
+        (2, 2, 1, 0)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_transfer_per_call_and_old_events_never_resolve_the_next() {
+    let tracker = TransferTracker::default();
+    let first = tracker.track(CALL).expect("tracks");
+    assert_eq!(
+        tracker.track(CALL).map(|_| ()),
+        Err(NotifyError::AlreadyTracking {
+            call_id: CALL.into()
+        })
+    );
+    tracker.apply(&transferring(CALL));
+    tracker.apply(&failed(CALL, 7000));
+    assert!(matches!(first.await, TransferOutcome::Failed { .. }));
+
+    // The call is established again: a second attempt.
+    let second = tracker
+        .track(CALL)
+        .expect("a new attempt after the first ended");
+    // Graph retries the first attempt's deliveries.
+    assert_eq!(tracker.apply(&failed(CALL, 7000)), Applied::Late);
+    assert_eq!(second.outcome(), None);
+    // The second attempt's own flow.
+    assert_eq!(tracker.apply(&transferring(CALL)), Applied::Progress);
+    assert_eq!(tracker.apply(&failed(CALL, 7000)), Applied::Resolved);
+    assert!(matches!(second.await, TransferOutcome::Failed { .. }));
+
+    // A different final event is not a retry of the old one.
+    let third = tracker.track(CALL).expect("a third attempt");
+    assert_eq!(tracker.apply(&completed(CALL)), Applied::Resolved);
+    assert_eq!(third.await, TransferOutcome::Completed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn late_events_for_an_ended_transfer_are_dropped_not_buffered() {
+    let tracker = TransferTracker::default();
+    let handle = tracker.track(CALL).expect("tracks");
+    tracker.apply(&completed(CALL));
+    assert_eq!(handle.await, TransferOutcome::Completed);
+    assert_eq!(tracker.apply(&accepted(CALL)), Applied::Late);
+    assert_eq!(tracker.stats().buffered_events, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn consultative_transfer_reports_the_consultation_call_end() {
+    let tracker = TransferTracker::default();
+    let consult = "e5d39592-99bd-4db8-bca8-30fb894ec51d";
+    let handle = tracker
+        .track_with(CALL, TrackOptions::consultative(consult))
+        .expect("tracks");
+    assert_eq!(
+        tracker.track(consult).map(|_| ()),
+        Err(NotifyError::AlreadyTracking {
+            call_id: consult.into()
+        })
+    );
+    tracker.apply(&transferring(CALL));
+    tracker.apply(&app_transferred(CALL));
+    assert_eq!(handle.outcome(), Some(TransferOutcome::Completed));
+    assert_eq!(
+        tracker.stats().open,
+        1,
+        "waits for the consultation call's end"
+    );
+    assert_eq!(tracker.apply(&roster(consult)), Applied::Ignored);
+    assert_eq!(
+        tracker.apply(&app_transferred(consult)),
+        Applied::ConsultationEnded
+    );
+    assert_eq!(
+        steps(&handle).await,
+        [
+            TransferProgress::Transferring,
+            TransferProgress::Finished(TransferOutcome::Completed),
+            TransferProgress::ConsultationEnded {
+                call_id: consult.into(),
+                termination_reason: Some("AppTransferred".into()),
+            },
+        ]
+    );
+    assert_eq!(tracker.stats().open, 0);
+    assert_eq!(handle.await, TransferOutcome::Completed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn consultation_end_before_the_outcome_and_buffered_before_track() {
+    let tracker = TransferTracker::default();
+    let consult = "consult-1";
+    assert_eq!(tracker.apply(&app_transferred(consult)), Applied::Buffered);
+    let handle = tracker
+        .track_with(CALL, TrackOptions::consultative(consult))
+        .expect("tracks");
+    tracker.apply(&completed(CALL));
+    assert_eq!(tracker.stats().open, 0);
+    assert_eq!(
+        steps(&handle).await,
+        [
+            TransferProgress::ConsultationEnded {
+                call_id: consult.into(),
+                termination_reason: Some("AppTransferred".into()),
+            },
+            TransferProgress::Finished(TransferOutcome::Completed),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn untracked_calls_are_counted_and_dropped() {
+    let tracker = TransferTracker::default();
+    assert_eq!(tracker.apply(&roster("nobody")), Applied::Untracked);
+    let mut no_call = roster("x");
+    no_call.call_id = None;
+    assert_eq!(tracker.apply(&no_call), Applied::Ignored);
+    assert_eq!(tracker.apply(&completed("nobody")), Applied::Buffered);
+    tokio::time::advance(Duration::from_secs(60)).await;
+    tracker.sweep();
+    let stats = tracker.stats();
+    assert_eq!(
+        (
+            stats.untracked,
+            stats.ignored,
+            stats.buffered_calls,
+            stats.open
+        ),
+        (2, 1, 0, 0)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_final_notification_in_time_is_timed_out() {
+    let tracker =
+        TransferTracker::new(TrackerConfig::default().with_timeout(Duration::from_secs(45)));
+    let handle = tracker.track(CALL).expect("tracks");
+    tracker.apply(&transferring(CALL));
+    let started = tokio::time::Instant::now();
+    assert_eq!(handle.await, TransferOutcome::TimedOut);
+    assert_eq!(started.elapsed(), Duration::from_secs(45));
+    let stats = tracker.stats();
+    assert_eq!((stats.open, stats.timed_out), (0, 1));
+    assert_eq!(
+        tracker.apply(&completed(CALL)),
+        Applied::Buffered,
+        "the attempt is gone"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_resolve_even_when_the_handle_is_not_polled() {
+    let tracker = TransferTracker::default();
+    let handle = tracker
+        .track_with(
+            CALL,
+            TrackOptions::default().with_timeout(Duration::from_secs(5)),
+        )
+        .expect("tracks");
+    tokio::time::advance(Duration::from_secs(6)).await;
+    tracker.apply(&roster("elsewhere"));
+    assert_eq!(handle.outcome(), Some(TransferOutcome::TimedOut));
+    assert_eq!(tracker.stats().open, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_call_ending_without_a_transfer_code_is_call_ended() {
+    let tracker = TransferTracker::default();
+    let handle = tracker.track(CALL).expect("tracks");
+    tracker.apply(&transferring(CALL));
+    tracker.apply(&hung_up(CALL));
+    let outcome = handle.await;
+    assert_eq!(
+        outcome,
+        TransferOutcome::CallEnded {
+            code: Some(200),
+            subcode: Some(5001),
+            message: Some("The conversation has ended.".into()),
+        }
+    );
+    assert_eq!(tracker.stats().call_ended, 1);
+    assert!(outcome.to_string().starts_with("call ended"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn memory_is_bounded() {
+    let mut config = TrackerConfig::default();
+    config.max_buffered_calls = 100;
+    config.max_recent = 50;
+    let tracker = TransferTracker::new(config.with_max_open(1000));
+    // Abandoned handles are removed.
+    drop(tracker.track("abandoned").expect("tracks"));
+    assert_eq!((tracker.stats().open, tracker.stats().abandoned), (0, 1));
+    // Buffers are capped.
+    for i in 0..1000 {
+        tracker.apply(&completed(&format!("early-{i}")));
+    }
+    assert!(tracker.stats().buffered_calls <= 100);
+    // Ended transfers are removed; the memory of recent calls is capped.
+    for i in 0..500 {
+        let call = format!("call-{i}");
+        let handle = tracker.track(call.as_str()).expect("tracks");
+        tracker.apply(&completed(&call));
+        assert_eq!(handle.await, TransferOutcome::Completed);
+    }
+    let stats = tracker.stats();
+    assert_eq!(stats.open, 0);
+    assert!(stats.recent <= 50, "{stats:?}");
+    // The open limit is enforced.
+    let handles: Vec<_> = (0..1000)
+        .map(|i| tracker.track(format!("open-{i}")).expect("tracks"))
+        .collect();
+    assert_eq!(
+        tracker.track("one-too-many").map(|_| ()),
+        Err(NotifyError::TrackerFull { limit: 1000 })
+    );
+    drop(handles);
+    assert_eq!(tracker.stats().open, 0);
+}
+
+#[test]
+fn empty_call_ids_are_rejected() {
+    let tracker = TransferTracker::default();
+    assert_eq!(tracker.track("").map(|_| ()), Err(NotifyError::EmptyCallId));
+}
