@@ -97,7 +97,8 @@ fn load(
         }
         let elapsed = started.elapsed();
         latencies.sort_unstable();
-        let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        let pct =
+            |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
         RunResult {
             name: name.to_owned(),
             requests,
@@ -151,14 +152,22 @@ fn main() {
         .expect("receiver");
     let receiver_addr = server.block_on(start(&receiver));
     let bare_addr = server.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let app = axum::Router::new().route(PATH, post(|| async { http::StatusCode::ACCEPTED }));
-        tokio::spawn(graph_comms_receiver::serve(listener, app, Default::default()));
+        tokio::spawn(graph_comms_receiver::serve(
+            listener,
+            app,
+            Default::default(),
+        ));
         addr
     });
     let axum_addr = server.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let app = axum::Router::new().route(PATH, post(|| async { http::StatusCode::ACCEPTED }));
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -205,16 +214,58 @@ fn main() {
 
     // Warm up (fetches the keys, fills connection pools).
     for addr in [receiver_addr, bare_addr, axum_addr] {
-        load("warm-up", addr, connections, 2_000.min(requests), &reused, &bodies);
+        load(
+            "warm-up",
+            addr,
+            connections,
+            2_000.min(requests),
+            &reused,
+            &bodies,
+        );
     }
     let before = receiver.stats();
 
-    let bare_axum = load("bare axum::serve 202", axum_addr, connections, requests, &reused, &bodies);
-    let bare = load("bare 202 (graph_comms_receiver::serve)", bare_addr, connections, requests, &reused, &bodies);
-    let reuse = load("receiver, one reused token", receiver_addr, connections, requests, &reused, &bodies);
+    let bare_axum = load(
+        "bare axum::serve 202",
+        axum_addr,
+        connections,
+        requests,
+        &reused,
+        &bodies,
+    );
+    let bare = load(
+        "bare 202 (graph_comms_receiver::serve)",
+        bare_addr,
+        connections,
+        requests,
+        &reused,
+        &bodies,
+    );
+    let reuse = load(
+        "receiver, one reused token",
+        receiver_addr,
+        connections,
+        requests,
+        &reused,
+        &bodies,
+    );
     let fresh_n = fresh_tokens.len();
-    let bare_fresh = load("bare 202, fresh-token requests", bare_addr, connections, fresh_n, &fresh_tokens, &bodies);
-    let fresh_run = load("receiver, fresh token per request", receiver_addr, connections, fresh_n, &fresh_tokens, &bodies);
+    let bare_fresh = load(
+        "bare 202, fresh-token requests",
+        bare_addr,
+        connections,
+        fresh_n,
+        &fresh_tokens,
+        &bodies,
+    );
+    let fresh_run = load(
+        "receiver, fresh token per request",
+        receiver_addr,
+        connections,
+        fresh_n,
+        &fresh_tokens,
+        &bodies,
+    );
 
     let after = receiver.stats();
     let server_accepted = after.accepted - before.accepted;
@@ -222,7 +273,9 @@ fn main() {
     let handler_events = counted.load(Ordering::Relaxed);
 
     println!("\nconnections: {connections}, server: 2 tokio workers, client: 1 thread\n");
-    println!("| run | requests | 202s | req/s | p50 µs | p99 µs | max µs | vs bare | p99 vs bare |");
+    println!(
+        "| run | requests | 202s | req/s | p50 µs | p99 µs | max µs | vs bare | p99 vs bare |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     report(&bare, &bare_axum);
     report(&bare, &bare);
@@ -241,6 +294,13 @@ fn main() {
         "auth: {} full verifications, {} cache hits, {} key fetches",
         auth.full_verifications, auth.cache_hits, auth.key_fetches
     );
-    assert_eq!(client_accepted, server_accepted, "client and server disagree");
-    assert_eq!(server_accepted, (reuse.requests + fresh_run.requests) as u64, "lost requests");
+    assert_eq!(
+        client_accepted, server_accepted,
+        "client and server disagree"
+    );
+    assert_eq!(
+        server_accepted,
+        (reuse.requests + fresh_run.requests) as u64,
+        "lost requests"
+    );
 }

@@ -316,10 +316,9 @@ impl Shared {
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
     let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -337,7 +336,11 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
     shared.counters.requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = request.into_parts();
 
-    let caller = match shared.auth.authenticate(parts.headers.get(AUTHORIZATION)).await {
+    let caller = match shared
+        .auth
+        .authenticate(parts.headers.get(AUTHORIZATION))
+        .await
+    {
         Ok(caller) => caller,
         Err(error) => return shared.reject_auth(&error),
     };

@@ -149,7 +149,8 @@ async fn a_missing_audience_is_unauthorized() {
     let s = setup().await;
     let mut c = claims(APP_ID);
     c.as_object_mut().map(|o| o.remove("aud"));
-    s.check_rejected(&key().sign(&c), 401, "invalid_claim").await;
+    s.check_rejected(&key().sign(&c), 401, "invalid_claim")
+        .await;
 }
 
 #[tokio::test]
@@ -179,7 +180,8 @@ async fn a_token_without_exp_is_rejected() {
     let s = setup().await;
     let mut c = claims(APP_ID);
     c.as_object_mut().map(|o| o.remove("exp"));
-    s.check_rejected(&key().sign(&c), 401, "invalid_claim").await;
+    s.check_rejected(&key().sign(&c), 401, "invalid_claim")
+        .await;
 }
 
 #[tokio::test]
@@ -188,7 +190,8 @@ async fn a_token_not_yet_valid_is_rejected() {
     let mut c = claims(APP_ID);
     c["nbf"] = (now() + 3600).into();
     c["exp"] = (now() + 7200).into();
-    s.check_rejected(&key().sign(&c), 401, "not_yet_valid").await;
+    s.check_rejected(&key().sign(&c), 401, "not_yet_valid")
+        .await;
 }
 
 #[tokio::test]
@@ -266,7 +269,12 @@ async fn a_missing_or_non_bearer_token_is_rejected() {
         .header("www-authenticate")
         .is_some_and(|v| v.starts_with("Bearer")));
     let token = key().sign(&claims(APP_ID));
-    for value in [format!("Basic {token}"), "Bearer".to_owned(), "Bearer  ".to_owned(), token] {
+    for value in [
+        format!("Basic {token}"),
+        "Bearer".to_owned(),
+        "Bearer  ".to_owned(),
+        token,
+    ] {
         let headers = [
             ("Authorization", value),
             ("Content-Type", "application/json".to_owned()),
@@ -281,7 +289,13 @@ async fn a_missing_or_non_bearer_token_is_rejected() {
 #[tokio::test]
 async fn garbage_tokens_are_rejected() {
     let s = setup().await;
-    for token in ["a.b.c", "not-a-jwt", "...", "eyJhbGciOiJSUzI1NiJ9.e30.", "ünïcode.x.y"] {
+    for token in [
+        "a.b.c",
+        "not-a-jwt",
+        "...",
+        "eyJhbGciOiJSUzI1NiJ9.e30.",
+        "ünïcode.x.y",
+    ] {
         let response = s.post_token(token).await;
         assert_eq!(response.status, 401, "{token}: {}", response.body_text());
     }
@@ -310,7 +324,10 @@ async fn the_body_of_an_unauthenticated_request_is_never_parsed() {
     }
     let stats = s.receiver.stats();
     assert_eq!(stats.unauthorized, 3);
-    assert_eq!(stats.bad_request + stats.unsupported_media_type + stats.payload_too_large, 0);
+    assert_eq!(
+        stats.bad_request + stats.unsupported_media_type + stats.payload_too_large,
+        0
+    );
     s.check_nothing_delivered();
 }
 
@@ -323,7 +340,10 @@ async fn a_reused_token_is_verified_once_and_a_fresh_one_each_time() {
     let headers = auth_headers(&token);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     for _ in 0..100 {
-        let response = client.post(PATH, &headers, body.as_bytes()).await.expect("post");
+        let response = client
+            .post(PATH, &headers, body.as_bytes())
+            .await
+            .expect("post");
         assert_eq!(response.status, 202);
     }
     let stats = s.receiver.authenticator().stats();
@@ -385,7 +405,9 @@ async fn unreachable_keys_answer_503_so_graph_retries() {
 
 #[tokio::test]
 async fn a_bad_configuration_is_an_error_naming_the_field() {
-    let error = Receiver::new(AuthConfig::new(" ")).err().map(|e| e.to_string());
+    let error = Receiver::new(AuthConfig::new(" "))
+        .err()
+        .map(|e| e.to_string());
     assert_eq!(
         error.as_deref(),
         Some("invalid receiver configuration: app_id: must not be empty")

@@ -10,10 +10,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PATH: &str = "/api/calls";
 
-async fn setup(configure: impl FnOnce(graph_comms_receiver::ReceiverBuilder) -> graph_comms_receiver::ReceiverBuilder) -> (KeyServer, Receiver, std::net::SocketAddr) {
+async fn setup(
+    configure: impl FnOnce(
+        graph_comms_receiver::ReceiverBuilder,
+    ) -> graph_comms_receiver::ReceiverBuilder,
+) -> (KeyServer, Receiver, std::net::SocketAddr) {
     let keys = KeyServer::start(vec![key().jwk()]).await;
     let config = AuthConfig::new(APP_ID).with_openid_config_url(keys.openid_url());
-    let receiver = configure(Receiver::builder(config)).build().expect("receiver");
+    let receiver = configure(Receiver::builder(config))
+        .build()
+        .expect("receiver");
     let addr = start(&receiver).await;
     (keys, receiver, addr)
 }
@@ -24,7 +30,10 @@ fn token() -> String {
 
 fn error_code(response: &RawResponse) -> String {
     let body: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON error body");
-    body["error"]["code"].as_str().unwrap_or_default().to_owned()
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -87,7 +96,12 @@ async fn a_body_at_the_limit_is_read_and_judged_on_its_json() {
 async fn a_wrong_content_type_is_415() {
     let (_keys, receiver, addr) = setup(|b| b).await;
     let body = notification("call-1", "transferring");
-    for content_type in [Some("text/plain"), Some("application/xml"), Some("application/jsonx"), None] {
+    for content_type in [
+        Some("text/plain"),
+        Some("application/xml"),
+        Some("application/jsonx"),
+        None,
+    ] {
         let mut headers = vec![("Authorization", format!("Bearer {}", token()))];
         if let Some(ct) = content_type {
             headers.push(("Content-Type", ct.to_owned()));
@@ -101,7 +115,12 @@ async fn a_wrong_content_type_is_415() {
         ("Authorization", format!("Bearer {}", token())),
         ("Content-Type", "Application/JSON; charset=utf-8".to_owned()),
     ];
-    assert_eq!(post_once(addr, PATH, &headers, body.as_bytes()).await.status, 202);
+    assert_eq!(
+        post_once(addr, PATH, &headers, body.as_bytes())
+            .await
+            .status,
+        202
+    );
     assert_eq!(receiver.stats().unsupported_media_type, 4);
     assert_eq!(receiver.stats().accepted, 1);
 }
@@ -109,7 +128,13 @@ async fn a_wrong_content_type_is_415() {
 #[tokio::test]
 async fn invalid_json_is_400_with_a_clear_message() {
     let (_keys, receiver, addr) = setup(|b| b).await;
-    let cases: [&[u8]; 5] = [b"{\"value\": [", b"not json", b"", b"[1,2]", &[0xff, 0xfe, 0x00]];
+    let cases: [&[u8]; 5] = [
+        b"{\"value\": [",
+        b"not json",
+        b"",
+        b"[1,2]",
+        &[0xff, 0xfe, 0x00],
+    ];
     for body in cases {
         let response = post_once(addr, PATH, &auth_headers(&token()), body).await;
         assert_eq!(response.status, 400, "{:?}", String::from_utf8_lossy(body));
@@ -128,8 +153,7 @@ async fn invalid_json_is_400_with_a_clear_message() {
 
 #[tokio::test]
 async fn a_slow_body_times_out_with_408() {
-    let (_keys, receiver, addr) =
-        setup(|b| b.body_timeout(Duration::from_millis(200))).await;
+    let (_keys, receiver, addr) = setup(|b| b.body_timeout(Duration::from_millis(200))).await;
     let mut client = RawClient::connect(addr).await.expect("connect");
     let request = format!(
         "POST {PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"value\":",
@@ -151,20 +175,32 @@ async fn slow_headers_are_cut_off_by_the_server_loop() {
     let keys = KeyServer::start(vec![key().jwk()]).await;
     let config = AuthConfig::new(APP_ID).with_openid_config_url(keys.openid_url());
     let receiver = Receiver::new(config).expect("receiver");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let mut options = graph_comms_receiver::ServeOptions::default();
     options.header_read_timeout = Duration::from_millis(200);
-    tokio::spawn(graph_comms_receiver::serve(listener, receiver.router(), options));
+    tokio::spawn(graph_comms_receiver::serve(
+        listener,
+        receiver.router(),
+        options,
+    ));
 
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(b"POST /api/calls HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+    stream
+        .write_all(b"POST /api/calls HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
     // The server must close the connection (possibly after a 408) instead of waiting forever.
     let mut rest = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut rest)).await;
     assert!(read.is_ok(), "connection still open after 30 s");
     let text = String::from_utf8_lossy(&rest);
-    assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
     assert_eq!(receiver.stats().requests, 0);
 }
 
@@ -174,7 +210,13 @@ async fn only_post_is_routed_and_other_paths_are_404() {
     let body = notification("call-1", "transferring");
     let response = post_once(addr, "/api/calls", &auth_headers(&token()), body.as_bytes()).await;
     assert_eq!(response.status, 404);
-    let response = post_once(addr, "/hooks/graph", &auth_headers(&token()), body.as_bytes()).await;
+    let response = post_once(
+        addr,
+        "/hooks/graph",
+        &auth_headers(&token()),
+        body.as_bytes(),
+    )
+    .await;
     assert_eq!(response.status, 202);
     let mut client = RawClient::connect(addr).await.expect("connect");
     client
@@ -193,11 +235,23 @@ async fn the_router_mounts_inside_a_bot_router() {
     let app = axum::Router::new()
         .route("/health", axum::routing::get(|| async { "ok" }))
         .nest("/bot", receiver.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(graph_comms_receiver::serve(listener, app, Default::default()));
+    tokio::spawn(graph_comms_receiver::serve(
+        listener,
+        app,
+        Default::default(),
+    ));
     let body = notification("call-1", "transferring");
-    let response = post_once(addr, "/bot/api/calls", &auth_headers(&token()), body.as_bytes()).await;
+    let response = post_once(
+        addr,
+        "/bot/api/calls",
+        &auth_headers(&token()),
+        body.as_bytes(),
+    )
+    .await;
     assert_eq!(response.status, 202, "{}", response.body_text());
     assert_eq!(receiver.stats().accepted, 1);
 }

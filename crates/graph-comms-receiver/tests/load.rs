@@ -17,7 +17,12 @@ const CONNECTIONS: usize = 64;
 const TRANSFERS: usize = NOTIFICATIONS / 4;
 
 fn call_id(i: usize) -> String {
-    format!("4d1e{:04x}-{:04x}-4000-8000-{:012x}", i % 0xffff, i / 0xffff, i)
+    format!(
+        "4d1e{:04x}-{:04x}-4000-8000-{:012x}",
+        i % 0xffff,
+        i / 0xffff,
+        i
+    )
 }
 
 /// The four notifications of transfer `i`, and the outcome they must produce.
@@ -38,12 +43,18 @@ fn flow(i: usize) -> ([String; 4], TransferOutcome) {
         1 => {
             // A retried delivery of the final notification.
             let end = app_transferred(&id);
-            ([transferring, accepted, end.clone(), end], TransferOutcome::Completed)
+            (
+                [transferring, accepted, end.clone(), end],
+                TransferOutcome::Completed,
+            )
         }
         2 => {
             // transferAccepted before transferring, and a duplicate.
             let end = completed(&id);
-            ([accepted.clone(), transferring, accepted, end], TransferOutcome::Completed)
+            (
+                [accepted.clone(), transferring, accepted, end],
+                TransferOutcome::Completed,
+            )
         }
         _ => (
             [transferring, roster(&id), accepted, hung_up(&id)],
@@ -98,7 +109,10 @@ async fn one_hundred_thousand_notifications_over_64_connections_are_all_accounte
         senders.push(tokio::spawn(async move {
             let mut client = RawClient::connect(addr).await.expect("connect");
             let auth = format!("Bearer {}", tokens[c % tokens.len()]);
-            let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+            let headers = [
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/json"),
+            ];
             let mut accepted = 0usize;
             let mut late = Vec::new();
             for i in (c..TRANSFERS).step_by(CONNECTIONS) {
@@ -140,7 +154,10 @@ async fn one_hundred_thousand_notifications_over_64_connections_are_all_accounte
     // Each reused token is verified once it is cached; until then (the first request of each
     // connection, racing the others) it may be verified concurrently.
     assert!(auth.full_verifications <= CONNECTIONS as u64, "{auth:?}");
-    assert_eq!(auth.full_verifications + auth.cache_hits, NOTIFICATIONS as u64);
+    assert_eq!(
+        auth.full_verifications + auth.cache_hits,
+        NOTIFICATIONS as u64
+    );
 
     // Every transfer resolved, to the right outcome.
     assert_eq!(handles.len(), TRANSFERS);

@@ -1,12 +1,263 @@
-//! `graph-comms listen`.
+//! `graph-comms listen`: the authenticated webhook receiver alone.
+//!
+//! Serves `POST {path}` on `--addr`, authenticating every callback against the OpenID
+//! configuration's keys for `--app-id`. Prints to stdout, one JSON object per line:
+//! - each notification of each accepted callback, in the `notify parse` shape (`callId`,
+//!   `changeType`, `state`, `event`, `resultCode`, `resultSubcode`, `resultMessage`,
+//!   `terminationReason`, `replacesContext`);
+//! - each finished transfer, once: `{"callId", "outcome", "resultCode", "resultSubcode",
+//!   "resultMessage", "replacesContext", "explanation"}` with `outcome` one of
+//!   `transferCompleted`, `transferFailed`, `callEnded`, `timedOut`. A transfer is followed from
+//!   the first transfer notification of a call nobody follows yet.
+//!
+//! Rejected callbacks are logged on stderr (with `-v`). Exit 3 when the address cannot be bound.
 
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use graph_comms_notify::{
+    Applied, TrackerConfig, TransferHandle, TransferOutcome, TransferTracker,
+};
+use graph_comms_receiver::{
+    AuthConfig, Delivery, Receiver, DEFAULT_PATH, GRAPH_OPENID_CONFIGURATION,
+};
+
+use crate::exit::{fail, INVALID_INPUT, NOT_ACCEPTED};
 
 /// Arguments of `graph-comms listen`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// Address to listen on, e.g. 127.0.0.1:3978 (port 0 picks a free port; the address bound is
+    /// printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    addr: SocketAddr,
+    /// The bot's application id: the only token audience accepted.
+    #[arg(long, value_name = "ID", env = "GRAPH_COMMS_APP_ID")]
+    app_id: String,
+    /// OpenID configuration URL of the callback signing keys (Graph's by default; an emulator's
+    /// `{root}/v1/.well-known/OpenIdConfiguration` offline).
+    #[arg(long = "openid-config", value_name = "URL", default_value = GRAPH_OPENID_CONFIGURATION)]
+    openid_config: String,
+    /// Callback path.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_PATH)]
+    path: String,
+    /// Accepted token issuer (repeat for several; default: Bot Framework's and Graph's).
+    #[arg(long = "issuer", value_name = "ISS")]
+    issuers: Vec<String>,
+    /// Seconds a transfer may wait for its final notification before it is reported `timedOut`.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    transfer_timeout: u64,
+}
 
 /// Runs `graph-comms listen`.
-pub(crate) fn run(_args: Args) -> ExitCode {
-    crate::exit::fail(1, "this subcommand is not built yet")
+pub(crate) fn run(args: Args) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(NOT_ACCEPTED, format_args!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(listen(args))
+}
+
+async fn listen(args: Args) -> ExitCode {
+    let mut auth = AuthConfig::new(args.app_id).with_openid_config_url(args.openid_config);
+    if !args.issuers.is_empty() {
+        auth = auth.with_issuers(args.issuers);
+    }
+    let tracker = TransferTracker::new(
+        TrackerConfig::default().with_timeout(Duration::from_secs(args.transfer_timeout)),
+    );
+    let followed = Arc::new(Followed {
+        tracker: tracker.clone(),
+        handles: Mutex::new(HashMap::new()),
+    });
+    let on_delivery = Arc::clone(&followed);
+    let receiver = match Receiver::builder(auth)
+        .path(args.path)
+        .tracker(tracker)
+        .handler(move |delivery: &Delivery<'_>| on_delivery.deliver(delivery))
+        .build()
+    {
+        Ok(receiver) => receiver,
+        Err(e) => return fail(INVALID_INPUT, e),
+    };
+    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            return fail(
+                NOT_ACCEPTED,
+                format_args!("cannot listen on {}: {e}", args.addr),
+            )
+        }
+    };
+    let bound = listener.local_addr().unwrap_or(args.addr);
+    eprintln!(
+        "graph-comms: listening on http://{bound}{}",
+        receiver.path()
+    );
+    if let Err(e) = receiver.authenticator().refresh_keys().await {
+        eprintln!("graph-comms: warning: {e}; callbacks get 503 until the keys can be fetched");
+    }
+    // Timeouts resolve without any callback: look for them once a second.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            followed.tracker.sweep();
+            followed.report_finished(None);
+        }
+    });
+    match graph_comms_receiver::serve(listener, receiver.router(), Default::default()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(NOT_ACCEPTED, e),
+    }
+}
+
+/// The transfers `listen` follows: one per call that had a transfer notification while nobody
+/// followed it.
+struct Followed {
+    tracker: TransferTracker,
+    handles: Mutex<HashMap<String, TransferHandle>>,
+}
+
+impl Followed {
+    /// Prints the batch's events, starts following new transfers, prints the ones that ended.
+    fn deliver(&self, delivery: &Delivery<'_>) {
+        let mut out = String::new();
+        for event in delivery.events {
+            out.push_str(&event.to_json_line());
+            out.push('\n');
+        }
+        write_stdout(&out);
+        {
+            let mut handles = self.lock();
+            for (event, applied) in delivery.events.iter().zip(delivery.applied) {
+                // Buffered: a transfer event for a call nobody tracks; tracking now replays it.
+                let (Applied::Buffered, Some(call_id)) = (applied, &event.call_id) else {
+                    continue;
+                };
+                if let Ok(handle) = self.tracker.track(call_id.clone()) {
+                    handles.insert(call_id.clone(), handle);
+                }
+            }
+        }
+        let calls: Vec<&str> = delivery
+            .events
+            .iter()
+            .filter_map(|e| e.call_id.as_deref())
+            .collect();
+        self.report_finished(Some(&calls));
+    }
+
+    /// Prints and forgets the finished transfers (of `calls`, or all).
+    fn report_finished(&self, calls: Option<&[&str]>) {
+        let mut out = String::new();
+        {
+            let mut handles = self.lock();
+            let finished: Vec<String> = match calls {
+                Some(calls) => calls
+                    .iter()
+                    .filter(|c| handles.get(**c).is_some_and(|h| h.outcome().is_some()))
+                    .map(|c| (*c).to_owned())
+                    .collect(),
+                None => handles
+                    .iter()
+                    .filter(|(_, h)| h.outcome().is_some())
+                    .map(|(c, _)| c.clone())
+                    .collect(),
+            };
+            for call_id in finished {
+                if let Some(outcome) = handles.remove(&call_id).and_then(|h| h.outcome()) {
+                    out.push_str(&outcome_line(&call_id, &outcome));
+                    out.push('\n');
+                }
+            }
+        }
+        if !out.is_empty() {
+            write_stdout(&out);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TransferHandle>> {
+        self.handles
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One JSON line for a finished transfer, keys in a fixed order.
+fn outcome_line(call_id: &str, outcome: &TransferOutcome) -> String {
+    let (name, code, subcode, message, replaces_context) = match outcome {
+        TransferOutcome::Completed => ("transferCompleted", None, None, None, None),
+        TransferOutcome::Failed {
+            code,
+            subcode,
+            message,
+            replaces_context,
+        } => (
+            "transferFailed",
+            Some(*code),
+            *subcode,
+            message.as_deref(),
+            replaces_context.as_deref(),
+        ),
+        TransferOutcome::CallEnded {
+            code,
+            subcode,
+            message,
+        } => ("callEnded", *code, *subcode, message.as_deref(), None),
+        TransferOutcome::TimedOut => ("timedOut", None, None, None, None),
+        _ => ("unknown", None, None, None, None),
+    };
+    let json = |v: serde_json::Value| v.to_string();
+    format!(
+        "{{\"callId\":{},\"outcome\":{},\"resultCode\":{},\"resultSubcode\":{},\"resultMessage\":{},\"replacesContext\":{},\"explanation\":{}}}",
+        json(call_id.into()),
+        json(name.into()),
+        json(code.into()),
+        json(subcode.into()),
+        json(message.into()),
+        json(replaces_context.into()),
+        json(outcome.explanation().into()),
+    )
+}
+
+/// Writes and flushes; a closed stdout (`| head`) is not an error worth a panic.
+fn write_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_lines_have_fixed_keys() {
+        let line = outcome_line("c1", &TransferOutcome::Completed);
+        assert_eq!(
+            line,
+            r#"{"callId":"c1","outcome":"transferCompleted","resultCode":null,"resultSubcode":null,"resultMessage":null,"replacesContext":null,"explanation":null}"#
+        );
+        let failed = TransferOutcome::Failed {
+            code: 500,
+            subcode: Some(7700),
+            message: Some("Call transfer failed".to_owned()),
+            replaces_context: Some("ctx".to_owned()),
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&outcome_line("c2", &failed)).unwrap_or_default();
+        assert_eq!(value["outcome"], "transferFailed");
+        assert_eq!(value["resultCode"], 500);
+        assert_eq!(value["resultSubcode"], 7700);
+        assert_eq!(value["replacesContext"], "ctx");
+    }
 }

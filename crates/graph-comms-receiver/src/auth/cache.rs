@@ -151,7 +151,10 @@ mod tests {
         let key = digest("a.b.c");
         cache.insert(key, caller(100), 50, 0);
         assert!(cache.get(&key, 99, 0).is_some());
-        assert!(cache.get(&key, 99, 1).is_none(), "a withdrawn key invalidates");
+        assert!(
+            cache.get(&key, 99, 1).is_none(),
+            "a withdrawn key invalidates"
+        );
         cache.insert(key, caller(100), 50, 0);
         assert!(cache.get(&key, 100, 0).is_none(), "expired at exp");
         assert!(cache.get(&digest("a.b.d"), 10, 0).is_none());

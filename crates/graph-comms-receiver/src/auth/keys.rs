@@ -144,11 +144,15 @@ impl KeyStore {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Finds the key for `kid`, fetching or refetching the key set when allowed.
@@ -361,11 +365,14 @@ mod tests {
     use super::*;
 
     fn jwks(json: &str) -> Result<HashMap<String, Arc<DecodingKey>>> {
-        parse_keys("http://keys", serde_json::from_str(json).map_err(|e| Error::Document {
-            url: String::new(),
-            path: "$".into(),
-            rule: e.to_string(),
-        })?)
+        parse_keys(
+            "http://keys",
+            serde_json::from_str(json).map_err(|e| Error::Document {
+                url: String::new(),
+                path: "$".into(),
+                rule: e.to_string(),
+            })?,
+        )
     }
 
     #[test]

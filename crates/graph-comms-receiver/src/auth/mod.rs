@@ -260,7 +260,10 @@ impl Authenticator {
         let value = authorization
             .and_then(|v| v.to_str().ok())
             .ok_or(AuthError::MissingToken)?;
-        let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::MissingToken)?;
+        let (scheme, token) = value
+            .trim()
+            .split_once(' ')
+            .ok_or(AuthError::MissingToken)?;
         let token = token.trim();
         if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
             return Err(AuthError::MissingToken);
@@ -297,8 +300,10 @@ impl Authenticator {
             Lookup::Unavailable(message) => return Err(AuthError::KeysUnavailable(message)),
         };
         inner.full_verifications.fetch_add(1, Ordering::Relaxed);
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &inner.validation).map_err(|e| {
-            match e.kind() {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key, &inner.validation).map_err(|e| match e
+                .kind()
+            {
                 ErrorKind::InvalidSignature => AuthError::BadSignature,
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 ErrorKind::ImmatureSignature => AuthError::NotYetValid,
@@ -310,8 +315,7 @@ impl Authenticator {
                     AuthError::UnsupportedAlgorithm(format!("{:?}", header.alg))
                 }
                 _ => AuthError::Malformed(e.to_string()),
-            }
-        })?;
+            })?;
         let claims = data.claims;
         let issuer = claims.iss.ok_or(AuthError::WrongIssuer)?;
         let expires_at = claims
@@ -321,7 +325,7 @@ impl Authenticator {
             .ok_or_else(|| AuthError::InvalidClaim("exp".to_owned()))?;
         let audience_ok = match &claims.aud {
             Some(Audience::One(aud)) => *aud == inner.app_id,
-            Some(Audience::Many(auds)) => auds.iter().any(|a| *a == inner.app_id),
+            Some(Audience::Many(auds)) => auds.contains(&inner.app_id),
             None => return Err(AuthError::InvalidClaim("aud".to_owned())),
         };
         if !audience_ok {
@@ -339,4 +343,3 @@ impl Authenticator {
         Ok(caller)
     }
 }
-

@@ -155,7 +155,10 @@ impl KeyServer {
             .fallback(|uri: http::Uri| async move {
                 // Fails loudly: the receiver sees a 500 and the test fails on it.
                 eprintln!("unexpected request to the key server: {uri}");
-                (http::StatusCode::INTERNAL_SERVER_ERROR, "unexpected request")
+                (
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "unexpected request",
+                )
             });
         tokio::spawn(async move { axum::serve(listener, router).await });
         Self {
@@ -364,9 +367,9 @@ pub async fn start(receiver: &graph_comms_receiver::Receiver) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = receiver.router();
-    tokio::spawn(async move {
-        graph_comms_receiver::serve(listener, router, Default::default()).await
-    });
+    tokio::spawn(
+        async move { graph_comms_receiver::serve(listener, router, Default::default()).await },
+    );
     addr
 }
 

@@ -1,0 +1,236 @@
+//! `graph-comms listen`, run as a binary: signed callbacks in, JSON lines out.
+//!
+//! The test serves an OpenID configuration and JWKS for a key it generates, starts the binary
+//! on 127.0.0.1 port 0, reads the bound address from stderr, posts callbacks, and reads stdout.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::traits::PublicKeyParts;
+
+const APP_ID: &str = "0c4a1d3e-2b6f-4d7a-9e1c-5f8b2a7d6e90";
+const KID: &str = "listen-test";
+
+/// Serves the OpenID configuration and the JWKS (one request per connection) on a thread.
+fn key_server(jwk: serde_json::Value) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(100) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let n = stream.read(&mut request).unwrap_or(0);
+            let request = String::from_utf8_lossy(&request[..n]);
+            let body = if request.starts_with("GET /v1/.well-known/OpenIdConfiguration ") {
+                serde_json::json!({
+                    "issuer": "https://api.botframework.com",
+                    "jwks_uri": format!("http://{addr}/v1/keys"),
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                })
+            } else if request.starts_with("GET /v1/keys ") {
+                serde_json::json!({ "keys": [jwk.clone()] })
+            } else {
+                serde_json::json!({ "unexpected": request.lines().next() })
+            };
+            let body = body.to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+/// POSTs one callback on its own connection; returns the status code.
+fn post(addr: SocketAddr, token: &str, body: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST /api/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn notification(call_id: &str, resource_data: serde_json::Value) -> String {
+    serde_json::json!({"value": [{
+        "changeType": "updated",
+        "resourceUrl": format!("/communications/calls/{call_id}"),
+        "resourceData": resource_data,
+    }]})
+    .to_string()
+}
+
+struct Listener(Child);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn listen_prints_events_and_outcomes_and_rejects_forgeries() {
+    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key");
+    let public = key.to_public_key();
+    let jwk = serde_json::json!({
+        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
+        "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+        "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+    });
+    let keys = key_server(jwk);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(KID.to_owned());
+    let der = key.to_pkcs1_der().expect("DER");
+    let claims = serde_json::json!({
+        "iss": "https://api.botframework.com", "aud": APP_ID, "tid": "tenant-1",
+        "iat": now, "nbf": now, "exp": now + 3600,
+    });
+    let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(der.as_bytes()))
+        .expect("token");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
+        .args([
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--app-id",
+            APP_ID,
+            "--openid-config",
+        ])
+        .arg(format!("http://{keys}/v1/.well-known/OpenIdConfiguration"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn graph-comms listen");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let _guard = Listener(child);
+
+    // The bound address comes on stderr.
+    let mut stderr = BufReader::new(stderr);
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("stderr line");
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("graph-comms: listening on http://")
+        .and_then(|rest| rest.strip_suffix("/api/calls"))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first stderr line: {line:?}"));
+
+    // Stdout lines arrive on a channel so reads are bounded in time.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = || {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a stdout line within 30 s");
+        serde_json::from_str::<serde_json::Value>(&line).expect("a JSON line")
+    };
+
+    // A forged callback is refused and prints nothing.
+    let forged = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+        token.split('.').nth(1).unwrap_or("")
+    );
+    assert_eq!(
+        post(
+            addr,
+            &forged,
+            &notification("c-0", serde_json::json!({"state": "transferring"}))
+        ),
+        401
+    );
+
+    // A successful transfer.
+    for state in ["transferring", "transferAccepted"] {
+        assert_eq!(
+            post(
+                addr,
+                &token,
+                &notification("c-1", serde_json::json!({"state": state}))
+            ),
+            202
+        );
+        let event = next_line();
+        assert_eq!(event["callId"], "c-1");
+        assert_eq!(event["state"], state);
+    }
+    let end = serde_json::json!({"state": "terminated", "resultInfo": {"code": 0, "subcode": 7015, "message": "GracefulTransferCompleted"}});
+    assert_eq!(post(addr, &token, &notification("c-1", end)), 202);
+    let event = next_line();
+    assert_eq!(event["event"], "transferCompleted");
+    let keys: BTreeSet<&str> = event
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let expected: BTreeSet<&str> = [
+        "callId",
+        "changeType",
+        "state",
+        "event",
+        "resultCode",
+        "resultSubcode",
+        "resultMessage",
+        "terminationReason",
+        "replacesContext",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, expected, "the notify parse shape");
+    let outcome = next_line();
+    assert_eq!(outcome["callId"], "c-1");
+    assert_eq!(outcome["outcome"], "transferCompleted");
+
+    // A failed transfer.
+    assert_eq!(
+        post(
+            addr,
+            &token,
+            &notification("c-2", serde_json::json!({"state": "transferring"}))
+        ),
+        202
+    );
+    assert_eq!(next_line()["event"], "transferring");
+    let back = serde_json::json!({"state": "established", "resultInfo": {"code": 500, "subcode": 7700, "message": "Call transfer failed"}});
+    assert_eq!(post(addr, &token, &notification("c-2", back)), 202);
+    assert_eq!(next_line()["event"], "transferFailed");
+    let outcome = next_line();
+    assert_eq!(outcome["callId"], "c-2");
+    assert_eq!(outcome["outcome"], "transferFailed");
+    assert_eq!(outcome["resultCode"], 500);
+    assert_eq!(outcome["resultSubcode"], 7700);
+}
