@@ -1,1 +1,363 @@
 //! An offline emulator of Microsoft Graph's cloud-communications call and transfer API.
+//!
+//! It speaks Graph's wire format for calls and transfers under `/v1.0` and `/beta`, issues
+//! Azure-AD-shaped access tokens, and posts signed `commsNotifications` to a bot's callback, so a
+//! calling bot's transfer handling can be tested on one machine, with no tenant and no public URL.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
+//!
+//! # async fn demo() -> Result<(), graph_comms_emulator::EmulatorError> {
+//! let emulator = Emulator::start(EmulatorConfig::default()).await?;
+//! // Point the bot's Graph client at these:
+//! let _base = emulator.base_url("v1.0"); // http://127.0.0.1:PORT/v1.0
+//! let _token = emulator.token_url("my-tenant"); // POST form: client credentials
+//! let _jwks = emulator.jwks_url(); // the receiver verifies callbacks with it
+//!
+//! // Make a call arrive at the bot (already answered), and script its transfer to fail.
+//! let call = emulator.place_call(
+//!     PlaceCall::new("http://127.0.0.1:9000/api/calls")
+//!         .with_app_id("bot-app-id")
+//!         .with_script(Script::new(TransferFlow::Failed)),
+//! )?;
+//! // The bot now POSTs {base}/communications/calls/{call.id}/transfer and receives
+//! // `transferring`, then `established` with resultInfo 500/7000.
+//! # let _ = call;
+//! emulator.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # HTTP surface
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /{tenant}/oauth2/v2.0/token` | client credentials (secret or client assertion) → RS256 access token with role `Calls.Initiate.All` |
+//! | `GET /{tenant}/v2.0/.well-known/openid-configuration` | Azure AD discovery (token endpoint, JWKS) |
+//! | `GET /v1/.well-known/OpenIdConfiguration` | the callback issuer's OpenID configuration (`issuer` `https://api.botframework.com`, `jwks_uri`) |
+//! | `GET /v1/keys` | the JWKS |
+//! | `POST /{v}/communications/calls` | create an outgoing call: `201` + call, then `establishing`, `established` |
+//! | `GET`, `DELETE /{v}/communications/calls/{id}` | read the call; hang up (`204`, then `terminating`, `terminated`) |
+//! | `GET /{v}/communications/calls/{id}/participants` | the remote participants |
+//! | `POST /{v}/communications/calls/{id}/answer` | answer an incoming call |
+//! | `POST /{v}/communications/calls/{id}/transfer`, `POST /{v}/app/calls/{id}/transfer` | transfer: `202`, then the scripted flow |
+//! | `/_emulator/...` | the control API, see below |
+//!
+//! `{v}` is `v1.0` or `beta`. Every API route needs `Authorization: Bearer` with a token from the
+//! token endpoint (`401` otherwise) carrying the `Calls.Initiate.All` role (`403` otherwise).
+//! Errors are Graph-shaped: `{"error":{"code","message","innerError":{"request-id","date"}}}`.
+//!
+//! Transfer checks, in order: token (`401`/`403`), global throttle (`429`), the call exists and
+//! has not ended (`404`), the call's throttle script (`429` + `Retry-After`), the body is a JSON
+//! object (`400`), `transferTarget` is an object whose `identity` names someone (a `phone` id in
+//! E.164) (`400`), `transferee` on a group call naming one of its participants (`400`), and the
+//! call is `established` with no transfer in progress (`400`).
+//!
+//! # Control API (no auth; loopback test harness)
+//!
+//! | route | body | what |
+//! |---|---|---|
+//! | `GET /_emulator` | | URLs and defaults |
+//! | `POST /_emulator/calls` | [`PlaceCall`] JSON | place a call at a bot → `201` [`PlacedCall`] |
+//! | `GET /_emulator/calls` | | live calls with state and script |
+//! | `PUT /_emulator/calls/{id}/script` | [`Script`] JSON | script one call |
+//! | `GET /_emulator/calls/{id}/script` | | its script |
+//! | `POST /_emulator/calls/{id}/hangup` | | the remote party hangs up |
+//! | `GET /_emulator/calls/{id}/deliveries` | | [`DeliveryRecord`]s, in order |
+//! | `PUT /_emulator/script` | [`Script`] JSON | default script of new calls |
+//! | `PUT /_emulator/throttle` | [`Throttle`] JSON | `429` for the next `count` API requests |
+//!
+//! # Callbacks
+//!
+//! Each call has one delivery task posting its notifications in order (see [`DeliveryPolicy`]
+//! for retries). Each POST carries `Authorization: Bearer <JWT>`: RS256 with the emulator's key
+//! (`kid` in the header, published at [`Emulator::jwks_url`]), `iss` `https://api.botframework.com`,
+//! `aud` the bot's app id, `tid` the call's tenant, `iat`/`nbf`/`exp`. The bot's app id is the
+//! create-call body's `source.identity.application.id`, else the access token's `appid` (the
+//! client id), else [`EmulatorConfig::bot_app_id`]; for placed calls, [`PlaceCall::app_id`] or the
+//! configured one. Plain `http://` callbacks are accepted on loopback only.
+
+mod api;
+mod auth;
+mod config;
+mod control;
+mod error;
+mod keys;
+mod notifications;
+mod script;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post, put};
+use axum::{Extension, Router};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use crate::auth::GRAPH_AUDIENCE;
+pub use crate::config::{
+    ClientCredential, DeliveryPolicy, EmulatorConfig, RegisteredClient, CALLS_ROLE,
+    DEFAULT_TENANT_ID,
+};
+pub use crate::control::{Answer, EmulatedParticipant, PlaceCall, PlacedCall};
+pub use crate::error::{EmulatorError, Result};
+pub use crate::keys::SigningKey;
+pub use crate::script::{Script, Throttle, TransferFlow};
+pub use crate::state::{DeliveryRecord, CALLBACK_ISSUER};
+
+use crate::api::ApiVersion;
+use crate::state::Shared;
+
+/// A running emulator. Dropping it stops the server and the delivery tasks; [`Emulator::shutdown`]
+/// does so gracefully and waits.
+#[derive(Debug)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Emulator {
+    /// Binds `config.addr`, generates the signing key unless one is given, and serves until
+    /// [`shutdown`](Emulator::shutdown) or drop. Needs a Tokio runtime.
+    pub async fn start(mut config: EmulatorConfig) -> Result<Emulator> {
+        let key = match config.signing_key.take() {
+            Some(k) => k,
+            None => tokio::task::spawn_blocking(SigningKey::generate)
+                .await
+                .map_err(|e| EmulatorError::Key(format!("key generation task failed: {e}")))??,
+        };
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| EmulatorError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let root_url = format!("http://{addr}");
+        if config.clients.is_empty() {
+            tracing::warn!(
+                "graph-comms emulator: the token endpoint accepts ANY client id and secret (development default; register clients to restrict it)"
+            );
+        }
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared::new(key, root_url, config, shutdown_rx.clone()));
+        let app = router(Arc::clone(&shared));
+        let mut rx = shutdown_rx;
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // Resolves on `shutdown()` and when the sender is dropped.
+                    let _ = rx.changed().await;
+                })
+                .await
+        });
+        tracing::info!(root = %shared.root_url, "graph-comms emulator listening");
+        Ok(Emulator {
+            shared,
+            addr,
+            shutdown_tx,
+            server: Some(server),
+        })
+    }
+
+    /// The socket address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash): the authority host for the token endpoint.
+    pub fn root_url(&self) -> &str {
+        &self.shared.root_url
+    }
+
+    /// The Graph base URL of `version` (`"v1.0"` or `"beta"`): `{root}/{version}`.
+    pub fn base_url(&self, version: &str) -> String {
+        format!("{}/{version}", self.shared.root_url)
+    }
+
+    /// The token endpoint of `tenant`: `{root}/{tenant}/oauth2/v2.0/token`.
+    pub fn token_url(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/oauth2/v2.0/token", self.shared.root_url)
+    }
+
+    /// The callback issuer's OpenID configuration: `{root}/v1/.well-known/OpenIdConfiguration`.
+    pub fn openid_config_url(&self) -> String {
+        format!(
+            "{}/v1/.well-known/OpenIdConfiguration",
+            self.shared.root_url
+        )
+    }
+
+    /// The JWKS: `{root}/v1/keys`.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/v1/keys", self.shared.root_url)
+    }
+
+    /// The key that signs tokens and callbacks.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.shared.key
+    }
+
+    /// The tenant used when none is named.
+    pub fn tenant_id(&self) -> &str {
+        &self.shared.config.tenant_id
+    }
+
+    /// Issues an access token directly (as the token endpoint would), with these roles: handy
+    /// for testing `403` with `roles = []`.
+    pub fn issue_token(&self, tenant: &str, client_id: &str, roles: &[&str]) -> Result<String> {
+        let roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        let lifetime = self.shared.config.token_lifetime.as_secs();
+        self.shared.key.sign(&auth::AccessClaims::new(
+            tenant, client_id, roles, lifetime, false,
+        ))
+    }
+
+    /// Signs a callback JWT as the emulator does for every notification (for receiver tests).
+    pub fn callback_token(&self, app_id: &str, tenant_id: &str) -> Result<String> {
+        state::callback_token(&self.shared.key, app_id, tenant_id)
+    }
+
+    /// Makes a call arrive at a bot (see [`PlaceCall`]). Its notifications are queued at once.
+    pub fn place_call(&self, call: PlaceCall) -> Result<PlacedCall> {
+        control::place_call(&self.shared, call)
+    }
+
+    /// Sets the script of a live call (its throttle counter restarts from the script's).
+    pub fn script_call(&self, call_id: &str, script: Script) -> Result<()> {
+        control::script_call(&self.shared, call_id, script)
+    }
+
+    /// Sets the script of calls created from now on without one.
+    pub fn set_default_script(&self, script: Script) {
+        self.shared.set_default_script(script);
+    }
+
+    /// Answers the next `count` API requests (any route under `/v1.0` or `/beta`, after the token
+    /// check) with `429` and `Retry-After: retry_after_seconds`.
+    pub fn throttle_next(&self, count: u32, retry_after_seconds: u64) {
+        self.shared.set_global_throttle(
+            Some(Throttle {
+                count,
+                retry_after_seconds,
+            })
+            .filter(|t| t.count > 0),
+        );
+    }
+
+    /// The remote party hangs up a live call now.
+    pub fn hang_up(&self, call_id: &str) -> Result<()> {
+        control::hang_up(&self.shared, call_id)
+    }
+
+    /// The call resource as `GET` answers it, while the call lives.
+    pub fn call(&self, call_id: &str) -> Option<serde_json::Value> {
+        self.shared.calls().get(call_id).map(|r| r.resource.clone())
+    }
+
+    /// The call's state (`establishing`, `established`, `transferring`, ...), while it lives.
+    pub fn call_state(&self, call_id: &str) -> Option<String> {
+        self.shared
+            .calls()
+            .get(call_id)
+            .map(|r| r.state().to_owned())
+    }
+
+    /// What was delivered to the call's callback so far, in order (kept after the call ended).
+    pub fn deliveries(&self, call_id: &str) -> Vec<DeliveryRecord> {
+        self.shared.deliveries(call_id)
+    }
+
+    /// Waits until at least `count` notifications of the call have been handled (delivered or
+    /// given up), or `timeout` passes; returns the records so far either way.
+    pub async fn wait_for_deliveries(
+        &self,
+        call_id: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<DeliveryRecord> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.delivered.notified();
+            let got = self.shared.deliveries(call_id);
+            if got.len() >= count {
+                return got;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.shared.deliveries(call_id);
+            }
+        }
+    }
+
+    /// Stops accepting requests, finishes those in flight, stops the delivery tasks, and waits.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown_tx.send(true);
+        if let Some(server) = self.server.take() {
+            match server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "emulator server ended with an error"),
+                Err(e) => tracing::warn!(error = %e, "emulator server task failed"),
+            }
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown_tx.send(true);
+    }
+}
+
+fn api_router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/communications/calls", post(api::create_call))
+        .route(
+            "/communications/calls/{id}",
+            get(api::get_call).delete(api::delete_call),
+        )
+        .route(
+            "/communications/calls/{id}/participants",
+            get(api::list_participants),
+        )
+        .route("/communications/calls/{id}/answer", post(api::answer_call))
+        .route("/communications/calls/{id}/transfer", post(api::transfer))
+        .route("/app/calls/{id}/transfer", post(api::transfer))
+        .fallback(api::api_fallback)
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .nest("/v1.0", api_router().layer(Extension(ApiVersion("v1.0"))))
+        .nest("/beta", api_router().layer(Extension(ApiVersion("beta"))))
+        .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(auth::aad_openid_configuration),
+        )
+        .route(
+            "/v1/.well-known/OpenIdConfiguration",
+            get(auth::openid_configuration),
+        )
+        .route("/v1/keys", get(auth::jwks))
+        .route("/_emulator", get(control::index))
+        .route("/_emulator/calls", post(control::place).get(control::list))
+        .route(
+            "/_emulator/calls/{id}/script",
+            put(control::put_script).get(control::get_script),
+        )
+        .route("/_emulator/calls/{id}/hangup", post(control::hangup))
+        .route("/_emulator/calls/{id}/deliveries", get(control::deliveries))
+        .route("/_emulator/script", put(control::put_default_script))
+        .route("/_emulator/throttle", put(control::put_throttle))
+        .with_state(shared)
+}

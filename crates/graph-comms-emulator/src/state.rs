@@ -1,0 +1,405 @@
+//! The emulator's shared state: calls, scripts, delivery logs, and each call's delivery task.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, watch, Notify};
+
+use crate::config::{DeliveryPolicy, EmulatorConfig};
+use crate::keys::SigningKey;
+use crate::notifications::Outgoing;
+use crate::script::{Script, Throttle};
+
+/// The issuer of callback JWTs, as Graph's (Bot Framework's) tokens carry it.
+pub const CALLBACK_ISSUER: &str = "https://api.botframework.com";
+
+/// What one callback delivery did: recorded per call, queryable after the call has ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct DeliveryRecord {
+    /// Position in the call's delivery order, from 0.
+    pub seq: u64,
+    /// The call's id.
+    pub call_id: String,
+    /// `changeType` of the notification.
+    pub change_type: String,
+    /// `resourceData.state` of the notification.
+    pub state: Option<String>,
+    /// POST attempts made (1 when the first succeeded).
+    pub attempts: u32,
+    /// The last HTTP status the callback answered, if it answered.
+    pub status: Option<u16>,
+    /// The callback answered `2xx`.
+    pub delivered: bool,
+    /// Why the last attempt failed, if it did.
+    pub error: Option<String>,
+    /// The commsNotifications body that was posted.
+    pub body: Value,
+}
+
+/// One call the emulator knows.
+#[derive(Debug)]
+pub(crate) struct CallRecord {
+    pub(crate) tenant_id: String,
+    pub(crate) app_id: String,
+    pub(crate) callback_uri: String,
+    pub(crate) direction: &'static str,
+    /// The call resource answered by `GET` (its `state` kept current).
+    pub(crate) resource: Value,
+    pub(crate) group: bool,
+    /// The remote participants (participantInfo objects with `participantId`).
+    pub(crate) participants: Vec<Value>,
+    pub(crate) script: Script,
+    pub(crate) throttle_left: u32,
+    pub(crate) retry_after: u64,
+    pub(crate) transfer_pending: bool,
+    pub(crate) ending: bool,
+    tx: mpsc::UnboundedSender<Outgoing>,
+}
+
+impl CallRecord {
+    pub(crate) fn state(&self) -> &str {
+        self.resource["state"].as_str().unwrap_or("unknown")
+    }
+
+    pub(crate) fn set_script(&mut self, script: Script) {
+        let (left, after) = script
+            .throttle
+            .map(|t| (t.count, t.retry_after_seconds))
+            .unwrap_or((0, 1));
+        self.throttle_left = left;
+        self.retry_after = after;
+        self.script = script;
+    }
+
+    /// Queues notifications for this call's delivery task.
+    pub(crate) fn enqueue(&self, items: impl IntoIterator<Item = Outgoing>) {
+        for item in items {
+            // The task only stops at shutdown; a send error then is harmless.
+            let _ = self.tx.send(item);
+        }
+    }
+}
+
+/// Everything the handlers and tasks share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) key: SigningKey,
+    pub(crate) root_url: String,
+    pub(crate) config: EmulatorConfig,
+    pub(crate) http: reqwest::Client,
+    calls: Mutex<HashMap<String, CallRecord>>,
+    deliveries: Mutex<HashMap<String, Vec<DeliveryRecord>>>,
+    pub(crate) delivered: Notify,
+    pub(crate) default_script: Mutex<Script>,
+    pub(crate) global_throttle: Mutex<Option<Throttle>>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock only means a handler panicked mid-update; the data is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Shared {
+    pub(crate) fn new(
+        key: SigningKey,
+        root_url: String,
+        config: EmulatorConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(config.delivery.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Shared {
+            key,
+            root_url,
+            default_script: Mutex::new(config.default_script.clone()),
+            config,
+            http,
+            calls: Mutex::new(HashMap::new()),
+            deliveries: Mutex::new(HashMap::new()),
+            delivered: Notify::new(),
+            global_throttle: Mutex::new(None),
+            shutdown,
+        }
+    }
+
+    pub(crate) fn calls(&self) -> MutexGuard<'_, HashMap<String, CallRecord>> {
+        lock(&self.calls)
+    }
+
+    pub(crate) fn default_script(&self) -> Script {
+        lock(&self.default_script).clone()
+    }
+
+    pub(crate) fn set_default_script(&self, script: Script) {
+        *lock(&self.default_script) = script;
+    }
+
+    pub(crate) fn set_global_throttle(&self, t: Option<Throttle>) {
+        *lock(&self.global_throttle) = t;
+    }
+
+    /// Takes one from the global throttle; `Some(retry_after)` when this request is throttled.
+    pub(crate) fn take_global_throttle(&self) -> Option<u64> {
+        let mut g = lock(&self.global_throttle);
+        match g.as_mut() {
+            Some(t) if t.count > 0 => {
+                t.count -= 1;
+                let after = t.retry_after_seconds;
+                if t.count == 0 {
+                    *g = None;
+                }
+                Some(after)
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn deliveries(&self, call_id: &str) -> Vec<DeliveryRecord> {
+        lock(&self.deliveries)
+            .get(call_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Creates a call record and starts its delivery task.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn insert_call(
+        self: &Arc<Self>,
+        id: String,
+        tenant_id: String,
+        app_id: String,
+        callback_uri: String,
+        direction: &'static str,
+        resource: Value,
+        participants: Vec<Value>,
+        group: bool,
+        script: Script,
+    ) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut rec = CallRecord {
+            tenant_id,
+            app_id,
+            callback_uri,
+            direction,
+            resource,
+            group,
+            participants,
+            script: Script::default(),
+            throttle_left: 0,
+            retry_after: 1,
+            transfer_pending: false,
+            ending: false,
+            tx,
+        };
+        rec.set_script(script);
+        self.calls().insert(id.clone(), rec);
+        lock(&self.deliveries).entry(id.clone()).or_default();
+        tokio::spawn(delivery_task(Arc::clone(self), id, rx));
+    }
+
+    /// Applies what a notification says to the call before it is posted; returns the call's
+    /// callback URI, app id and tenant, or `None` when the call is gone.
+    fn apply(&self, call_id: &str, item: &Outgoing) -> Option<(String, String, String)> {
+        let mut calls = self.calls();
+        let note = &item.body["value"][0];
+        let data = &note["resourceData"];
+        let rec = calls.get_mut(call_id)?;
+        let target = (
+            rec.callback_uri.clone(),
+            rec.app_id.clone(),
+            rec.tenant_id.clone(),
+        );
+        if !item.apply_state {
+            return Some(target);
+        }
+        if let Some(state) = data["state"].as_str() {
+            rec.resource["state"] = Value::from(state);
+        }
+        for field in ["resultInfo", "terminationReason", "replacesContext"] {
+            if let Some(v) = data.get(field) {
+                rec.resource[field] = v.clone();
+            }
+        }
+        if item.ends_transfer {
+            rec.transfer_pending = false;
+        }
+        if item.ends_transfer && note["changeType"] == "deleted" {
+            calls.remove(call_id);
+        }
+        Some(target)
+    }
+
+    fn record(&self, rec: DeliveryRecord) {
+        lock(&self.deliveries)
+            .entry(rec.call_id.clone())
+            .or_default()
+            .push(rec);
+        self.delivered.notify_waiters();
+    }
+}
+
+#[derive(Serialize)]
+struct CallbackClaims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    tid: &'a str,
+    iat: u64,
+    nbf: u64,
+    exp: u64,
+}
+
+/// Signs the JWT of one callback: RS256, `iss` Bot Framework, `aud` the bot's app id, `tid`.
+pub(crate) fn callback_token(
+    key: &SigningKey,
+    app_id: &str,
+    tenant_id: &str,
+) -> crate::Result<String> {
+    let now = now_secs();
+    key.sign(&CallbackClaims {
+        iss: CALLBACK_ISSUER,
+        aud: app_id,
+        tid: tenant_id,
+        iat: now,
+        nbf: now.saturating_sub(5),
+        exp: now + 3600,
+    })
+}
+
+/// Posts one call's notifications, in order, one at a time, until shutdown or the call ends.
+async fn delivery_task(
+    shared: Arc<Shared>,
+    call_id: String,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut seq = 0u64;
+    loop {
+        let item = tokio::select! {
+            item = rx.recv() => match item { Some(i) => i, None => break },
+            _ = shutdown.changed() => break,
+        };
+        if !item.delay.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(item.delay) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+        let ends_call = item.ends_transfer && item.body["value"][0]["changeType"] == "deleted";
+        let Some((uri, app_id, tenant)) = shared.apply(&call_id, &item) else {
+            break;
+        };
+        let outcome = tokio::select! {
+            o = post_with_retries(&shared, &uri, &app_id, &tenant, &item.body, shared.config.delivery) => o,
+            _ = shutdown.changed() => break,
+        };
+        let note = &item.body["value"][0];
+        let rec = DeliveryRecord {
+            seq,
+            call_id: call_id.clone(),
+            change_type: note["changeType"].as_str().unwrap_or_default().to_owned(),
+            state: note["resourceData"]["state"].as_str().map(str::to_owned),
+            attempts: outcome.attempts,
+            status: outcome.status,
+            delivered: outcome.delivered,
+            error: outcome.error,
+            body: item.body,
+        };
+        if rec.delivered {
+            tracing::debug!(call_id = %call_id, seq, state = ?rec.state, "callback delivered");
+        } else {
+            tracing::warn!(call_id = %call_id, seq, state = ?rec.state, error = ?rec.error, status = ?rec.status,
+                "callback not delivered; giving up on this notification");
+        }
+        shared.record(rec);
+        seq += 1;
+        if ends_call {
+            break;
+        }
+    }
+}
+
+struct PostOutcome {
+    attempts: u32,
+    status: Option<u16>,
+    delivered: bool,
+    error: Option<String>,
+}
+
+async fn post_with_retries(
+    shared: &Shared,
+    uri: &str,
+    app_id: &str,
+    tenant: &str,
+    body: &Value,
+    policy: DeliveryPolicy,
+) -> PostOutcome {
+    let bytes = body.to_string();
+    let max = policy.max_attempts.max(1);
+    let mut out = PostOutcome {
+        attempts: 0,
+        status: None,
+        delivered: false,
+        error: None,
+    };
+    for attempt in 1..=max {
+        out.attempts = attempt;
+        let token = match callback_token(&shared.key, app_id, tenant) {
+            Ok(t) => t,
+            Err(e) => {
+                out.error = Some(e.to_string());
+                return out;
+            }
+        };
+        let res = shared
+            .http
+            .post(uri)
+            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(bytes.clone())
+            .send()
+            .await;
+        let retryable = match res {
+            Ok(resp) => {
+                let s = resp.status();
+                out.status = Some(s.as_u16());
+                if s.is_success() {
+                    out.delivered = true;
+                    out.error = None;
+                    return out;
+                }
+                out.error = Some(format!("callback answered {s}"));
+                s.is_server_error() || s.as_u16() == 408 || s.as_u16() == 429
+            }
+            Err(e) => {
+                out.status = None;
+                out.error = Some(format!("callback POST failed: {e}"));
+                true
+            }
+        };
+        if !retryable || attempt == max {
+            break;
+        }
+        let backoff = policy
+            .initial_backoff
+            .saturating_mul(1 << (attempt - 1).min(16));
+        tokio::time::sleep(backoff.min(Duration::from_secs(30))).await;
+    }
+    out
+}
