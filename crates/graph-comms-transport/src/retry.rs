@@ -117,21 +117,22 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
-        let cases: [(&[(&str, &str)], Option<u64>); 7] = [
+        const DATE: &str = "Wed, 21 Oct 2015 07:28:00 GMT";
+        type Case = (&'static [(&'static str, &'static str)], Option<u64>);
+        let cases: [Case; 7] = [
             (&[("retry-after", "2")], Some(2)),
             (&[("retry-after", " 0 ")], Some(0)),
             (
                 &[
                     ("retry-after", "Wed, 21 Oct 2015 07:28:05 GMT"),
-                    ("date", date),
+                    ("date", DATE),
                 ],
                 Some(5),
             ),
             (
                 &[
                     ("retry-after", "Wed, 21 Oct 2015 07:27:00 GMT"),
-                    ("date", date),
+                    ("date", DATE),
                 ],
                 Some(0),
             ),

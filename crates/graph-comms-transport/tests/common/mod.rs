@@ -69,7 +69,7 @@ impl Recorded {
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: String,
+    pub body: Bytes,
 }
 
 impl Reply {
@@ -77,14 +77,14 @@ impl Reply {
         Self {
             status,
             headers: Vec::new(),
-            body: String::new(),
+            body: Bytes::new(),
         }
     }
     pub fn header(mut self, k: &str, v: impl Into<String>) -> Self {
         self.headers.push((k.to_owned(), v.into()));
         self
     }
-    pub fn body(mut self, b: impl Into<String>) -> Self {
+    pub fn body(mut self, b: impl Into<Bytes>) -> Self {
         self.body = b.into();
         self
     }
@@ -307,10 +307,11 @@ async fn serve_raw(mut stream: TcpStream, how: Misbehave, count: Arc<AtomicUsize
 }
 
 type BoxFut = Pin<Box<dyn Future<Output = Result<HttpResponse, TransportError>> + Send>>;
+type Handler = Box<dyn Fn(usize, &HttpRequest) -> BoxFut + Send + Sync>;
 
 /// A closure mock of the `Transport` trait; records every request it is given.
 pub struct MockTransport {
-    handler: Box<dyn Fn(usize, &HttpRequest) -> BoxFut + Send + Sync>,
+    handler: Handler,
     pub seen: Mutex<Vec<HttpRequest>>,
     /// tokio time (since the mock was made) at which each request arrived.
     pub at: Mutex<Vec<Duration>>,
