@@ -66,7 +66,8 @@ fn the_page_examples_are_valid_for_their_calls() {
 
 #[test]
 fn stdin_with_dash_or_no_file() {
-    let body = r#"{"transferTarget":{"identity":{"user":{"id":"550fae72-d251-43ec-868c-373732c2704f"}}}}"#;
+    let body =
+        r#"{"transferTarget":{"identity":{"user":{"id":"550fae72-d251-43ec-868c-373732c2704f"}}}}"#;
     check(&["--call", "peer", "-"], body, 0, "");
     check(&["--call", "peer"], body, 0, "");
 }
@@ -145,7 +146,9 @@ fn example5_as_printed_is_broken_json() {
         &["--call", "group", path],
         "",
         2,
-        &format!("graph-comms: error: {path}: not valid JSON at line 11, column 3: trailing comma\n"),
+        &format!(
+            "graph-comms: error: {path}: not valid JSON at line 11, column 3: trailing comma\n"
+        ),
     );
 }
 
@@ -158,5 +161,8 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 2, "{stderr}");
     let (code, _, stderr) = run(&["--call", "peer", "/nonexistent/body.json"], "");
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.starts_with("graph-comms: error: cannot read /nonexistent/body.json: "), "{stderr}");
+    assert!(
+        stderr.starts_with("graph-comms: error: cannot read /nonexistent/body.json: "),
+        "{stderr}"
+    );
 }

@@ -1,7 +1,7 @@
 //! Building + validating + serializing one transfer body, against `serde_json::to_vec` of the same
 //! body alone (goal: under 2 µs, and within 2× of serialization alone).
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{black_box, Criterion};
 use graph_comms_model::EndpointType;
 use graph_comms_transfer::{validate, validate_json, CallContext, Guid, Transfer, Transferee};
 
@@ -56,5 +56,8 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}

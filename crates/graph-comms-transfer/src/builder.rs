@@ -48,22 +48,41 @@ const ODATA_IDENTITY: &str = "#microsoft.graph.identity";
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Transfer {
-    // Boxed: the model's body is several kilobytes, and each chained call moves the builder.
-    body: Box<TransferRequestBody>,
+    // Small typed inputs only: the model's body is several kilobytes, so it is made once, in
+    // `build`, rather than moved through every chained call.
+    kind: TargetKind,
+    target_id: String,
+    tenant_id: Option<Guid>,
+    display_name: Option<String>,
+    replaces_call_id: Option<CallId>,
+    transferee: Option<Transferee>,
+    language_id: Option<String>,
+    region: Option<String>,
+    endpoint_type: Option<EndpointType>,
     annotate: bool,
 }
 
+/// The kind of identity a transfer goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TargetKind {
+    User,
+    Phone,
+    Application,
+    ApplicationInstance,
+}
+
 impl Transfer {
-    fn to_identity(identity: IdentitySet) -> Self {
+    fn to_identity(kind: TargetKind, target_id: String, tenant_id: Option<Guid>) -> Self {
         Self {
-            body: Box::new(TransferRequestBody {
-                transfer_target: InvitationParticipantInfo {
-                    identity: Some(identity),
-                    ..Default::default()
-                },
-                transferee: None,
-                additional_data: serde_json::Map::new(),
-            }),
+            kind,
+            target_id,
+            tenant_id,
+            display_name: None,
+            replaces_call_id: None,
+            transferee: None,
+            language_id: None,
+            region: None,
+            endpoint_type: None,
             annotate: false,
         }
     }
@@ -82,56 +101,42 @@ impl Transfer {
     /// # Ok::<(), graph_comms_transfer::Error>(())
     /// ```
     pub fn to_teams_user(user_id: Guid, tenant_id: impl Into<Option<Guid>>) -> Self {
-        Self::to_identity(IdentitySet {
-            user: Some(identity(user_id.to_hyphenated(), tenant_id.into())),
-            ..Default::default()
-        })
+        Self::to_identity(TargetKind::User, user_id.to_hyphenated(), tenant_id.into())
     }
 
     /// A transfer to a PSTN number. Only a bot that is an application instance with a phone
     /// number can make it. The phone identity carries `@odata.type` `#microsoft.graph.identity`,
     /// as Graph's PSTN examples send it.
     pub fn to_phone(number: E164) -> Self {
-        let mut phone = identity(number.into_string(), None);
-        phone.odata_type = Some(ODATA_IDENTITY.to_owned());
-        Self::to_identity(IdentitySet {
-            phone: Some(phone),
-            ..Default::default()
-        })
+        Self::to_identity(TargetKind::Phone, number.into_string(), None)
     }
 
     /// A transfer to an application (a bot), named by its app id.
     pub fn to_application(app_id: Guid) -> Self {
-        Self::to_identity(IdentitySet {
-            application: Some(identity(app_id.to_hyphenated(), None)),
-            ..Default::default()
-        })
+        Self::to_identity(TargetKind::Application, app_id.to_hyphenated(), None)
     }
 
     /// A transfer to an application instance (the resource account of an auto attendant or a call
     /// queue), named by its object id. Auto attendants and call queues are reached this way, not
     /// as users.
     pub fn to_application_instance(instance_id: Guid) -> Self {
-        Self::to_identity(IdentitySet {
-            application_instance: Some(identity(instance_id.to_hyphenated(), None)),
-            ..Default::default()
-        })
+        Self::to_identity(
+            TargetKind::ApplicationInstance,
+            instance_id.to_hyphenated(),
+            None,
+        )
     }
 
     /// Sets the target identity's `displayName`.
     pub fn display_name(mut self, name: impl Into<String>) -> Self {
-        if let Some(id) = self.target_identity_mut() {
-            id.display_name = Some(name.into());
-        }
+        self.display_name = Some(name.into());
         self
     }
 
     /// Sets the target identity's `tenantId` (for a Teams user, [`to_teams_user`](Self::to_teams_user)
     /// takes it directly).
     pub fn tenant_id(mut self, tenant_id: Guid) -> Self {
-        if let Some(id) = self.target_identity_mut() {
-            id.tenant_id = Some(tenant_id.to_hyphenated());
-        }
+        self.tenant_id = Some(tenant_id);
         self
     }
 
@@ -139,33 +144,33 @@ impl Transfer {
     /// bot set up to consult them, which the transfer replaces. It must be another call than the
     /// one transferred.
     pub fn consultative(mut self, replaces_call_id: CallId) -> Self {
-        self.body.transfer_target.replaces_call_id = Some(replaces_call_id.into());
+        self.replaces_call_id = Some(replaces_call_id);
         self
     }
 
     /// Names the transferee: the participant of a group call who is transferred (required for
-    /// group calls, not documented for peer calls). Takes a [`Transferee`] or a participant as
-    /// Graph lists it.
-    pub fn transferee(mut self, participant: impl Into<ParticipantInfo>) -> Self {
-        self.body.transferee = Some(participant.into());
+    /// group calls, not documented for peer calls). Takes a [`Transferee`], or a
+    /// [`ParticipantInfo`] as Graph lists the call's participants.
+    pub fn transferee(mut self, participant: impl Into<Transferee>) -> Self {
+        self.transferee = Some(participant.into());
         self
     }
 
     /// Sets the target's `languageId` (a language culture string such as `en-us`).
     pub fn language_id(mut self, language_id: impl Into<String>) -> Self {
-        self.body.transfer_target.language_id = Some(language_id.into());
+        self.language_id = Some(language_id.into());
         self
     }
 
     /// Sets the target's `region` (its home region, such as `amer`).
     pub fn region(mut self, region: impl Into<String>) -> Self {
-        self.body.transfer_target.region = Some(region.into());
+        self.region = Some(region.into());
         self
     }
 
     /// Sets the target's `endpointType`.
     pub fn endpoint_type(mut self, endpoint_type: EndpointType) -> Self {
-        self.body.transfer_target.endpoint_type = Some(endpoint_type);
+        self.endpoint_type = Some(endpoint_type);
         self
     }
 
@@ -176,28 +181,44 @@ impl Transfer {
         self
     }
 
-    fn target_identity_mut(&mut self) -> Option<&mut Identity> {
-        let set = self.body.transfer_target.identity.as_mut()?;
-        set.user
-            .as_mut()
-            .or(set.phone.as_mut())
-            .or(set.application.as_mut())
-            .or(set.application_instance.as_mut())
-    }
-
     /// The request body.
-    pub fn build(mut self) -> TransferRequestBody {
-        if self.annotate {
-            let target = &mut self.body.transfer_target;
-            target.odata_type = Some(ODATA_INVITATION.to_owned());
-            if let Some(set) = target.identity.as_mut() {
-                set.odata_type = Some(ODATA_IDENTITY_SET.to_owned());
-            }
-            if let Some(id) = self.target_identity_mut() {
-                id.odata_type = Some(ODATA_IDENTITY.to_owned());
-            }
+    pub fn build(self) -> TransferRequestBody {
+        let odata = |name: &str| self.annotate.then(|| name.to_owned());
+        let identity = Identity {
+            odata_type: if self.kind == TargetKind::Phone {
+                Some(ODATA_IDENTITY.to_owned())
+            } else {
+                odata(ODATA_IDENTITY)
+            },
+            id: Some(self.target_id),
+            tenant_id: self.tenant_id.map(|t| t.to_hyphenated()),
+            display_name: self.display_name,
+            ..Default::default()
+        };
+        let mut set = IdentitySet {
+            odata_type: odata(ODATA_IDENTITY_SET),
+            ..Default::default()
+        };
+        let slot = match self.kind {
+            TargetKind::User => &mut set.user,
+            TargetKind::Phone => &mut set.phone,
+            TargetKind::Application => &mut set.application,
+            TargetKind::ApplicationInstance => &mut set.application_instance,
+        };
+        *slot = Some(identity);
+        TransferRequestBody {
+            transfer_target: InvitationParticipantInfo {
+                odata_type: odata(ODATA_INVITATION),
+                endpoint_type: self.endpoint_type,
+                identity: Some(set),
+                replaces_call_id: self.replaces_call_id.map(String::from),
+                language_id: self.language_id,
+                region: self.region,
+                ..Default::default()
+            },
+            transferee: self.transferee.map(Transferee::into_inner),
+            additional_data: serde_json::Map::new(),
         }
-        *self.body
     }
 
     /// The request body, checked against the call it applies to (see
@@ -222,7 +243,7 @@ fn identity(id: String, tenant_id: Option<Guid>) -> Identity {
 
 /// The participant transferred out of a group call, for [`Transfer::transferee`].
 ///
-/// A participant as Graph lists it (a [`ParticipantInfo`]) can be given directly instead.
+/// A participant as Graph lists it (a [`ParticipantInfo`]) converts into one.
 ///
 /// ```
 /// use graph_comms_transfer::{Guid, Transfer, Transferee};
@@ -235,7 +256,22 @@ fn identity(id: String, tenant_id: Option<Guid>) -> Identity {
 /// # Ok::<(), graph_comms_transfer::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct Transferee(Box<ParticipantInfo>);
+pub struct Transferee(Participant);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Participant {
+    User {
+        id: Guid,
+        tenant_id: Option<Guid>,
+        participant_id: String,
+    },
+    Phone {
+        number: E164,
+        participant_id: String,
+    },
+    // Boxed: the model's participant is several kilobytes.
+    Listed(Box<ParticipantInfo>),
+}
 
 impl Transferee {
     /// A Teams user in the call, by object id, optional tenant, and participant id (the id of
@@ -245,36 +281,63 @@ impl Transferee {
         tenant_id: impl Into<Option<Guid>>,
         participant_id: impl Into<String>,
     ) -> Self {
-        Self(Box::new(ParticipantInfo {
-            identity: Some(IdentitySet {
-                user: Some(identity(user_id.to_hyphenated(), tenant_id.into())),
-                ..Default::default()
-            }),
-            participant_id: Some(participant_id.into()),
-            ..Default::default()
-        }))
+        Self(Participant::User {
+            id: user_id,
+            tenant_id: tenant_id.into(),
+            participant_id: participant_id.into(),
+        })
     }
 
     /// A PSTN participant in the call, by number and participant id.
     pub fn phone(number: E164, participant_id: impl Into<String>) -> Self {
-        Self(Box::new(ParticipantInfo {
-            identity: Some(IdentitySet {
-                phone: Some(identity(number.into_string(), None)),
-                ..Default::default()
-            }),
-            participant_id: Some(participant_id.into()),
-            ..Default::default()
-        }))
+        Self(Participant::Phone {
+            number,
+            participant_id: participant_id.into(),
+        })
     }
 
     /// The participant as the model's type.
     pub fn into_inner(self) -> ParticipantInfo {
-        *self.0
+        let (identity, participant_id) = match self.0 {
+            Participant::Listed(p) => return *p,
+            Participant::User {
+                id,
+                tenant_id,
+                participant_id,
+            } => (
+                IdentitySet {
+                    user: Some(identity(id.to_hyphenated(), tenant_id)),
+                    ..Default::default()
+                },
+                participant_id,
+            ),
+            Participant::Phone {
+                number,
+                participant_id,
+            } => (
+                IdentitySet {
+                    phone: Some(identity(number.into_string(), None)),
+                    ..Default::default()
+                },
+                participant_id,
+            ),
+        };
+        ParticipantInfo {
+            identity: Some(identity),
+            participant_id: Some(participant_id),
+            ..Default::default()
+        }
+    }
+}
+
+impl From<ParticipantInfo> for Transferee {
+    fn from(p: ParticipantInfo) -> Self {
+        Self(Participant::Listed(Box::new(p)))
     }
 }
 
 impl From<Transferee> for ParticipantInfo {
     fn from(t: Transferee) -> Self {
-        *t.0
+        t.into_inner()
     }
 }

@@ -124,7 +124,9 @@ pub enum Violation {
     #[error("transferee: required when transferring from a group call (with an identity and a participantId)")]
     TransfereeRequired,
     /// A `transferee` lacks its identity or its participant id.
-    #[error("{path}: required; a transferee needs an identity and the participantId it has in the call")]
+    #[error(
+        "{path}: required; a transferee needs an identity and the participantId it has in the call"
+    )]
     TransfereeIncomplete {
         /// JSON path of the missing field (`transferee.identity` or `transferee.participantId`).
         path: String,

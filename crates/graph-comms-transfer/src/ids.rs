@@ -170,10 +170,12 @@ impl Guid {
     /// # Errors
     /// [`Error::InvalidGuid`] naming the problem.
     pub fn parse(s: &str) -> Result<Self> {
-        parse_hyphenated(s).map(Self).map_err(|reason| Error::InvalidGuid {
-            value: s.to_owned(),
-            reason,
-        })
+        parse_hyphenated(s)
+            .map(Self)
+            .map_err(|reason| Error::InvalidGuid {
+                value: s.to_owned(),
+                reason,
+            })
     }
 
     /// The GUID from its 128-bit value (big-endian reading of the 32 hex digits).

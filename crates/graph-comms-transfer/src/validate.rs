@@ -93,7 +93,13 @@ pub fn validate_json(json: &[u8], ctx: &CallContext) -> Result<(TransferRequestB
             map.insert("transferTarget".to_owned(), Value::Object(Map::new()));
         }
         Some(v @ Value::Object(_)) => {
-            check_shape(v, INVITATION_PARTICIPANT_INFO, "transferTarget", &mut shape, &mut broken);
+            check_shape(
+                v,
+                INVITATION_PARTICIPANT_INFO,
+                "transferTarget",
+                &mut shape,
+                &mut broken,
+            );
         }
         Some(v) => {
             shape.push(Violation::WrongType {
@@ -106,7 +112,13 @@ pub fn validate_json(json: &[u8], ctx: &CallContext) -> Result<(TransferRequestB
         }
     }
     if let Some(v) = map.get_mut("transferee") {
-        check_field(v, Shape::Object(PARTICIPANT_INFO), "transferee", &mut shape, &mut broken);
+        check_field(
+            v,
+            Shape::Object(PARTICIPANT_INFO),
+            "transferee",
+            &mut shape,
+            &mut broken,
+        );
     }
     let body: TransferRequestBody =
         serde_json::from_value(Value::Object(map)).map_err(|e| Error::Decode {
@@ -449,10 +461,13 @@ impl Validator {
                 reason,
             }),
             Ok(value) => {
-                let own = ctx.call_id.as_deref().is_some_and(|own| match call_id_value(own) {
-                    Ok(own) => own == value,
-                    Err(_) => own.eq_ignore_ascii_case(replaces),
-                });
+                let own = ctx
+                    .call_id
+                    .as_deref()
+                    .is_some_and(|own| match call_id_value(own) {
+                        Ok(own) => own == value,
+                        Err(_) => own.eq_ignore_ascii_case(replaces),
+                    });
                 if own {
                     self.push(Violation::ReplacesOwnCall {
                         path: PATH.to_owned(),
@@ -480,7 +495,11 @@ impl Validator {
             }),
             Some(set) => self.identity_set(set, Side::Transferee, ctx),
         }
-        if transferee.participant_id.as_deref().is_none_or(str::is_empty) {
+        if transferee
+            .participant_id
+            .as_deref()
+            .is_none_or(str::is_empty)
+        {
             self.push(Violation::TransfereeIncomplete {
                 path: "transferee.participantId".to_owned(),
             });

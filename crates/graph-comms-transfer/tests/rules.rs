@@ -84,15 +84,30 @@ fn cases() -> Vec<Case> {
     vec![
         // --- valid bodies
         case("teams user", Ctx::Peer, user_target(json!(USER)), &[]),
-        case("teams user, uppercase GUID", Ctx::Peer, user_target(json!(USER.to_uppercase())), &[]),
+        case(
+            "teams user, uppercase GUID",
+            Ctx::Peer,
+            user_target(json!(USER.to_uppercase())),
+            &[],
+        ),
         case(
             "teams user in the call's tenant, other case",
             Ctx::PeerKnown,
             json!({"transferTarget": {"identity": {"user": {"id": USER, "tenantId": TENANT.to_uppercase()}}}}),
             &[],
         ),
-        case("pstn, 15 digits", Ctx::PeerApp, phone_target(json!("+123456789012345")), &[]),
-        case("pstn, shortest", Ctx::PeerApp, phone_target(json!("+1")), &[]),
+        case(
+            "pstn, 15 digits",
+            Ctx::PeerApp,
+            phone_target(json!("+123456789012345")),
+            &[],
+        ),
+        case(
+            "pstn, shortest",
+            Ctx::PeerApp,
+            phone_target(json!("+1")),
+            &[],
+        ),
         case(
             "application instance",
             Ctx::Peer,
@@ -108,7 +123,11 @@ fn cases() -> Vec<Case> {
         case(
             "group call with transferee",
             Ctx::GroupTenant,
-            group_body(transferee_user(USER, TENANT, "909c6581-5130-43e9-88f3-fcb3582cde37")),
+            group_body(transferee_user(
+                USER,
+                TENANT,
+                "909c6581-5130-43e9-88f3-fcb3582cde37",
+            )),
             &[],
         ),
         case(
@@ -126,20 +145,90 @@ fn cases() -> Vec<Case> {
             &[],
         ),
         // --- E.164
-        case("pstn, bare +", Ctx::PeerApp, phone_target(json!("+")), &["phone-not-e164"]),
-        case("pstn, +0", Ctx::PeerApp, phone_target(json!("+0123456789")), &["phone-not-e164"]),
-        case("pstn, 16 digits", Ctx::PeerApp, phone_target(json!("+1234567890123456")), &["phone-not-e164"]),
-        case("pstn, fullwidth digits", Ctx::PeerApp, phone_target(json!("+１２３４５６７８９０１")), &["phone-not-e164"]),
-        case("pstn, arabic-indic digits", Ctx::PeerApp, phone_target(json!("+١٢٣٤٥٦٧")), &["phone-not-e164"]),
-        case("pstn, leading space", Ctx::PeerApp, phone_target(json!(" +12345678901")), &["phone-not-e164"]),
-        case("pstn, trailing space", Ctx::PeerApp, phone_target(json!("+12345678901 ")), &["phone-not-e164"]),
-        case("pstn, inner spaces", Ctx::PeerApp, phone_target(json!("+1 234 567 8901")), &["phone-not-e164"]),
-        case("pstn, dashes", Ctx::PeerApp, phone_target(json!("+1-234-567-8901")), &["phone-not-e164"]),
-        case("pstn, tel: URI", Ctx::PeerApp, phone_target(json!("tel:+12345678901")), &["phone-not-e164"]),
-        case("pstn, no plus", Ctx::PeerApp, phone_target(json!("12345")), &["phone-not-e164"]),
-        case("pstn, empty", Ctx::PeerApp, phone_target(json!("")), &["phone-not-e164"]),
-        case("pstn, no id", Ctx::PeerApp, json!({"transferTarget": {"identity": {"phone": {}}}}), &["missing-identity-id"]),
-        case("pstn, id null", Ctx::PeerApp, phone_target(Value::Null), &["missing-identity-id"]),
+        case(
+            "pstn, bare +",
+            Ctx::PeerApp,
+            phone_target(json!("+")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, +0",
+            Ctx::PeerApp,
+            phone_target(json!("+0123456789")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, 16 digits",
+            Ctx::PeerApp,
+            phone_target(json!("+1234567890123456")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, fullwidth digits",
+            Ctx::PeerApp,
+            phone_target(json!("+１２３４５６７８９０１")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, arabic-indic digits",
+            Ctx::PeerApp,
+            phone_target(json!("+١٢٣٤٥٦٧")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, leading space",
+            Ctx::PeerApp,
+            phone_target(json!(" +12345678901")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, trailing space",
+            Ctx::PeerApp,
+            phone_target(json!("+12345678901 ")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, inner spaces",
+            Ctx::PeerApp,
+            phone_target(json!("+1 234 567 8901")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, dashes",
+            Ctx::PeerApp,
+            phone_target(json!("+1-234-567-8901")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, tel: URI",
+            Ctx::PeerApp,
+            phone_target(json!("tel:+12345678901")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, no plus",
+            Ctx::PeerApp,
+            phone_target(json!("12345")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, empty",
+            Ctx::PeerApp,
+            phone_target(json!("")),
+            &["phone-not-e164"],
+        ),
+        case(
+            "pstn, no id",
+            Ctx::PeerApp,
+            json!({"transferTarget": {"identity": {"phone": {}}}}),
+            &["missing-identity-id"],
+        ),
+        case(
+            "pstn, id null",
+            Ctx::PeerApp,
+            phone_target(Value::Null),
+            &["missing-identity-id"],
+        ),
         case(
             "pstn from a bot that is not an application instance",
             Ctx::Peer,
@@ -147,12 +236,42 @@ fn cases() -> Vec<Case> {
             &["pstn-needs-application-instance"],
         ),
         // --- Teams user
-        case("user id not a GUID", Ctx::Peer, user_target(json!("heidi@contoso.com")), &["user-id-not-guid"]),
-        case("user id empty", Ctx::Peer, user_target(json!("")), &["user-id-not-guid"]),
-        case("user id without dashes", Ctx::Peer, user_target(json!(USER.replace('-', ""))), &["user-id-not-guid"]),
-        case("user id in braces", Ctx::Peer, user_target(json!(format!("{{{USER}}}"))), &["user-id-not-guid"]),
-        case("user id with a trailing space", Ctx::Peer, user_target(json!(format!("{USER} "))), &["user-id-not-guid"]),
-        case("user without id", Ctx::Peer, json!({"transferTarget": {"identity": {"user": {"displayName": "Heidi"}}}}), &["missing-identity-id"]),
+        case(
+            "user id not a GUID",
+            Ctx::Peer,
+            user_target(json!("heidi@contoso.com")),
+            &["user-id-not-guid"],
+        ),
+        case(
+            "user id empty",
+            Ctx::Peer,
+            user_target(json!("")),
+            &["user-id-not-guid"],
+        ),
+        case(
+            "user id without dashes",
+            Ctx::Peer,
+            user_target(json!(USER.replace('-', ""))),
+            &["user-id-not-guid"],
+        ),
+        case(
+            "user id in braces",
+            Ctx::Peer,
+            user_target(json!(format!("{{{USER}}}"))),
+            &["user-id-not-guid"],
+        ),
+        case(
+            "user id with a trailing space",
+            Ctx::Peer,
+            user_target(json!(format!("{USER} "))),
+            &["user-id-not-guid"],
+        ),
+        case(
+            "user without id",
+            Ctx::Peer,
+            json!({"transferTarget": {"identity": {"user": {"displayName": "Heidi"}}}}),
+            &["missing-identity-id"],
+        ),
         case(
             "tenant id empty",
             Ctx::Peer,
@@ -180,10 +299,30 @@ fn cases() -> Vec<Case> {
             &["tenant-mismatch"],
         ),
         // --- exactly one kind of identity
-        case("identity empty", Ctx::Peer, json!({"transferTarget": {"identity": {}}}), &["no-identity"]),
-        case("identity null", Ctx::Peer, json!({"transferTarget": {"identity": null}}), &["no-identity"]),
-        case("identity missing", Ctx::Peer, json!({"transferTarget": {"endpointType": "default"}}), &["no-identity"]),
-        case("identity kinds all null", Ctx::Peer, json!({"transferTarget": {"identity": {"user": null}}}), &["no-identity"]),
+        case(
+            "identity empty",
+            Ctx::Peer,
+            json!({"transferTarget": {"identity": {}}}),
+            &["no-identity"],
+        ),
+        case(
+            "identity null",
+            Ctx::Peer,
+            json!({"transferTarget": {"identity": null}}),
+            &["no-identity"],
+        ),
+        case(
+            "identity missing",
+            Ctx::Peer,
+            json!({"transferTarget": {"endpointType": "default"}}),
+            &["no-identity"],
+        ),
+        case(
+            "identity kinds all null",
+            Ctx::Peer,
+            json!({"transferTarget": {"identity": {"user": null}}}),
+            &["no-identity"],
+        ),
         case(
             "two identities",
             Ctx::PeerApp,
@@ -240,8 +379,18 @@ fn cases() -> Vec<Case> {
             &["replaces-call-id-invalid"],
         ),
         // --- transferee
-        case("group call without transferee", Ctx::Group, user_target(json!(USER)), &["transferee-required"]),
-        case("group call, transferee null", Ctx::Group, group_body(Value::Null), &["transferee-required"]),
+        case(
+            "group call without transferee",
+            Ctx::Group,
+            user_target(json!(USER)),
+            &["transferee-required"],
+        ),
+        case(
+            "group call, transferee null",
+            Ctx::Group,
+            group_body(Value::Null),
+            &["transferee-required"],
+        ),
         case(
             "group call, transferee without participantId",
             Ctx::Group,
@@ -288,23 +437,60 @@ fn cases() -> Vec<Case> {
         case(
             "unknown endpointType in identity set and transferee",
             Ctx::Group,
-            group_body(json!({"endpointType": "x", "identity": {"endpointType": "y", "user": {"id": USER}}, "participantId": "p1"})),
+            group_body(
+                json!({"endpointType": "x", "identity": {"endpointType": "y", "user": {"id": USER}}, "participantId": "p1"}),
+            ),
             &["unknown-enum-value", "unknown-enum-value"],
         ),
         // --- JSON types
-        raw("transferTarget missing", Ctx::Peer, r#"{"transferee": null}"#, &["missing-transfer-target"]),
-        raw("transferTarget null", Ctx::Peer, r#"{"transferTarget": null}"#, &["wrong-type"]),
-        raw("transferTarget a string", Ctx::Peer, r#"{"transferTarget": "+12345678901"}"#, &["wrong-type"]),
-        raw("identity a string", Ctx::Peer, r#"{"transferTarget": {"identity": "user"}}"#, &["wrong-type"]),
-        raw("user an array", Ctx::Peer, r#"{"transferTarget": {"identity": {"user": []}}}"#, &["wrong-type"]),
+        raw(
+            "transferTarget missing",
+            Ctx::Peer,
+            r#"{"transferee": null}"#,
+            &["missing-transfer-target"],
+        ),
+        raw(
+            "transferTarget null",
+            Ctx::Peer,
+            r#"{"transferTarget": null}"#,
+            &["wrong-type"],
+        ),
+        raw(
+            "transferTarget a string",
+            Ctx::Peer,
+            r#"{"transferTarget": "+12345678901"}"#,
+            &["wrong-type"],
+        ),
+        raw(
+            "identity a string",
+            Ctx::Peer,
+            r#"{"transferTarget": {"identity": "user"}}"#,
+            &["wrong-type"],
+        ),
+        raw(
+            "user an array",
+            Ctx::Peer,
+            r#"{"transferTarget": {"identity": {"user": []}}}"#,
+            &["wrong-type"],
+        ),
         raw(
             "user id a number, hidden a string",
             Ctx::Peer,
             r#"{"transferTarget": {"hidden": "yes", "identity": {"user": {"id": 5}}}}"#,
             &["wrong-type", "wrong-type"],
         ),
-        raw("transferee an array", Ctx::Group, r#"{"transferTarget": {"identity": {"user": {"id": "550fae72-d251-43ec-868c-373732c2704f"}}}, "transferee": []}"#, &["wrong-type"]),
-        raw("endpointType a number", Ctx::Peer, r#"{"transferTarget": {"endpointType": 1, "identity": {"user": {"id": "550fae72-d251-43ec-868c-373732c2704f"}}}}"#, &["wrong-type"]),
+        raw(
+            "transferee an array",
+            Ctx::Group,
+            r#"{"transferTarget": {"identity": {"user": {"id": "550fae72-d251-43ec-868c-373732c2704f"}}}, "transferee": []}"#,
+            &["wrong-type"],
+        ),
+        raw(
+            "endpointType a number",
+            Ctx::Peer,
+            r#"{"transferTarget": {"endpointType": 1, "identity": {"user": {"id": "550fae72-d251-43ec-868c-373732c2704f"}}}}"#,
+            &["wrong-type"],
+        ),
         // --- everything at once: every violation is collected
         case(
             "many violations at once",
@@ -387,8 +573,11 @@ fn severities() {
     assert_eq!(warnings.warnings().count(), 1);
     assert!(warnings.into_result().is_ok());
 
-    let (_, errors) = validate_json(user_target(json!("x")).to_string().as_bytes(), &CallContext::peer())
-        .expect("a body");
+    let (_, errors) = validate_json(
+        user_target(json!("x")).to_string().as_bytes(),
+        &CallContext::peer(),
+    )
+    .expect("a body");
     assert_eq!(errors.errors().count(), 1);
     assert!(errors.into_result().is_err());
 }
@@ -400,7 +589,8 @@ fn unknown_fields_are_kept_and_written_back() {
                            "futureField": {"a": 1}},
         "x-top": "kept"
     });
-    let (body, report) = validate_json(input.to_string().as_bytes(), &CallContext::peer()).expect("a body");
+    let (body, report) =
+        validate_json(input.to_string().as_bytes(), &CallContext::peer()).expect("a body");
     assert!(report.is_empty(), "{report}");
     assert_eq!(body.additional_data["x-top"], "kept");
     assert_eq!(serde_json::to_value(&body).expect("serializes"), input);
