@@ -1,7 +1,9 @@
 //! Building + validating + serializing one transfer body, against `serde_json::to_vec` of the same
 //! body alone (goal: under 2 µs, and within 2× of serialization alone).
 
-use criterion::{black_box, Criterion};
+use std::hint::black_box;
+
+use criterion::Criterion;
 use graph_comms_model::EndpointType;
 use graph_comms_transfer::{validate, validate_json, CallContext, Guid, Transfer, Transferee};
 

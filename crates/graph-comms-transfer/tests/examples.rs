@@ -174,3 +174,27 @@ fn application_and_application_instance_targets() {
     assert!(validate(&app, &ctx).is_empty());
     assert!(validate(&queue, &ctx).is_empty());
 }
+
+#[test]
+fn transferees_typed_or_as_graph_lists_them() {
+    let listed: graph_comms_model::ParticipantInfo = serde_json::from_value(serde_json::json!({
+        "identity": {"user": {"id": "751f6800-3180-414d-bd94-333364659951", "displayName": "Alex"}},
+        "participantId": "909c6581-5130-43e9-88f3-fcb3582cde37",
+        "x-kept": true
+    }))
+    .expect("a participant");
+    let body = Transfer::to_teams_user(guid(HEIDI), None)
+        .transferee(listed.clone())
+        .build();
+    assert_eq!(body.transferee.as_ref(), Some(&listed));
+
+    let pstn = Transferee::phone(
+        E164::parse("+441632960961").expect("E.164"),
+        "2a9f2b1e-4a4b-4c3b-9c1d-1e2f3a4b5c6d",
+    );
+    let body = Transfer::to_teams_user(guid(HEIDI), None)
+        .transferee(pstn)
+        .build();
+    insta::assert_json_snapshot!("pstn_transferee", body);
+    assert!(validate(&body, &CallContext::group()).is_empty());
+}
