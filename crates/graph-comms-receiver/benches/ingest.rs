@@ -111,27 +111,52 @@ fn load(
     })
 }
 
-fn report(baseline: &RunResult, run: &RunResult) {
-    println!(
-        "| {} | {} | {} | {:.0} | {} | {} | {} | {:.0} % | {:.2}× |",
-        run.name,
-        run.requests,
-        run.accepted,
-        run.rps(),
-        run.p50_us,
-        run.p99_us,
-        run.max_us,
-        100.0 * run.rps() / baseline.rps(),
-        run.p99_us as f64 / baseline.p99_us.max(1) as f64,
-    );
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// One line per configuration: the median of its rounds' throughput and p99, each against the
+/// median of `baseline`.
+fn report(results: &[Vec<RunResult>], baseline: usize) {
+    println!("| run | rounds × requests | req/s (median) | p50 µs | p99 µs (median) | max µs | vs baseline req/s | vs baseline p99 |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let base_rps = median(results[baseline].iter().map(RunResult::rps).collect());
+    let base_p99 = median(results[baseline].iter().map(|r| r.p99_us as f64).collect());
+    for runs in results {
+        let rps = median(runs.iter().map(RunResult::rps).collect());
+        let p50 = median(runs.iter().map(|r| r.p50_us as f64).collect());
+        let p99 = median(runs.iter().map(|r| r.p99_us as f64).collect());
+        let max = runs.iter().map(|r| r.max_us).max().unwrap_or(0);
+        println!(
+            "| {} | {} × {} | {:.0} | {:.0} | {:.0} | {} | {:.0} % | {:.2}× |",
+            runs[0].name,
+            runs.len(),
+            runs[0].requests,
+            rps,
+            p50,
+            p99,
+            max,
+            100.0 * rps / base_rps,
+            p99 / base_p99.max(1.0),
+        );
+    }
+    for runs in results {
+        let per_round: Vec<String> = runs
+            .iter()
+            .map(|r| format!("{:.0}/s p99 {} µs", r.rps(), r.p99_us))
+            .collect();
+        println!("- {}: {}", runs[0].name, per_round.join("; "));
+    }
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and wants a quick run.
     let quick = !std::env::args().any(|a| a == "--bench");
     let connections = env_usize("INGEST_CONNECTIONS", 64);
-    let requests = env_usize("INGEST_REQUESTS", if quick { 2_000 } else { 300_000 });
-    let fresh = env_usize("INGEST_FRESH_TOKENS", if quick { 64 } else { 20_000 });
+    let requests = env_usize("INGEST_REQUESTS", if quick { 2_000 } else { 100_000 });
+    let fresh = env_usize("INGEST_FRESH_TOKENS", if quick { 64 } else { 10_000 });
+    let rounds = env_usize("INGEST_ROUNDS", if quick { 1 } else { 3 });
 
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -150,29 +175,36 @@ fn main() {
         })
         .build()
         .expect("receiver");
-    let receiver_addr = server.block_on(start(&receiver));
-    let bare_addr = server.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let app = axum::Router::new().route(PATH, post(|| async { http::StatusCode::ACCEPTED }));
-        tokio::spawn(graph_comms_receiver::serve(
-            listener,
-            app,
-            Default::default(),
-        ));
-        addr
-    });
-    let axum_addr = server.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let app = axum::Router::new().route(PATH, post(|| async { http::StatusCode::ACCEPTED }));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        addr
-    });
+    let bare = || axum::Router::new().route(PATH, post(|| async { http::StatusCode::ACCEPTED }));
+    // Each router on both server loops: axum::serve, and this crate's serve (header timeout).
+    let on_axum = |router: axum::Router| {
+        server.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            tokio::spawn(async move { axum::serve(listener, router).await });
+            addr
+        })
+    };
+    let on_serve = |router: axum::Router| {
+        server.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            tokio::spawn(graph_comms_receiver::serve(
+                listener,
+                router,
+                Default::default(),
+            ));
+            addr
+        })
+    };
+    let bare_axum = on_axum(bare());
+    let receiver_axum = on_axum(receiver.router());
+    let bare_serve = on_serve(bare());
+    let receiver_serve = on_serve(receiver.router());
 
     // 1 000 calls, each notified through a transfer's states.
     let bodies: Arc<Vec<String>> = Arc::new(
@@ -188,32 +220,27 @@ fn main() {
             .collect(),
     );
     let reused = Arc::new(vec![signing.sign(&claims(APP_ID))]);
-    eprintln!("minting {fresh} tokens ...");
-    let fresh_tokens: Arc<Vec<String>> = Arc::new({
-        let half = fresh / 2;
-        let s2 = signing.clone();
-        let other = std::thread::spawn(move || {
-            (half..fresh)
-                .map(|i| {
-                    let mut c = claims(APP_ID);
-                    c["jti"] = i.into();
-                    s2.sign(&c)
-                })
-                .collect::<Vec<_>>()
-        });
-        let mut mine: Vec<String> = (0..half)
+    let total_fresh = fresh * rounds;
+    eprintln!("minting {total_fresh} tokens ...");
+    let mint = move |range: std::ops::Range<usize>, key: SigningKey| {
+        range
             .map(|i| {
                 let mut c = claims(APP_ID);
                 c["jti"] = i.into();
-                signing.sign(&c)
+                key.sign(&c)
             })
-            .collect();
-        mine.extend(other.join().expect("minting thread"));
-        mine
-    });
+            .collect::<Vec<_>>()
+    };
+    let half = total_fresh / 2;
+    let other = {
+        let key = signing.clone();
+        std::thread::spawn(move || mint(half..total_fresh, key))
+    };
+    let mut all_fresh = mint(0..half, signing.clone());
+    all_fresh.extend(other.join().expect("minting thread"));
 
     // Warm up (fetches the keys, fills connection pools).
-    for addr in [receiver_addr, bare_addr, axum_addr] {
+    for addr in [bare_axum, receiver_axum, bare_serve, receiver_serve] {
         load(
             "warm-up",
             addr,
@@ -225,69 +252,71 @@ fn main() {
     }
     let before = receiver.stats();
 
-    let bare_axum = load(
-        "bare axum::serve 202",
-        axum_addr,
-        connections,
-        requests,
-        &reused,
-        &bodies,
-    );
-    let bare = load(
-        "bare 202 (graph_comms_receiver::serve)",
-        bare_addr,
-        connections,
-        requests,
-        &reused,
-        &bodies,
-    );
-    let reuse = load(
-        "receiver, one reused token",
-        receiver_addr,
-        connections,
-        requests,
-        &reused,
-        &bodies,
-    );
-    let fresh_n = fresh_tokens.len();
-    let bare_fresh = load(
-        "bare 202, fresh-token requests",
-        bare_addr,
-        connections,
-        fresh_n,
-        &fresh_tokens,
-        &bodies,
-    );
-    let fresh_run = load(
-        "receiver, fresh token per request",
-        receiver_addr,
-        connections,
-        fresh_n,
-        &fresh_tokens,
-        &bodies,
-    );
+    let mut results: Vec<Vec<RunResult>> = (0..6).map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        eprintln!("round {} of {rounds} ...", round + 1);
+        let fresh_tokens = Arc::new(all_fresh[round * fresh..(round + 1) * fresh].to_vec());
+        let runs = [
+            ("bare 202, axum::serve", bare_axum, requests, &reused),
+            (
+                "receiver, reused token, axum::serve",
+                receiver_axum,
+                requests,
+                &reused,
+            ),
+            (
+                "bare 202, graph_comms_receiver::serve",
+                bare_serve,
+                requests,
+                &reused,
+            ),
+            (
+                "receiver, reused token, graph_comms_receiver::serve",
+                receiver_serve,
+                requests,
+                &reused,
+            ),
+            (
+                "bare 202, fresh-token requests, axum::serve",
+                bare_axum,
+                fresh,
+                &fresh_tokens,
+            ),
+            (
+                "receiver, fresh token per request, axum::serve",
+                receiver_axum,
+                fresh,
+                &fresh_tokens,
+            ),
+        ];
+        for (slot, (name, addr, n, tokens)) in runs.into_iter().enumerate() {
+            results[slot].push(load(name, addr, connections, n, tokens, &bodies));
+        }
+    }
 
     let after = receiver.stats();
     let server_accepted = after.accepted - before.accepted;
-    let client_accepted = (reuse.accepted + fresh_run.accepted) as u64;
-    let handler_events = counted.load(Ordering::Relaxed);
+    let sent_to_receiver: usize = [1, 3, 5]
+        .iter()
+        .flat_map(|&i| results[i].iter())
+        .map(|r| r.requests)
+        .sum();
+    let client_accepted: usize = [1, 3, 5]
+        .iter()
+        .flat_map(|&i| results[i].iter())
+        .map(|r| r.accepted)
+        .sum();
+    let handler_events = counted.load(Ordering::Relaxed) - before.events;
 
-    println!("\nconnections: {connections}, server: 2 tokio workers, client: 1 thread\n");
+    println!("\nconnections: {connections}, server: 2 tokio workers, client: 1 thread, rounds interleaved\n");
+    println!("Reused token (baseline: bare 202 on axum::serve):\n");
+    report(&results[..4], 0);
+    println!("\nFresh token per request (baseline: bare 202 on axum::serve, same requests):\n");
+    report(&results[4..], 0);
     println!(
-        "| run | requests | 202s | req/s | p50 µs | p99 µs | max µs | vs bare | p99 vs bare |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    report(&bare, &bare_axum);
-    report(&bare, &bare);
-    report(&bare, &reuse);
-    report(&bare_fresh, &bare_fresh);
-    report(&bare_fresh, &fresh_run);
-    println!(
-        "\naccounting: client counted {client_accepted} 202s, receiver counted {server_accepted} accepted and {} rejected, handler saw {} events (of which warm-up {}), lost {}",
+        "\naccounting: sent {sent_to_receiver} to the receiver; client counted {client_accepted} 202s; receiver counted {server_accepted} accepted, {} rejected; handler saw {handler_events} events; lost {}",
         after.rejected() - before.rejected(),
-        handler_events,
-        before.events,
-        (reuse.requests + fresh_run.requests) as u64 - server_accepted,
+        sent_to_receiver as u64 - server_accepted,
     );
     let auth = receiver.authenticator().stats();
     println!(
@@ -295,12 +324,9 @@ fn main() {
         auth.full_verifications, auth.cache_hits, auth.key_fetches
     );
     assert_eq!(
-        client_accepted, server_accepted,
+        client_accepted as u64, server_accepted,
         "client and server disagree"
     );
-    assert_eq!(
-        server_accepted,
-        (reuse.requests + fresh_run.requests) as u64,
-        "lost requests"
-    );
+    assert_eq!(server_accepted, sent_to_receiver as u64, "lost requests");
+    assert_eq!(handler_events, server_accepted, "handler missed events");
 }

@@ -218,7 +218,8 @@ impl KeyStore {
         };
         let this = Arc::clone(self);
         handle.spawn(async move {
-            let interval = this.refresh_interval;
+            // A failed refresh is retried no sooner than `min_refetch_interval`.
+            let interval = this.min_refetch_interval;
             if let Err(error) = this.refetch_if_allowed(interval).await {
                 tracing::warn!(%error, "periodic signing-key refresh failed; keeping the old keys");
             }
