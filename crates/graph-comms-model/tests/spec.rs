@@ -157,3 +157,18 @@ fn odata_type_is_optional_and_kept_when_present() {
     assert_eq!(without.odata_type, None);
     assert_eq!(serde_json::to_string(&without).unwrap(), r#"{"id":"x"}"#);
 }
+
+/// Found by fuzzing (`transfer_validate`): a float in an unknown member must come back as the same
+/// number after a round trip (serde_json's `float_roundtrip` parsing).
+#[test]
+fn large_floats_in_unknown_members_round_trip_exactly() {
+    let text = r#"{"transferTarget":{"x":7.777777777777777e+89,"y":-1.0000000000000002,"z":5e-324}}"#;
+    let body: TransferRequestBody = serde_json::from_str(text).unwrap();
+    let again: TransferRequestBody =
+        serde_json::from_str(&serde_json::to_string(&body).unwrap()).unwrap();
+    assert_eq!(again, body);
+    assert_eq!(
+        serde_json::to_value(&again).unwrap(),
+        serde_json::from_str::<Value>(text).unwrap()
+    );
+}
