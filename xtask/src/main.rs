@@ -6,6 +6,7 @@ use std::process::ExitCode;
 mod ci;
 mod codegen;
 mod csdl;
+mod fuzz;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -13,7 +14,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   codegen [--check]   generate crates/graph-comms-model/src/generated/ from Graph's CSDL
                       (--check: fail when the committed output is stale)
-  ci                  run what CI runs: fmt, clippy, tests, doctests, rustdoc, codegen --check";
+  ci                  run what CI runs: fmt, clippy, tests, doctests, rustdoc, codegen --check
+  fuzz [--seconds N] [--report]
+                      run every cargo-fuzz target N seconds (default 10); --report writes
+                      docs/fuzzing.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,6 +26,7 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::run(false),
         ["codegen", "--check"] => codegen::run(true),
         ["ci"] => ci::run(),
+        ["fuzz", rest @ ..] => fuzz::run(rest),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

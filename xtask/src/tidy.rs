@@ -7,13 +7,19 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             let p = e.path();
             let name = e.file_name();
             let name = name.to_string_lossy();
             if p.is_dir() {
-                if name != "target" && !name.starts_with('.') && name != "corpus" && name != "artifacts" {
+                if name != "target"
+                    && !name.starts_with('.')
+                    && name != "corpus"
+                    && name != "artifacts"
+                {
                     rust_files(&p, out);
                 }
             } else if name.ends_with(".rs") {
@@ -64,6 +70,10 @@ mod tests {
             .filter_map(|l| l.split(['.', '=', ' ']).next())
             .filter(|n| !n.is_empty() && !n.starts_with('#'))
             .collect();
-        assert_eq!(names, ["serde", "serde_json"], "graph-comms-model dependencies");
+        assert_eq!(
+            names,
+            ["serde", "serde_json"],
+            "graph-comms-model dependencies"
+        );
     }
 }
