@@ -292,13 +292,28 @@ fn parse_plain(s: &str) -> std::result::Result<u128, &'static str> {
 }
 
 fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+    match HEX[usize::from(b)] {
+        0xff => None,
+        d => Some(d),
     }
 }
+
+/// The value of each byte as a hex digit, or `0xff`.
+const HEX: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// The id of a Graph call: a GUID, which Graph has issued both with dashes
 /// (`e5d39592-99bd-4db8-bca8-30fb894ec51d`) and without (`e5d3959299bd4db8bca830fb894ec51d`).
