@@ -390,6 +390,13 @@ impl<'a> Model<'a> {
                     .find(|(ty, prop, _)| members.iter().any(|m| m.name == *ty) && *prop == p.name)
                     .map(|(_, _, r)| (*r).to_owned())
                     .unwrap_or_else(|| self.rust_type(&p.ty));
+                // Entities (a `call` is read on every notification) box their complex-typed
+                // members: a `call` with them inline is 16 KiB, moved on every decode.
+                let rust_ty = if t.is_entity && self.beta.types.contains_key(local_name(&p.ty)) {
+                    format!("Box<{rust_ty}>")
+                } else {
+                    rust_ty
+                };
                 let mut doc = p
                     .description
                     .clone()

@@ -22,7 +22,7 @@ pub struct Call {
     ///
     /// *Beta only*: the v1.0 metadata lacks this property.
     #[serde(rename = "answeredBy", skip_serializing_if = "Option::is_none")]
-    pub answered_by: Option<ParticipantInfo>,
+    pub answered_by: Option<Box<ParticipantInfo>>,
     /// The callback URL on which callbacks will be delivered. Must be https.
     #[serde(rename = "callbackUri", skip_serializing_if = "Option::is_none")]
     pub callback_uri: Option<String>,
@@ -31,33 +31,33 @@ pub struct Call {
     pub call_chain_id: Option<String>,
     /// Contains the optional features for the call.
     #[serde(rename = "callOptions", skip_serializing_if = "Option::is_none")]
-    pub call_options: Option<CallOptions>,
+    pub call_options: Option<Box<CallOptions>>,
     /// The routing information on how the call was retargeted. Read-only.
     #[serde(rename = "callRoutes", skip_serializing_if = "Option::is_none")]
     pub call_routes: Option<Vec<CallRoute>>,
     /// The chat information. Required information for meeting scenarios.
     #[serde(rename = "chatInfo", skip_serializing_if = "Option::is_none")]
-    pub chat_info: Option<ChatInfo>,
+    pub chat_info: Option<Box<ChatInfo>>,
     /// The direction of the call. The possible values are incoming or outgoing. Read-only.
     #[serde(rename = "direction", skip_serializing_if = "Option::is_none")]
     pub direction: Option<CallDirection>,
     /// The context associated with an incoming call. Read-only. Server generated.
     #[serde(rename = "incomingContext", skip_serializing_if = "Option::is_none")]
-    pub incoming_context: Option<IncomingContext>,
+    pub incoming_context: Option<Box<IncomingContext>>,
     /// The media configuration. Required information for creating peer to peer calls or joining meetings.
     #[serde(rename = "mediaConfig", skip_serializing_if = "Option::is_none")]
-    pub media_config: Option<MediaConfig>,
+    pub media_config: Option<Box<MediaConfig>>,
     /// Read-only. The call media state.
     #[serde(rename = "mediaState", skip_serializing_if = "Option::is_none")]
-    pub media_state: Option<CallMediaState>,
+    pub media_state: Option<Box<CallMediaState>>,
     /// Contains the capabilities of a meeting. Read-only.
     ///
     /// *Beta only*: the v1.0 metadata lacks this property.
     #[serde(rename = "meetingCapability", skip_serializing_if = "Option::is_none")]
-    pub meeting_capability: Option<MeetingCapability>,
+    pub meeting_capability: Option<Box<MeetingCapability>>,
     /// The meeting information. Required information for meeting scenarios.
     #[serde(rename = "meetingInfo", skip_serializing_if = "Option::is_none")]
-    pub meeting_info: Option<MeetingInfo>,
+    pub meeting_info: Option<Box<MeetingInfo>>,
     /// The `myParticipantId` property.
     #[serde(rename = "myParticipantId", skip_serializing_if = "Option::is_none")]
     pub my_participant_id: Option<String>,
@@ -69,7 +69,7 @@ pub struct Call {
     pub requested_modalities: Option<Vec<Modality>>,
     /// The result information. For example, the result can hold termination reason. Read-only.
     #[serde(rename = "resultInfo", skip_serializing_if = "Option::is_none")]
-    pub result_info: Option<ResultInfo>,
+    pub result_info: Option<Box<ResultInfo>>,
     /// Ringing timeout in seconds for outgoing peer to peer calls. The max value for this attribute is 115 seconds.
     ///
     /// *Beta only*: the v1.0 metadata lacks this property.
@@ -85,7 +85,7 @@ pub struct Call {
     pub routing_policies: Option<Vec<RoutingPolicy>>,
     /// The originator of the call.
     #[serde(rename = "source", skip_serializing_if = "Option::is_none")]
-    pub source: Option<ParticipantInfo>,
+    pub source: Option<Box<ParticipantInfo>>,
     /// The call state. The possible values are: incoming, establishing, ringing, established, hold, transferring, transferAccepted, redirecting, terminating, terminated. Read-only.
     #[serde(rename = "state", skip_serializing_if = "Option::is_none")]
     pub state: Option<CallState>,
@@ -105,10 +105,10 @@ pub struct Call {
     pub termination_reason: Option<String>,
     /// The `toneInfo` property.
     #[serde(rename = "toneInfo", skip_serializing_if = "Option::is_none")]
-    pub tone_info: Option<ToneInfo>,
+    pub tone_info: Option<Box<ToneInfo>>,
     /// The transcription information for the call. Read-only.
     #[serde(rename = "transcription", skip_serializing_if = "Option::is_none")]
-    pub transcription: Option<CallTranscriptionInfo>,
+    pub transcription: Option<Box<CallTranscriptionInfo>>,
     /// The context of the call that a failed consultative transfer would have replaced. Not in the metadata; the `call: transfer` page's example 2 failure notification carries it.
     ///
     /// *Added by hand* (see `xtask/src/codegen.rs`, `OVERLAY`).
@@ -718,7 +718,7 @@ pub struct CommsOperation {
     pub client_context: Option<String>,
     /// The result information. Read-only.
     #[serde(rename = "resultInfo", skip_serializing_if = "Option::is_none")]
-    pub result_info: Option<ResultInfo>,
+    pub result_info: Option<Box<ResultInfo>>,
     /// The possible values are: notStarted, running, completed, failed. Read-only.
     #[serde(rename = "status", skip_serializing_if = "Option::is_none")]
     pub status: Option<OperationStatus>,
@@ -1741,7 +1741,7 @@ pub struct Participant {
     pub id: Option<String>,
     /// Information about the participant.
     #[serde(rename = "info", skip_serializing_if = "Option::is_none")]
-    pub info: Option<ParticipantInfo>,
+    pub info: Option<Box<ParticipantInfo>>,
     /// The `isIdentityAnonymized` property.
     ///
     /// *Beta only*: the v1.0 metadata lacks this property.
@@ -1772,16 +1772,16 @@ pub struct Participant {
     pub preferred_display_name: Option<String>,
     /// Information on whether the participant has recording capability.
     #[serde(rename = "recordingInfo", skip_serializing_if = "Option::is_none")]
-    pub recording_info: Option<RecordingInfo>,
+    pub recording_info: Option<Box<RecordingInfo>>,
     /// Indicates the reason why the participant was removed from the roster.
     #[serde(rename = "removedState", skip_serializing_if = "Option::is_none")]
-    pub removed_state: Option<RemovedState>,
+    pub removed_state: Option<Box<RemovedState>>,
     /// Indicates the reason or reasons why media content from this participant is restricted.
     #[serde(
         rename = "restrictedExperience",
         skip_serializing_if = "Option::is_none"
     )]
-    pub restricted_experience: Option<OnlineMeetingRestricted>,
+    pub restricted_experience: Option<Box<OnlineMeetingRestricted>>,
     /// Indicates the roster sequence number the participant was last updated in.
     #[serde(
         rename = "rosterSequenceNumber",
@@ -1795,7 +1795,7 @@ pub struct Participant {
         rename = "syntheticMediaDetection",
         skip_serializing_if = "Option::is_none"
     )]
-    pub synthetic_media_detection: Option<SyntheticMediaDetectionInfo>,
+    pub synthetic_media_detection: Option<Box<SyntheticMediaDetectionInfo>>,
     /// Properties the model does not declare, kept and written back as they came.
     #[serde(flatten)]
     pub additional_data: serde_json::Map<String, serde_json::Value>,
