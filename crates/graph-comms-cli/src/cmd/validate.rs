@@ -24,6 +24,12 @@ pub(crate) enum Call {
 
 /// Arguments of `graph-comms validate`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Prints each violation on stderr as `path: message` (warnings say `warning:`).
+Exit codes: 0 no error (warnings allowed); 2 an error, or input that is not a JSON object.
+
+Example:
+  graph-comms validate --call group --tenant 72f988bf-86f1-41af-91ab-2d7cd011db47 body.json")]
 pub(crate) struct Args {
     /// The kind of call being transferred.
     #[arg(long, value_enum)]
