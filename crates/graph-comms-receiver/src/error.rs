@@ -137,6 +137,8 @@ pub enum Rejection {
     Timeout,
     /// 400: the body is not a commsNotifications batch.
     BadRequest,
+    /// 503: too many bodies are being read at once.
+    Busy,
 }
 
 impl fmt::Display for Rejection {
@@ -149,6 +151,7 @@ impl fmt::Display for Rejection {
             Rejection::PayloadTooLarge => "payload too large",
             Rejection::Timeout => "timeout",
             Rejection::BadRequest => "bad request",
+            Rejection::Busy => "busy",
         })
     }
 }

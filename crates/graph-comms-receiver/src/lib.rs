@@ -45,6 +45,6 @@ pub use error::{AuthError, Error, Rejection, Result};
 pub use handler::{Delivery, NotificationHandler};
 pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverStats, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_PATH,
+    DEFAULT_MAX_CONCURRENT_BODIES, DEFAULT_PATH,
 };
 pub use serve::{serve, ServeOptions};

@@ -24,6 +24,8 @@ pub const DEFAULT_PATH: &str = "/api/calls";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The default time allowed to receive a body once the headers are in.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default number of bodies read at once (so at most 256 MiB of bodies in memory).
+pub const DEFAULT_MAX_CONCURRENT_BODIES: usize = 256;
 
 /// The webhook receiver: a mountable axum [`Router`] that authenticates Graph's callbacks, decodes
 /// them, feeds a [`TransferTracker`] and a [`NotificationHandler`], and answers `202 Accepted`.
@@ -56,6 +58,8 @@ struct Shared {
     path: String,
     max_body_bytes: usize,
     body_timeout: Duration,
+    /// Bounds the memory held by bodies being read: one permit per body.
+    body_permits: tokio::sync::Semaphore,
     counters: Counters,
 }
 
@@ -83,6 +87,7 @@ struct Counters {
     payload_too_large: AtomicU64,
     timeout: AtomicU64,
     bad_request: AtomicU64,
+    busy: AtomicU64,
 }
 
 /// The receiver's counters: every request is either accepted or counted under one rejection.
@@ -109,6 +114,8 @@ pub struct ReceiverStats {
     pub timeout: u64,
     /// 400s.
     pub bad_request: u64,
+    /// 503s because too many bodies were being read.
+    pub busy: u64,
 }
 
 impl ReceiverStats {
@@ -121,6 +128,7 @@ impl ReceiverStats {
             + self.payload_too_large
             + self.timeout
             + self.bad_request
+            + self.busy
     }
 }
 
@@ -134,6 +142,7 @@ pub struct ReceiverBuilder {
     path: String,
     max_body_bytes: usize,
     body_timeout: Duration,
+    max_concurrent_bodies: usize,
 }
 
 struct HandlerSlot(Arc<dyn NotificationHandler>);
@@ -175,12 +184,26 @@ impl ReceiverBuilder {
         self
     }
 
+    /// How many bodies are read at once (default [`DEFAULT_MAX_CONCURRENT_BODIES`]); with the
+    /// body limit this bounds the memory bodies take. Requests beyond it wait, within the body
+    /// timeout, then get `503`.
+    pub fn max_concurrent_bodies(mut self, bodies: usize) -> Self {
+        self.max_concurrent_bodies = bodies;
+        self
+    }
+
     /// Validates the configuration and builds the receiver.
     pub fn build(self) -> Result<Receiver> {
         if !self.path.starts_with('/') {
             return Err(Error::Config {
                 field: "path",
                 rule: format!("must start with '/', got {:?}", self.path),
+            });
+        }
+        if self.max_concurrent_bodies == 0 || self.max_concurrent_bodies > MAX_PERMITS {
+            return Err(Error::Config {
+                field: "max_concurrent_bodies",
+                rule: format!("must be between 1 and {MAX_PERMITS}"),
             });
         }
         if self.max_body_bytes == 0 {
@@ -198,6 +221,7 @@ impl ReceiverBuilder {
                 path: self.path,
                 max_body_bytes: self.max_body_bytes,
                 body_timeout: self.body_timeout,
+                body_permits: tokio::sync::Semaphore::new(self.max_concurrent_bodies),
                 counters: Counters::default(),
             }),
         })
@@ -214,6 +238,7 @@ impl Receiver {
             path: DEFAULT_PATH.to_owned(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_concurrent_bodies: DEFAULT_MAX_CONCURRENT_BODIES,
         }
     }
 
@@ -259,6 +284,7 @@ impl Receiver {
             payload_too_large: load(&c.payload_too_large),
             timeout: load(&c.timeout),
             bad_request: load(&c.bad_request),
+            busy: load(&c.busy),
         }
     }
 }
@@ -274,6 +300,7 @@ impl Shared {
             Rejection::PayloadTooLarge => &c.payload_too_large,
             Rejection::Timeout => &c.timeout,
             Rejection::BadRequest => &c.bad_request,
+            Rejection::Busy => &c.busy,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -288,6 +315,7 @@ impl Shared {
             Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::Timeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::BadRequest => StatusCode::BAD_REQUEST,
+            Rejection::Busy => StatusCode::SERVICE_UNAVAILABLE,
         };
         tracing::debug!(%status, code, message, "callback rejected");
         error_response(status, code, message)
@@ -363,7 +391,17 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return too_large(&shared, limit);
     }
 
-    let bytes = match tokio::time::timeout(shared.body_timeout, read_limited(body, limit)).await {
+    // One permit per body being read bounds their memory; waiting counts against the timeout.
+    let deadline = tokio::time::Instant::now() + shared.body_timeout;
+    let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline, shared.body_permits.acquire()).await
+    else {
+        return shared.reject(
+            Rejection::Busy,
+            "busy",
+            "too many callbacks are being read; retry later",
+        );
+    };
+    let bytes = match tokio::time::timeout_at(deadline, read_limited(body, limit)).await {
         Err(_elapsed) => {
             return shared.reject(
                 Rejection::Timeout,
@@ -412,6 +450,9 @@ fn too_large(shared: &Shared, limit: usize) -> Response {
         &format!("the body exceeds the limit of {limit} bytes"),
     )
 }
+
+/// Tokio's semaphore limit.
+const MAX_PERMITS: usize = usize::MAX >> 3;
 
 enum BodyError {
     TooLarge,

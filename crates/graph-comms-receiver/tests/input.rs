@@ -255,3 +255,43 @@ async fn the_router_mounts_inside_a_bot_router() {
     assert_eq!(response.status, 202, "{}", response.body_text());
     assert_eq!(receiver.stats().accepted, 1);
 }
+
+#[tokio::test]
+async fn bodies_read_at_once_are_bounded_and_the_excess_gets_503() {
+    let (_keys, receiver, addr) = setup(|b| {
+        b.max_concurrent_bodies(1)
+            .body_timeout(Duration::from_millis(300))
+    })
+    .await;
+    // A holds the only permit with a body that never completes.
+    let mut a = RawClient::connect(addr).await.expect("connect");
+    let request = format!(
+        "POST {PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        token()
+    );
+    a.write_raw(request.as_bytes()).await.expect("write");
+    // B, complete, waits for a permit, then is told to retry.
+    let mut b = RawClient::connect(addr).await.expect("connect");
+    let body = notification("call-1", "transferring");
+    let headers = auth_headers(&token());
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let wait = Duration::from_secs(30);
+    let response_b = tokio::time::timeout(wait, b.post(PATH, &headers, body.as_bytes()))
+        .await
+        .expect("B answered")
+        .expect("response");
+    let response_a = tokio::time::timeout(wait, a.read_response())
+        .await
+        .expect("A answered")
+        .expect("response");
+    let mut statuses = [response_a.status, response_b.status];
+    statuses.sort_unstable();
+    // B either waited out A's timeout (503) or got the permit A released on timing out (202).
+    assert!(
+        statuses == [408, 503] || statuses == [202, 408],
+        "{statuses:?}"
+    );
+    let stats = receiver.stats();
+    assert_eq!(stats.timeout, 1);
+    assert_eq!(stats.busy + stats.accepted, 1);
+}
