@@ -116,14 +116,35 @@ impl RoutingNotification<'_> {
 /// assert_eq!(call_id_from_url("/communications/onlineMeetings/abc"), None);
 /// ```
 pub fn call_id_from_url(url: &str) -> Option<&str> {
+    call_path(url).map(|(id, _)| id)
+}
+
+/// Splits a resource path into the call id and what follows it (`""`, `"/participants"`, …).
+///
+/// ```
+/// use graph_comms_model::routing::call_path;
+/// assert_eq!(call_path("/communications/calls/a/participants"), Some(("a", "/participants")));
+/// assert_eq!(call_path("/app/calls/b"), Some(("b", "")));
+/// ```
+pub fn call_path(url: &str) -> Option<(&str, &str)> {
     const PREFIXES: [&str; 2] = ["/communications/calls/", "/app/calls/"];
-    PREFIXES.iter().find_map(|prefix| {
-        let start = url.find(prefix)? + prefix.len();
-        let rest = &url[start..];
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let id = &rest[..end];
-        (!id.is_empty()).then_some(id)
-    })
+    // Graph sends paths that start with the prefix; absolute URLs take the slower search.
+    let start = PREFIXES
+        .iter()
+        .find(|p| url.starts_with(**p))
+        .map(|p| p.len())
+        .or_else(|| {
+            PREFIXES
+                .iter()
+                .find_map(|p| url.find(p).map(|at| at + p.len()))
+        })?;
+    let rest = &url[start..];
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let (id, tail) = rest.split_at(end);
+    (!id.is_empty()).then_some((id, tail))
 }
 
 /// The shape of a notification's `resourceData`.
@@ -231,8 +252,8 @@ impl<'de> de::Deserialize<'de> for RoutingBatch<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut batch = RoutingBatch::default();
-                while let Some(key) = map.next_key::<Key<'de>>()? {
-                    if key.0 == "value" {
+                while let Some(key) = map.next_key_seed(FieldSeed(&["value"]))? {
+                    if key == Some(0) {
                         batch.value = map
                             .next_value::<Option<NotificationList<'de>>>()?
                             .map(|l| l.0);
@@ -287,12 +308,13 @@ impl<'de> Visitor<'de> for NotificationSeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut n = RoutingNotification::default();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match &*key.0 {
-                "changeType" => n.change_type = map.next_value::<LenientStr<'de>>()?.0,
-                "resourceUrl" => n.resource_url = map.next_value::<LenientStr<'de>>()?.0,
-                "resource" => n.resource = map.next_value::<LenientStr<'de>>()?.0,
-                "resourceData" => n.resource_data = map.next_value::<RoutingData<'de>>()?,
+        const FIELDS: &[&str] = &["changeType", "resourceUrl", "resource", "resourceData"];
+        while let Some(key) = map.next_key_seed(FieldSeed(FIELDS))? {
+            match key {
+                Some(0) => n.change_type = map.next_value::<LenientStr<'de>>()?.0,
+                Some(1) => n.resource_url = map.next_value::<LenientStr<'de>>()?.0,
+                Some(2) => n.resource = map.next_value::<LenientStr<'de>>()?.0,
+                Some(3) => n.resource_data = map.next_value::<RoutingData<'de>>()?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -312,17 +334,22 @@ impl<'de> de::Deserialize<'de> for RoutingData<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut call = RoutingCall::default();
-                while let Some(key) = map.next_key::<Key<'de>>()? {
-                    match &*key.0 {
-                        "@odata.type" => call.odata_type = map.next_value::<LenientStr<'de>>()?.0,
-                        "state" => call.state = map.next_value::<LenientStr<'de>>()?.0,
-                        "resultInfo" => {
-                            call.result_info = map.next_value::<LenientResultInfo<'de>>()?.0
-                        }
-                        "terminationReason" => {
+                const FIELDS: &[&str] = &[
+                    "@odata.type",
+                    "state",
+                    "resultInfo",
+                    "terminationReason",
+                    "replacesContext",
+                ];
+                while let Some(key) = map.next_key_seed(FieldSeed(FIELDS))? {
+                    match key {
+                        Some(0) => call.odata_type = map.next_value::<LenientStr<'de>>()?.0,
+                        Some(1) => call.state = map.next_value::<LenientStr<'de>>()?.0,
+                        Some(2) => call.result_info = map.next_value::<LenientResultInfo<'de>>()?.0,
+                        Some(3) => {
                             call.termination_reason = map.next_value::<LenientStr<'de>>()?.0;
                         }
-                        "replacesContext" => {
+                        Some(4) => {
                             call.replaces_context = map.next_value::<LenientStr<'de>>()?.0;
                         }
                         _ => {
@@ -365,25 +392,24 @@ impl<'de> de::Deserialize<'de> for RoutingData<'de> {
     }
 }
 
-/// An object key, borrowed when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
+/// An object key, looked up in a list of the member names we read: `Some(index)`, or `None` for
+/// a member we skip. Nothing is allocated unless the key has escapes.
+struct FieldSeed(&'static [&'static str]);
 
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSeed {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|name| *name == v))
     }
 }
 
@@ -449,12 +475,13 @@ impl<'de> de::Deserialize<'de> for LenientResultInfo<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut info = RoutingResultInfo::default();
-                while let Some(key) = map.next_key::<Key<'de>>()? {
-                    match &*key.0 {
-                        "code" => info.code = map.next_value::<LenientCode<'de>>()?.0,
-                        "subcode" => info.subcode = map.next_value::<LenientCode<'de>>()?.0,
-                        "subCode" => info.sub_code = map.next_value::<LenientCode<'de>>()?.0,
-                        "message" => info.message = map.next_value::<LenientStr<'de>>()?.0,
+                const FIELDS: &[&str] = &["code", "subcode", "subCode", "message"];
+                while let Some(key) = map.next_key_seed(FieldSeed(FIELDS))? {
+                    match key {
+                        Some(0) => info.code = map.next_value::<LenientCode<'de>>()?.0,
+                        Some(1) => info.subcode = map.next_value::<LenientCode<'de>>()?.0,
+                        Some(2) => info.sub_code = map.next_value::<LenientCode<'de>>()?.0,
+                        Some(3) => info.message = map.next_value::<LenientStr<'de>>()?.0,
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }

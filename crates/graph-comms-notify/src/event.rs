@@ -99,22 +99,18 @@ pub const TRANSFER_COMPLETED_SUBCODE: i64 = 7015;
 /// or `/app/calls/{id}`), not a sub-resource such as `/participants` or `/operations/{id}`, or
 /// when it names no path at all.
 fn names_the_call_itself(n: &RoutingNotification<'_>) -> bool {
-    let url = n
+    let path = n
         .resource_url
         .as_deref()
-        .filter(|u| routing::call_id_from_url(u).is_some())
-        .or(n.resource.as_deref());
-    let Some(url) = url else { return true };
-    let Some(id) = routing::call_id_from_url(url) else {
-        return true;
-    };
-    // The id is a sub-slice of `url`; look at what follows it.
-    let end = id.as_ptr() as usize - url.as_ptr() as usize + id.len();
-    let rest = url.get(end..).unwrap_or("");
-    matches!(
-        rest.trim_end_matches('/').chars().next(),
-        None | Some('?' | '#')
-    )
+        .and_then(routing::call_path)
+        .or_else(|| n.resource.as_deref().and_then(routing::call_path));
+    match path {
+        None => true,
+        Some((_, tail)) => matches!(
+            tail.trim_end_matches('/').bytes().next(),
+            None | Some(b'?' | b'#')
+        ),
+    }
 }
 
 /// What a notification means for a transfer.
