@@ -150,6 +150,117 @@ fn report(results: &[Vec<RunResult>], baseline: usize) {
     }
 }
 
+/// The Lua script driving `wrk`: requests built once from a file of `token<TAB>body` lines, then
+/// sent in order (wrapping around).
+const WRK_SCRIPT: &str = r#"
+local reqs = {}
+local n = 0
+local i = 0
+init = function(args)
+  for line in io.lines(args[1]) do
+    local token, body = line:match("^([^\t]*)\t(.*)$")
+    n = n + 1
+    reqs[n] = wrk.format("POST", "/api/calls",
+      {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+  end
+end
+request = function()
+  i = i + 1
+  if i > n then i = 1 end
+  return reqs[i]
+end
+"#;
+
+struct WrkResult {
+    name: String,
+    requests: u64,
+    rps: f64,
+    p99_us: f64,
+    non_2xx: u64,
+    errors: String,
+}
+
+fn wrk_available() -> bool {
+    std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
+/// Runs `wrk -t1 -c{connections} -d{seconds}s --latency` with the request file.
+fn wrk(
+    name: &str,
+    addr: SocketAddr,
+    connections: usize,
+    seconds: u64,
+    requests_file: &std::path::Path,
+    script: &std::path::Path,
+) -> Option<WrkResult> {
+    let output = std::process::Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(script)
+        .arg(format!("http://{addr}{PATH}"))
+        .arg("--")
+        .arg(requests_file)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let number = |prefix: &str| -> Option<String> {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .map(|l| l[prefix.len()..].trim().to_owned())
+    };
+    let duration_us = |v: &str| -> Option<f64> {
+        let split = v.find(|c: char| c.is_ascii_alphabetic())?;
+        let (n, unit) = v.split_at(split);
+        let n: f64 = n.parse().ok()?;
+        Some(match unit {
+            "us" => n,
+            "ms" => n * 1e3,
+            "s" => n * 1e6,
+            "m" => n * 6e7,
+            _ => return None,
+        })
+    };
+    let rps = number("Requests/sec:")?.parse().ok()?;
+    let p99_us = duration_us(&number("99%")?)?;
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.trim().split(' ').next())
+        .and_then(|n| n.parse().ok())?;
+    let non_2xx = number("Non-2xx or 3xx responses:")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let errors = number("Socket errors:").unwrap_or_default();
+    Some(WrkResult {
+        name: name.to_owned(),
+        requests,
+        rps,
+        p99_us,
+        non_2xx,
+        errors,
+    })
+}
+
+fn write_requests(path: &std::path::Path, tokens: &[String], bodies: &[String]) {
+    let mut text = String::new();
+    for (i, token) in tokens.iter().enumerate() {
+        text.push_str(token);
+        text.push('\t');
+        text.push_str(&bodies[i % bodies.len()]);
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("write the wrk request file");
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and wants a quick run.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -329,4 +440,87 @@ fn main() {
     );
     assert_eq!(server_accepted, sent_to_receiver as u64, "lost requests");
     assert_eq!(handler_events, server_accepted, "handler missed events");
+
+    if quick || !wrk_available() {
+        return;
+    }
+    // The same comparison driven by wrk (-t1 -c64), as the issue measured the bare handler.
+    let dir = std::env::temp_dir().join(format!("graph-comms-ingest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let script = dir.join("post.lua");
+    std::fs::write(&script, WRK_SCRIPT).expect("script");
+    let reused_file = dir.join("reused.tsv");
+    let reused_many: Vec<String> = vec![reused[0].clone(); bodies.len()];
+    write_requests(&reused_file, &reused_many, &bodies);
+    let wrk_fresh = env_usize("INGEST_WRK_FRESH_TOKENS", 20_000);
+    eprintln!("minting {wrk_fresh} more tokens for wrk ...");
+    let fresh_wrk: Vec<String> = (0..wrk_fresh)
+        .map(|i| {
+            let mut c = claims(APP_ID);
+            c["jti"] = (1_000_000 + i).into();
+            signing.sign(&c)
+        })
+        .collect();
+    let fresh_file = dir.join("fresh.tsv");
+    write_requests(&fresh_file, &fresh_wrk, &bodies);
+
+    let before = receiver.stats();
+    let mut wrk_runs: Vec<WrkResult> = Vec::new();
+    for _ in 0..rounds {
+        wrk_runs.extend(wrk(
+            "bare 202, axum::serve",
+            bare_axum,
+            connections,
+            5,
+            &reused_file,
+            &script,
+        ));
+        wrk_runs.extend(wrk(
+            "receiver, reused token, axum::serve",
+            receiver_axum,
+            connections,
+            5,
+            &reused_file,
+            &script,
+        ));
+    }
+    wrk_runs.extend(wrk(
+        "bare 202, fresh-token requests, axum::serve",
+        bare_axum,
+        connections,
+        2,
+        &fresh_file,
+        &script,
+    ));
+    let fresh_before = receiver.stats();
+    wrk_runs.extend(wrk(
+        "receiver, fresh token per request, axum::serve",
+        receiver_axum,
+        connections,
+        2,
+        &fresh_file,
+        &script,
+    ));
+    let after = receiver.stats();
+    println!("\nwrk -t1 -c{connections} (5 s runs, rounds interleaved; fresh-token runs 2 s over {wrk_fresh} distinct tokens):\n");
+    println!("| run | requests | req/s | p99 µs | non-2xx | socket errors |");
+    println!("|---|---|---|---|---|---|");
+    for r in &wrk_runs {
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {} | {} |",
+            r.name, r.requests, r.rps, r.p99_us, r.non_2xx, r.errors
+        );
+    }
+    let wrk_to_receiver: u64 = wrk_runs
+        .iter()
+        .filter(|r| r.name.starts_with("receiver"))
+        .map(|r| r.requests)
+        .sum();
+    println!(
+        "\nwrk accounting: wrk counted {wrk_to_receiver} completed requests to the receiver; the receiver accepted {} and rejected {} (it may count a few more: requests in flight when wrk stops); fresh-token run verified {} tokens",
+        after.accepted - before.accepted,
+        after.rejected() - before.rejected(),
+        after.accepted - fresh_before.accepted,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
