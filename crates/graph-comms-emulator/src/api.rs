@@ -312,6 +312,11 @@ fn create_call_inner(
                 "mediaConfig: required; a serviceHostedMediaConfig or appHostedMediaConfig object.",
             )),
         };
+    if let Err(e) = serde_json::from_value::<graph_comms_model::Call>(Value::Object(m.clone())) {
+        return Err(GraphError::bad_request(format!(
+            "The call does not match Graph's schema: {e}."
+        )));
+    }
     let tenant_id = present(&m, "tenantId")
         .and_then(Value::as_str)
         .map(str::to_owned)
@@ -633,6 +638,14 @@ fn transfer_inner(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -
             }
             None => check_identity(t.get("identity"), "transferee.identity")?,
         }
+    }
+    // Last, the body as Graph's schema types it (an `endpointType` that is not a string, ...).
+    if let Err(e) =
+        serde_json::from_value::<graph_comms_model::TransferRequestBody>(Value::Object(m.clone()))
+    {
+        return Err(GraphError::bad_request(format!(
+            "The transfer body does not match Graph's schema: {e}."
+        )));
     }
     if rec.state() != "established" || rec.transfer_pending {
         let state = if rec.transfer_pending {

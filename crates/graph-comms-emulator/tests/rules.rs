@@ -180,6 +180,14 @@ async fn bad_transfer_bodies_are_400() {
             r#"{"transferTarget": {"identity": {"user": {"id": "u"}}, "replacesCallId": 5}}"#,
             "replacesCallId",
         ),
+        (
+            r#"{"transferTarget": {"identity": {"user": {"id": "u"}}, "endpointType": 3}}"#,
+            "schema",
+        ),
+        (
+            r#"{"transferTarget": {"identity": {"user": {"id": 7}}}}"#,
+            "schema",
+        ),
     ];
     for (body, part) in cases {
         assert_graph_error(&g.transfer(&id, body).await, 400, "BadRequest", part);
