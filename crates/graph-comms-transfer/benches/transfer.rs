@@ -45,6 +45,15 @@ fn bench(c: &mut Criterion) {
             black_box((report, bytes))
         })
     });
+    g.bench_function("build_validate_serialize_presized", |b| {
+        b.iter(|| {
+            let body = build();
+            let report = validate(black_box(&body), black_box(&ctx));
+            let mut bytes = Vec::with_capacity(512);
+            serde_json::to_writer(&mut bytes, &body).expect("serializes");
+            black_box((report, bytes))
+        })
+    });
     g.bench_function("serde_json_to_vec_only", |b| {
         b.iter(|| black_box(serde_json::to_vec(black_box(&body)).expect("serializes")))
     });
