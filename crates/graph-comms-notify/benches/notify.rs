@@ -196,6 +196,10 @@ fn tracker_benches(c: &mut Criterion) {
             tracker.apply(black_box(&events[i]))
         })
     });
+    let hot = &events[7];
+    group.bench_function("apply_same_call_with_100k_open", |b| {
+        b.iter(|| tracker.apply(black_box(hot)))
+    });
     let roster = event("call-00000007", ROSTER);
     group.bench_function("apply_roster_with_100k_open", |b| {
         b.iter(|| tracker.apply(black_box(&roster)))

@@ -29,17 +29,17 @@ pub fn explain_subcode(subcode: i64) -> Option<&'static str> {
 pub const KNOWN_SUBCODES: &[(i64, &str)] = &[
     (
         7015,
-        "GracefulTransferCompleted: the transfer completed and Graph ended the transferor's leg",
+        "GracefulTransferCompleted: the transfer completed and the bot's call ended",
     ),
     (
         7000,
-        "the transfer failed: the target did not take the call (it declined, did not answer, or \
-         could not be reached); the original call is back in the established state",
+        "the transfer failed (the sub-code of the failed direct transfer in Microsoft's \
+         call: transfer examples); the call is back in the established state",
     ),
     (
         7700,
-        "the consultative transfer failed: the consultation call (replacesCallId) could not replace \
-         the transferred call; the original call is back in the established state",
+        "the consultative transfer failed (the sub-code of the failed consultative transfer in \
+         Microsoft's call: transfer examples); the call is back in the established state",
     ),
     (
         7505,

@@ -568,17 +568,26 @@ impl Core {
             }
             CallRole::Consultation => apply_to_consultation(record, call_id, event, &self.slots),
         };
-        let (primary, attempt) = (record.call_id.clone(), record.attempt);
         let done = record.outcome.is_some()
             && (record.replaces_call_id.is_none() || record.consultation_ended);
+        // Only an ending transfer needs its id copied out of the store.
+        let ending = (matches!(applied, Step::Resolved(_)) || done).then(|| {
+            (
+                record.call_id.clone(),
+                record.attempt,
+                record.outcome.clone(),
+            )
+        });
         match applied {
-            Step::Progress => self.stats.progressed += 1,
+            Step::Progress | Step::ConsultationEnded => self.stats.progressed += 1,
             Step::Duplicate => self.stats.duplicates += 1,
             Step::Late => self.stats.late += 1,
             Step::Ignored => self.stats.ignored += 1,
-            Step::ConsultationEnded => self.stats.progressed += 1,
-            Step::Resolved(fp) => {
-                match record_outcome(self.store.get(&primary)) {
+            Step::Resolved(_) => {}
+        }
+        if let Some((primary, attempt, outcome)) = ending {
+            if let Step::Resolved(fp) = applied {
+                match outcome {
                     Some(TransferOutcome::Completed) => self.stats.completed += 1,
                     Some(TransferOutcome::Failed { .. }) => self.stats.failed += 1,
                     Some(TransferOutcome::CallEnded { .. }) => self.stats.call_ended += 1,
@@ -586,9 +595,9 @@ impl Core {
                 }
                 self.remember(config, &primary, fp, now);
             }
-        }
-        if done {
-            self.finish(&primary, attempt);
+            if done {
+                self.finish(&primary, attempt);
+            }
         }
         applied.public()
     }
@@ -750,10 +759,6 @@ impl Core {
             });
         }
     }
-}
-
-fn record_outcome(record: Option<&TransferRecord>) -> Option<&TransferOutcome> {
-    record.and_then(|r| r.outcome.as_ref())
 }
 
 /// What one event did, before it is reported as [`Applied`].
@@ -939,7 +944,8 @@ impl Slot {
 /// [`progress`](Self::progress) stream.
 ///
 /// Dropping the handle before the outcome abandons the transfer: it is removed from the tracker
-/// and its progress stream ends.
+/// and its progress stream ends. Awaiting the handle needs a Tokio runtime with its time driver
+/// (`enable_time`), which runs the timeout; [`outcome`](Self::outcome) works anywhere.
 pub struct TransferHandle {
     call_id: String,
     attempt: u64,
