@@ -217,12 +217,7 @@ impl BaseUrl {
     /// # Errors
     /// [`Error::InvalidCallId`] for an empty or dot-segment id.
     pub fn call_url(&self, call_id: &str) -> Result<Url> {
-        let encoded = encode_call_id(call_id)?;
-        let s = format!("{}/{}/{}", self.root, self.calls_path.as_str(), encoded);
-        Url::parse(&s).map_err(|e| Error::InvalidUrl {
-            url: s,
-            reason: e.to_string(),
-        })
+        self.url(call_id, "")
     }
 
     /// `{root}/communications/calls/{call_id}/transfer`.
@@ -230,10 +225,20 @@ impl BaseUrl {
     /// # Errors
     /// [`Error::InvalidCallId`] for an empty or dot-segment id.
     pub fn transfer_url(&self, call_id: &str) -> Result<Url> {
-        let mut url = self.call_url(call_id)?;
-        let path = format!("{}/transfer", url.path());
-        url.set_path(&path);
-        Ok(url)
+        self.url(call_id, "/transfer")
+    }
+
+    fn url(&self, call_id: &str, suffix: &str) -> Result<Url> {
+        let encoded = encode_call_id(call_id)?;
+        let s = format!(
+            "{}/{}/{encoded}{suffix}",
+            self.root,
+            self.calls_path.as_str()
+        );
+        Url::parse(&s).map_err(|e| Error::InvalidUrl {
+            url: s,
+            reason: e.to_string(),
+        })
     }
 }
 

@@ -50,7 +50,7 @@ impl Pipeline {
     /// [`Error::OutcomeUnknown`]).
     pub(crate) async fn execute(
         &self,
-        request: HttpRequest,
+        mut request: HttpRequest,
         idempotency: Idempotency,
     ) -> Result<HttpResponse> {
         let client_request_id = request
@@ -64,9 +64,8 @@ impl Pipeline {
         let mut waited = Duration::ZERO;
         // Bounded: every pass either returns or increments `retries`, capped by max_retries.
         loop {
-            let mut attempt = request.clone();
             if retries > 0 {
-                attempt
+                request
                     .headers
                     .insert(RETRY_ATTEMPT, HeaderValue::from(retries));
             }
@@ -74,7 +73,7 @@ impl Pipeline {
                 retries >= self.retry.max_retries
                     || waited.saturating_add(delay) > self.retry.max_total_delay
             };
-            let delay = match self.send_following_redirects(attempt).await {
+            let delay = match self.send_following_redirects(&request).await {
                 Ok(response) => {
                     let status = response.status.as_u16();
                     let retriable =
@@ -163,15 +162,18 @@ impl Pipeline {
     /// One attempt: sends, then follows up to `max_redirects` redirects. `Authorization` is
     /// dropped when the origin (scheme, host, port) changes; https to http is refused; a 303
     /// turns the request into a GET without a body.
-    async fn send_following_redirects(&self, mut request: HttpRequest) -> Result<HttpResponse> {
+    async fn send_following_redirects(&self, original: &HttpRequest) -> Result<HttpResponse> {
         let mut hops: u32 = 0;
+        // The request of the current hop; cloned only when a redirect changes it.
+        let mut redirected: Option<HttpRequest> = None;
         // Bounded: each pass returns or increments `hops`, capped by max_redirects.
         loop {
-            let next = request.clone();
-            let response = self.send_once(next).await?;
+            let request = redirected.as_ref().unwrap_or(original);
+            let response = self.send_once(request.clone()).await?;
             if !is_redirect(response.status) {
                 return Ok(response);
             }
+            let mut request = request.clone();
             let from = request.url.to_string();
             let Some(location) = response.header("location") else {
                 return Err(Error::InvalidRedirect {
@@ -219,6 +221,7 @@ impl Pipeline {
             }
             tracing::debug!(status = response.status.as_u16(), to = %target, "following redirect");
             request.url = target;
+            redirected = Some(request);
         }
     }
 }

@@ -361,7 +361,7 @@ impl ClientCredentials {
             header::USER_AGENT,
             HeaderValue::from_static(crate::client::USER_AGENT),
         );
-        if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        if let Ok(v) = HeaderValue::from_str(&crate::client::new_request_id()) {
             headers.insert(CLIENT_REQUEST_ID, v);
         }
         let request = HttpRequest {
