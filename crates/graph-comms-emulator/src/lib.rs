@@ -228,7 +228,9 @@ impl Emulator {
         state::callback_token(&self.shared.key, app_id, tenant_id)
     }
 
-    /// Makes a call arrive at a bot (see [`PlaceCall`]). Its notifications are queued at once.
+    /// Makes a call arrive at a bot (see [`PlaceCall`]). Its notifications are queued at once and
+    /// posted by a task on the runtime the emulator was started on (so this may be called from any
+    /// thread).
     pub fn place_call(&self, call: PlaceCall) -> Result<PlacedCall> {
         control::place_call(&self.shared, call)
     }

@@ -98,6 +98,9 @@ pub(crate) struct Shared {
     pub(crate) default_script: Mutex<Script>,
     pub(crate) global_throttle: Mutex<Option<Throttle>>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The runtime the emulator was started on: delivery tasks run there, so calls can be placed
+    /// from any thread.
+    runtime: tokio::runtime::Handle,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -136,6 +139,7 @@ impl Shared {
             delivered: Notify::new(),
             global_throttle: Mutex::new(None),
             shutdown,
+            runtime: tokio::runtime::Handle::current(),
         }
     }
 
@@ -211,7 +215,7 @@ impl Shared {
         rec.set_script(script);
         self.calls().insert(id.clone(), rec);
         lock(&self.deliveries).entry(id.clone()).or_default();
-        tokio::spawn(delivery_task(Arc::clone(self), id, rx));
+        self.runtime.spawn(delivery_task(Arc::clone(self), id, rx));
     }
 
     /// Applies what a notification says to the call before it is posted; returns the call's

@@ -571,3 +571,17 @@ async fn shutdown_is_graceful() {
     em.shutdown().await;
     assert!(reqwest::get(url).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_can_be_placed_from_a_plain_thread() {
+    let em = emulator().await;
+    let mut cb = Callback::start().await;
+    let url = cb.url.clone();
+    let id = std::thread::scope(|s| {
+        s.spawn(|| em.place_call(PlaceCall::new(url)).expect("placed").id)
+            .join()
+            .expect("thread")
+    });
+    assert_eq!(states(&cb.take(2).await), ["establishing", "established"]);
+    assert_eq!(em.call_state(&id).as_deref(), Some("established"));
+}
