@@ -249,6 +249,13 @@ pub enum Violation {
         /// The value found.
         value: String,
     },
+    /// A field of the transfer target found at the body's root, where Graph does not read it
+    /// (warning: kept and sent as it is).
+    #[error("{path}: warning: not a parameter of transfer; did you mean transferTarget.{path}? (sent as is)")]
+    MisplacedField {
+        /// JSON path of the field (a root key).
+        path: String,
+    },
     /// A value Graph defines as an enum is not one of its known members (warning).
     #[error("{path}: warning: {value:?} is not a known {enum_name} (known: {}); sent as is", .known.join(", "))]
     UnknownEnumValue {
@@ -271,6 +278,7 @@ impl Violation {
             | Self::UnknownIdentityKind { .. }
             | Self::UnsupportedTargetKind { .. }
             | Self::ApplicationIdNotGuid { .. }
+            | Self::MisplacedField { .. }
             | Self::UnknownEnumValue { .. } => Severity::Warning,
             _ => Severity::Error,
         }
@@ -301,6 +309,7 @@ impl Violation {
             | Self::TenantMismatch { path, .. }
             | Self::ReplacesCallIdInvalid { path, .. }
             | Self::ReplacesOwnCall { path, .. }
+            | Self::MisplacedField { path }
             | Self::UnknownEnumValue { path, .. } => path,
         }
     }
@@ -327,6 +336,7 @@ impl Violation {
             Self::TenantMismatch { .. } => "tenant-mismatch",
             Self::ReplacesCallIdInvalid { .. } => "replaces-call-id-invalid",
             Self::ReplacesOwnCall { .. } => "replaces-own-call",
+            Self::MisplacedField { .. } => "misplaced-field",
             Self::UnknownEnumValue { .. } => "unknown-enum-value",
         }
     }

@@ -25,6 +25,8 @@ use crate::ids::{call_id_value, e164_problem, Guid};
 ///   a `transferee` is a warning;
 /// - every stated tenant (the call's, the target's, the transferee's) is the same one;
 /// - `endpointType` values are known ones, else a warning;
+/// - a field of the transfer target at the body's root (`languageId`, `region`, ...; example 5
+///   of the page prints them there) is a warning;
 /// - fields this crate does not know are never a violation.
 ///
 /// ```
@@ -48,6 +50,7 @@ pub fn validate(body: &TransferRequestBody, ctx: &CallContext) -> Report {
     };
     v.target(body, ctx);
     v.transferee(body, ctx);
+    v.misplaced(body);
     v.report
 }
 
@@ -278,6 +281,18 @@ fn check_field(
     broken.push(path.to_owned());
     *v = Value::Null;
 }
+
+/// Fields of `invitationParticipantInfo` that mean nothing at the body's root.
+const TARGET_FIELDS: &[&str] = &[
+    "endpointType",
+    "identity",
+    "languageId",
+    "region",
+    "replacesCallId",
+    "participantId",
+    "hidden",
+    "removeFromDefaultAudioRoutingGroup",
+];
 
 /// The kinds of identity an identity set can name, by JSON name (`assertedIdentity` is a claim
 /// about a caller, not a kind of endpoint, and is not counted).
@@ -528,6 +543,19 @@ impl Validator {
                 expected: expected.to_string(),
                 expected_at,
             });
+        }
+    }
+
+    fn misplaced(&mut self, body: &TransferRequestBody) {
+        if body.additional_data.is_empty() {
+            return;
+        }
+        for name in TARGET_FIELDS {
+            if body.additional_data.contains_key(*name) {
+                self.push(Violation::MisplacedField {
+                    path: (*name).to_owned(),
+                });
+            }
         }
     }
 

@@ -442,6 +442,14 @@ fn cases() -> Vec<Case> {
             ),
             &["unknown-enum-value", "unknown-enum-value"],
         ),
+        // --- fields of the target at the body's root (example 5 as printed puts them there)
+        case(
+            "languageId and region at the root",
+            Ctx::Peer,
+            json!({"transferTarget": {"identity": {"user": {"id": USER}}},
+                   "languageId": "en-us", "region": "amer", "clientContext": "kept"}),
+            &["misplaced-field", "misplaced-field"],
+        ),
         // --- JSON types
         raw(
             "transferTarget missing",
