@@ -14,7 +14,10 @@ fn documented_transfer_requests() {
         .into_iter()
         .filter(|p| p.to_string_lossy().contains("call-transfer"))
         .collect();
-    assert!(files.len() >= 20, "the corpus holds the transfer requests of every version");
+    assert!(
+        files.len() >= 20,
+        "the corpus holds the transfer requests of every version"
+    );
     // The bot of the documented PSTN examples is an application instance; the call kind of each
     // example is a peer call except example 5, a group call.
     let mut summary = String::new();
