@@ -166,8 +166,6 @@ pub enum RoutingData<'a> {
 /// The routing fields of a `resourceData` object.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RoutingCall<'a> {
-    /// `@odata.type`, e.g. `#microsoft.graph.call` or `#microsoft.graph.commsOperation`.
-    pub odata_type: Option<Cow<'a, str>>,
     /// The call `state` (`establishing`, `established`, `transferring`, `transferAccepted`,
     /// `terminated`, …), as given.
     pub state: Option<Cow<'a, str>>,
@@ -335,7 +333,6 @@ impl<'de> de::Deserialize<'de> for RoutingData<'de> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut call = RoutingCall::default();
                 const FIELDS: &[&str] = &[
-                    "@odata.type",
                     "state",
                     "resultInfo",
                     "terminationReason",
@@ -343,13 +340,12 @@ impl<'de> de::Deserialize<'de> for RoutingData<'de> {
                 ];
                 while let Some(key) = map.next_key_seed(FieldSeed(FIELDS))? {
                     match key {
-                        Some(0) => call.odata_type = map.next_value::<LenientStr<'de>>()?.0,
-                        Some(1) => call.state = map.next_value::<LenientStr<'de>>()?.0,
-                        Some(2) => call.result_info = map.next_value::<LenientResultInfo<'de>>()?.0,
-                        Some(3) => {
+                        Some(0) => call.state = map.next_value::<LenientStr<'de>>()?.0,
+                        Some(1) => call.result_info = map.next_value::<LenientResultInfo<'de>>()?.0,
+                        Some(2) => {
                             call.termination_reason = map.next_value::<LenientStr<'de>>()?.0;
                         }
-                        Some(4) => {
+                        Some(3) => {
                             call.replaces_context = map.next_value::<LenientStr<'de>>()?.0;
                         }
                         _ => {
