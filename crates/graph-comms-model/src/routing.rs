@@ -389,13 +389,15 @@ impl<'de> de::Deserialize<'de> for RoutingData<'de> {
 }
 
 /// An object key, looked up in a list of the member names we read: `Some(index)`, or `None` for
-/// a member we skip. Nothing is allocated unless the key has escapes.
+/// a member we skip. The key is read as raw bytes (escapes resolved, no UTF-8 check, nothing
+/// allocated unless it has escapes): it is only compared with ASCII names, and serde_json's
+/// validate-only pass does not check UTF-8 inside strings either.
 struct FieldSeed(&'static [&'static str]);
 
 impl<'de> DeserializeSeed<'de> for FieldSeed {
     type Value = Option<usize>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_identifier(self)
+        deserializer.deserialize_bytes(self)
     }
 }
 
@@ -404,8 +406,11 @@ impl<'de> Visitor<'de> for FieldSeed {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|name| name.as_bytes() == v))
+    }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.0.iter().position(|name| *name == v))
+        self.visit_bytes(v.as_bytes())
     }
 }
 
@@ -585,6 +590,15 @@ mod tests {
         assert_eq!(n.call_id(), Some("abc"));
         let call = n.call().expect("object");
         assert!(matches!(call.state, Some(Cow::Borrowed("established"))));
+    }
+
+    #[test]
+    fn escaped_keys_are_recognised() {
+        let n = one(r#"{"\u0076alue":[{"resourceD\u0061ta":{"\u0073tate":"terminated"}}]}"#);
+        assert_eq!(
+            n.call().and_then(|c| c.state.as_deref()),
+            Some("terminated")
+        );
     }
 
     #[test]

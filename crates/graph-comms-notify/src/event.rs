@@ -114,18 +114,25 @@ fn names_the_call_itself(n: &RoutingNotification<'_>) -> bool {
 }
 
 /// What a notification means for a transfer.
+///
+/// Serialized (with serde) as an object tagged by `event`, whose values are the
+/// [`name`](EventKind::name)s: `{"event":"transferFailed","code":500,...}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "camelCase", tag = "event")]
+#[serde(tag = "event")]
 #[non_exhaustive]
 pub enum EventKind {
     /// The call is being transferred (state `transferring`).
+    #[serde(rename = "transferring")]
     Transferring,
     /// The transfer target accepted (state `transferAccepted`).
+    #[serde(rename = "transferAccepted")]
     TransferAccepted,
     /// The transfer completed: state `terminated` with sub-code 7015 or `terminationReason:
     /// AppTransferred`.
+    #[serde(rename = "transferCompleted")]
     Completed,
     /// The transfer failed: the call is back to `established` with an error `resultInfo`.
+    #[serde(rename = "transferFailed", rename_all = "camelCase")]
     Failed {
         /// `resultInfo.code` (≥ 400).
         code: i64,
@@ -137,6 +144,7 @@ pub enum EventKind {
         replaces_context: Option<String>,
     },
     /// Anything else: other states, roster updates, operations, unknown values.
+    #[serde(rename = "other")]
     Other,
 }
 
@@ -361,6 +369,33 @@ mod tests {
         assert_eq!(k, EventKind::Other);
         let k = kind(r#"{"value":[{"resourceData":{"state":"TRANSFERRING"}}]}"#);
         assert_eq!(k, EventKind::Transferring);
+    }
+
+    #[test]
+    fn kinds_serialize_with_their_names() {
+        let failed = EventKind::Failed {
+            code: 500,
+            subcode: Some(7000),
+            message: None,
+            replaces_context: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&failed).ok().as_deref(),
+            Some(
+                r#"{"event":"transferFailed","code":500,"subcode":7000,"message":null,"replacesContext":null}"#
+            )
+        );
+        for k in [
+            EventKind::Transferring,
+            EventKind::TransferAccepted,
+            EventKind::Completed,
+            EventKind::Other,
+        ] {
+            assert_eq!(
+                serde_json::to_value(&k).ok(),
+                Some(serde_json::json!({"event": k.name()}))
+            );
+        }
     }
 
     #[test]
