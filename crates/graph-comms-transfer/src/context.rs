@@ -14,6 +14,10 @@ pub enum CallKind {
 /// What the bot knows about the call a transfer request applies to; the validator checks a body
 /// against it.
 ///
+/// Made with [`peer`](Self::peer), [`group`](Self::group) or [`new`](Self::new) and the `with_*`
+/// methods (fields can also be set directly; the struct is `#[non_exhaustive]` so that what the
+/// bot can say about a call may grow).
+///
 /// ```
 /// use graph_comms_transfer::{CallContext, CallKind, Guid};
 ///
@@ -25,6 +29,7 @@ pub enum CallKind {
 /// # Ok::<(), graph_comms_transfer::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CallContext {
     /// Peer or group call.
     pub kind: CallKind,
