@@ -570,3 +570,47 @@ impl Validator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use graph_comms_model::{InvitationParticipantInfo, ParticipantInfo};
+
+    /// An object with every field of `fields` set to a value of its shape.
+    fn sample(fields: &[(&str, Shape)]) -> Value {
+        let mut map = Map::new();
+        for &(name, shape) in fields {
+            let v = match shape {
+                Shape::String => Value::from("x"),
+                Shape::Bool => Value::from(true),
+                Shape::Object(inner) => sample(inner),
+            };
+            map.insert(name.to_owned(), v);
+        }
+        Value::Object(map)
+    }
+
+    /// The shape tables name only fields the model declares, with the types it reads: were the
+    /// model to rename one, a wrong-typed value would slip past the shape check.
+    #[test]
+    fn shape_tables_match_the_model() {
+        let t: InvitationParticipantInfo =
+            serde_json::from_value(sample(INVITATION_PARTICIPANT_INFO)).expect("model reads it");
+        assert!(t.additional_data.is_empty(), "{:?}", t.additional_data);
+        let set = t.identity.expect("identity");
+        assert!(set.additional_data.is_empty(), "{:?}", set.additional_data);
+        let user = set.user.expect("user");
+        assert!(user.additional_data.is_empty(), "{:?}", user.additional_data);
+        let p: ParticipantInfo =
+            serde_json::from_value(sample(PARTICIPANT_INFO)).expect("model reads it");
+        assert!(p.additional_data.is_empty(), "{:?}", p.additional_data);
+    }
+
+    #[test]
+    fn within() {
+        assert!(is_within("transferTarget.identity", "transferTarget"));
+        assert!(is_within("transferTarget", "transferTarget"));
+        assert!(!is_within("transferTargetX", "transferTarget"));
+        assert!(!is_within("transferee", "transferTarget"));
+    }
+}
