@@ -600,7 +600,11 @@ mod tests {
         let set = t.identity.expect("identity");
         assert!(set.additional_data.is_empty(), "{:?}", set.additional_data);
         let user = set.user.expect("user");
-        assert!(user.additional_data.is_empty(), "{:?}", user.additional_data);
+        assert!(
+            user.additional_data.is_empty(),
+            "{:?}",
+            user.additional_data
+        );
         let p: ParticipantInfo =
             serde_json::from_value(sample(PARTICIPANT_INFO)).expect("model reads it");
         assert!(p.additional_data.is_empty(), "{:?}", p.additional_data);
