@@ -49,10 +49,15 @@ pub fn decode(body: &[u8]) -> Result<Vec<NotificationEvent>> {
 /// The change type does not decide: Graph sends completion with `changeType: deleted`, but the
 /// state is what counts.
 pub fn classify(n: &RoutingNotification<'_>) -> EventKind {
+    classify_at(n, resource_path(n))
+}
+
+/// [`classify`] with the notification's resource path already split (see [`resource_path`]).
+fn classify_at(n: &RoutingNotification<'_>, path: Option<(&str, &str)>) -> EventKind {
     let RoutingData::Call(call) = &n.resource_data else {
         return EventKind::Other;
     };
-    if !names_the_call_itself(n) {
+    if !names_the_call_itself(path) {
         return EventKind::Other;
     }
     let Some(state) = call.state.as_deref() else {
@@ -98,12 +103,7 @@ pub const TRANSFER_COMPLETED_SUBCODE: i64 = 7015;
 /// `true` when the notification's resource path is the call itself (`/communications/calls/{id}`
 /// or `/app/calls/{id}`), not a sub-resource such as `/participants` or `/operations/{id}`, or
 /// when it names no path at all.
-fn names_the_call_itself(n: &RoutingNotification<'_>) -> bool {
-    let path = n
-        .resource_url
-        .as_deref()
-        .and_then(routing::call_path)
-        .or_else(|| n.resource.as_deref().and_then(routing::call_path));
+fn names_the_call_itself(path: Option<(&str, &str)>) -> bool {
     match path {
         None => true,
         Some((_, tail)) => matches!(
@@ -111,6 +111,15 @@ fn names_the_call_itself(n: &RoutingNotification<'_>) -> bool {
             None | Some(b'?' | b'#')
         ),
     }
+}
+
+/// The call id and what follows it, from `resourceUrl` when it names a call, else from the
+/// legacy `resource` (the same rule as [`RoutingNotification::call_id`]).
+fn resource_path<'n>(n: &'n RoutingNotification<'_>) -> Option<(&'n str, &'n str)> {
+    n.resource_url
+        .as_deref()
+        .and_then(routing::call_path)
+        .or_else(|| n.resource.as_deref().and_then(routing::call_path))
 }
 
 /// What a notification means for a transfer.
@@ -228,11 +237,12 @@ impl NotificationEvent {
     pub fn from_routing(n: &RoutingNotification<'_>) -> Self {
         let call = n.call();
         let info = call.and_then(|c| c.result_info.as_ref());
+        let path = resource_path(n);
         NotificationEvent {
-            call_id: n.call_id().map(str::to_owned),
+            call_id: path.map(|(id, _)| id.to_owned()),
             change_type: n.change_type.as_deref().map(ChangeType::from),
             state: call.and_then(|c| c.state.as_deref()).map(CallState::from),
-            kind: classify(n),
+            kind: classify_at(n, path),
             result_code: info.and_then(|i| i.code_value()),
             result_subcode: info.and_then(|i| i.subcode_value()),
             result_message: info.and_then(|i| i.message.as_deref()).map(str::to_owned),
