@@ -1,0 +1,92 @@
+//! `graph-comms demo` run as a user runs it: the binary, the emulator, the receiver and the
+//! tracker, over 127.0.0.1, every scenario and failure branch.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+/// A scenario's outcome, result code, sub-code and termination reason.
+type Ending = (String, Option<i64>, Option<i64>, Option<String>);
+
+fn demo(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
+        .arg("demo")
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_scenario_ends_as_scripted() {
+    let (code, stdout, stderr) = demo(&["--json", "--delay-ms", "0"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let got: Vec<Ending> = rows
+        .iter()
+        .map(|r| {
+            assert_eq!(r["asScripted"], true, "{r}");
+            (
+                r["outcome"].as_str().unwrap().to_owned(),
+                r["resultCode"].as_i64(),
+                r["resultSubcode"].as_i64(),
+                r["terminationReason"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    let completed = |code, sub| ("completed".to_owned(), Some(code), Some(sub), None);
+    let app_transferred = (
+        "completed".to_owned(),
+        None,
+        None,
+        Some("AppTransferred".to_owned()),
+    );
+    assert_eq!(got[0], completed(0, 7015), "ex1");
+    assert_eq!(got[1], app_transferred, "ex2");
+    assert_eq!(got[2], completed(0, 7015), "ex3");
+    assert_eq!(got[3], app_transferred, "ex4");
+    assert_eq!(got[4], completed(0, 7015), "ex5");
+    assert_eq!(
+        (got[5].0.as_str(), got[5].1, got[5].2),
+        ("failed", Some(500), Some(7000))
+    );
+    assert_eq!(
+        (got[6].0.as_str(), got[6].1, got[6].2),
+        ("failed", Some(500), Some(7700))
+    );
+    assert_eq!(got[7].0, "call ended");
+    assert_eq!(rows.len(), 8);
+}
+
+#[test]
+fn plain_output_shows_the_flow_and_the_table() {
+    let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "1,6"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for line in [
+        "[1/8] ex1 peer call -> Teams user",
+        "202 Accepted",
+        "transferring",
+        "completed (0/7015)",
+        "failed (500/7000)",
+        "2 of 2 scenarios ended as scripted",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn a_bad_scenario_number_is_invalid_input() {
+    let (code, _, stderr) = demo(&["--only", "9"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        "graph-comms: error: --only 9: scenarios are numbered 1 to 8"
+    );
+}
