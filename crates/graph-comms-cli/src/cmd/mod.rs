@@ -8,7 +8,19 @@ pub(crate) mod notify;
 pub(crate) mod transfer;
 pub(crate) mod validate;
 
-/// Sets up tracing on stderr: `RUST_LOG` wins, else `-v` counts (warn by default).
+/// Sets up tracing on stderr: `RUST_LOG` wins, else `-v` counts (warnings only by default).
 pub(crate) fn init_tracing(verbose: u8) {
-    let _ = verbose;
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
