@@ -564,7 +564,7 @@ impl Core {
         };
         let applied = match role {
             CallRole::Transferred => {
-                apply_to_transfer(record, event, &self.recent, now, &mut self.slots)
+                apply_to_transfer(record, event, &self.recent, now, &self.slots)
             }
             CallRole::Consultation => apply_to_consultation(record, call_id, event, &self.slots),
         };
@@ -789,7 +789,7 @@ fn apply_to_transfer(
     event: &NotificationEvent,
     recent: &HashMap<Box<str>, Recent>,
     now: Instant,
-    slots: &mut HashMap<u64, Arc<Slot>>,
+    slots: &HashMap<u64, Arc<Slot>>,
 ) -> Step {
     if record.outcome.is_some() {
         // Only waiting for the consultation call's end; the transfer itself is over.
@@ -799,14 +799,14 @@ fn apply_to_transfer(
             Step::Ignored
         };
     }
-    let slot = slots.get(&record.attempt);
+    // The slot is looked up only when something changes: duplicates touch nothing but the record.
     let outcome = match &event.kind {
         EventKind::Transferring => {
             if record.seen_transferring || record.seen_accepted {
                 return Step::Duplicate;
             }
             record.seen_transferring = true;
-            if let Some(slot) = slot {
+            if let Some(slot) = slots.get(&record.attempt) {
                 slot.progress(TransferProgress::Transferring);
             }
             return Step::Progress;
@@ -816,7 +816,7 @@ fn apply_to_transfer(
                 return Step::Duplicate;
             }
             record.seen_accepted = true;
-            if let Some(slot) = slot {
+            if let Some(slot) = slots.get(&record.attempt) {
                 slot.progress(TransferProgress::TransferAccepted);
             }
             return Step::Progress;
@@ -850,7 +850,7 @@ fn apply_to_transfer(
     {
         return Step::Late;
     }
-    if let Some(slot) = slot {
+    if let Some(slot) = slots.get(&record.attempt) {
         slot.resolve(outcome.clone());
     }
     record.outcome = Some(outcome);
