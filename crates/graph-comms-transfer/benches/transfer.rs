@@ -5,7 +5,9 @@ use std::hint::black_box;
 
 use criterion::Criterion;
 use graph_comms_model::EndpointType;
-use graph_comms_transfer::{validate, validate_json, CallContext, Guid, Transfer, Transferee};
+use graph_comms_transfer::{
+    to_json, validate, validate_json, CallContext, Guid, Transfer, Transferee,
+};
 
 fn guid(s: &str) -> Guid {
     Guid::parse(s).expect("a GUID")
@@ -41,18 +43,20 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let body = build();
             let report = validate(black_box(&body), black_box(&ctx));
+            let bytes = to_json(&body).expect("serializes");
+            black_box((report, bytes))
+        })
+    });
+    g.bench_function("build_validate_serde_json_to_vec", |b| {
+        b.iter(|| {
+            let body = build();
+            let report = validate(black_box(&body), black_box(&ctx));
             let bytes = serde_json::to_vec(&body).expect("serializes");
             black_box((report, bytes))
         })
     });
-    g.bench_function("build_validate_serialize_presized", |b| {
-        b.iter(|| {
-            let body = build();
-            let report = validate(black_box(&body), black_box(&ctx));
-            let mut bytes = Vec::with_capacity(512);
-            serde_json::to_writer(&mut bytes, &body).expect("serializes");
-            black_box((report, bytes))
-        })
+    g.bench_function("to_json_only", |b| {
+        b.iter(|| black_box(to_json(black_box(&body)).expect("serializes")))
     });
     g.bench_function("serde_json_to_vec_only", |b| {
         b.iter(|| black_box(serde_json::to_vec(black_box(&body)).expect("serializes")))

@@ -65,6 +65,12 @@ pub enum Error {
         /// The decoder's message.
         message: String,
     },
+    /// The body could not be written as JSON (a value the model holds has no JSON form).
+    #[error("the body cannot be written as JSON: {message}")]
+    Encode {
+        /// The encoder's message.
+        message: String,
+    },
     /// The body breaks at least one rule; the report holds every violation, warnings included.
     #[error("{}", summary(.0))]
     Invalid(Report),

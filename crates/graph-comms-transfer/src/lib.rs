@@ -11,7 +11,8 @@
 //!   fields kept) against a [`CallContext`], and returns a [`Report`] of every [`Violation`],
 //!   errors and warnings, each displayed as `path: message`.
 //! - [`E164`], [`Guid`] and [`CallId`] are validated once and trusted afterwards.
-//! - [`transfer_path`] puts a call id into the request path, percent-encoded, never raw.
+//! - [`transfer_path`] puts a call id into the request path, percent-encoded, never raw;
+//!   [`to_json`] writes the body in one allocation.
 //!
 //! ```
 //! use graph_comms_model::EndpointType;
@@ -53,4 +54,4 @@ pub use builder::{Transfer, Transferee};
 pub use context::{CallContext, CallKind};
 pub use error::{Error, Report, Result, Severity, Violation};
 pub use ids::{call_path_segment, transfer_path, CallId, Guid, E164, E164_MAX_DIGITS};
-pub use validate::{validate, validate_json};
+pub use validate::{to_json, validate, validate_json};

@@ -3,7 +3,7 @@
 
 use graph_comms_model::{EndpointType, TransferRequestBody};
 use graph_comms_transfer::{
-    validate, validate_json, CallContext, CallId, Guid, Transfer, Transferee, E164,
+    to_json, validate, validate_json, CallContext, CallId, Guid, Transfer, Transferee, E164,
 };
 use serde_json::Value;
 
@@ -105,6 +105,8 @@ fn built_bodies_equal_the_page_field_for_field() {
         let page: Value = serde_json::from_str(fixture(n)).expect("fixture is JSON");
         let ours = serde_json::to_value(built(n)).expect("serializes");
         assert_eq!(ours, page, "example {n}");
+        let bytes = to_json(&built(n)).expect("serializes");
+        assert_eq!(bytes, serde_json::to_vec(&built(n)).expect("serializes"));
     }
 }
 
