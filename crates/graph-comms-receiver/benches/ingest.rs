@@ -265,9 +265,9 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and wants a quick run.
     let quick = !std::env::args().any(|a| a == "--bench");
     let connections = env_usize("INGEST_CONNECTIONS", 64);
-    let requests = env_usize("INGEST_REQUESTS", if quick { 2_000 } else { 100_000 });
-    let fresh = env_usize("INGEST_FRESH_TOKENS", if quick { 64 } else { 10_000 });
-    let rounds = env_usize("INGEST_ROUNDS", if quick { 1 } else { 3 });
+    let requests = env_usize("INGEST_REQUESTS", if quick { 2_000 } else { 40_000 });
+    let fresh = env_usize("INGEST_FRESH_TOKENS", if quick { 64 } else { 4_000 });
+    let rounds = env_usize("INGEST_ROUNDS", if quick { 1 } else { 8 });
 
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -350,6 +350,27 @@ fn main() {
     let mut all_fresh = mint(0..half, signing.clone());
     all_fresh.extend(other.join().expect("minting thread"));
 
+    // Profiling aid: INGEST_SERVE_SECS=N serves for N seconds (bounded) and writes a wrk request
+    // file, so an external load generator and profiler can be pointed at the servers.
+    if let Some(secs) = std::env::var("INGEST_SERVE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        let file = std::env::temp_dir().join("graph-comms-ingest-reused.tsv");
+        let reused_many: Vec<String> = vec![reused[0].clone(); bodies.len()];
+        write_requests(&file, &reused_many, &bodies);
+        std::fs::write(
+            std::env::temp_dir().join("graph-comms-ingest.lua"),
+            WRK_SCRIPT,
+        )
+        .expect("script");
+        println!(
+            "bare axum {bare_axum} receiver axum {receiver_axum} requests {}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_secs(secs.min(600)));
+        return;
+    }
     // Warm up (fetches the keys, fills connection pools).
     for addr in [bare_axum, receiver_axum, bare_serve, receiver_serve] {
         load(
@@ -400,8 +421,15 @@ fn main() {
                 &fresh_tokens,
             ),
         ];
-        for (slot, (name, addr, n, tokens)) in runs.into_iter().enumerate() {
-            results[slot].push(load(name, addr, connections, n, tokens, &bodies));
+        // Bare and receiver run back to back in pairs, the pair's order flipping every round, so
+        // both see the same background load.
+        for pair in 0..3 {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for k in order {
+                let slot = 2 * pair + k;
+                let (name, addr, n, tokens) = runs[slot];
+                results[slot].push(load(name, addr, connections, n, tokens, &bodies));
+            }
         }
     }
 
@@ -424,6 +452,30 @@ fn main() {
     report(&results[..4], 0);
     println!("\nFresh token per request (baseline: bare 202 on axum::serve, same requests):\n");
     report(&results[4..], 0);
+    println!("\nPaired ratios (median over rounds of receiver ÷ bare run back to back in the same round):\n");
+    println!("| pair | req/s ratio | p99 ratio |");
+    println!("|---|---|---|");
+    for (name, r, b) in [
+        ("reused token, axum::serve", 1, 0),
+        ("reused token, graph_comms_receiver::serve", 3, 2),
+        ("fresh token per request, axum::serve", 5, 4),
+    ] {
+        let rps = median(
+            results[r]
+                .iter()
+                .zip(&results[b])
+                .map(|(x, y)| x.rps() / y.rps())
+                .collect(),
+        );
+        let p99 = median(
+            results[r]
+                .iter()
+                .zip(&results[b])
+                .map(|(x, y)| x.p99_us as f64 / y.p99_us.max(1) as f64)
+                .collect(),
+        );
+        println!("| {name} | {:.0} % | {:.2}× |", 100.0 * rps, p99);
+    }
     println!(
         "\naccounting: sent {sent_to_receiver} to the receiver; client counted {client_accepted} 202s; receiver counted {server_accepted} accepted, {} rejected; handler saw {handler_events} events; lost {}",
         after.rejected() - before.rejected(),
@@ -452,7 +504,7 @@ fn main() {
     let reused_file = dir.join("reused.tsv");
     let reused_many: Vec<String> = vec![reused[0].clone(); bodies.len()];
     write_requests(&reused_file, &reused_many, &bodies);
-    let wrk_fresh = env_usize("INGEST_WRK_FRESH_TOKENS", 20_000);
+    let wrk_fresh = env_usize("INGEST_WRK_FRESH_TOKENS", 12_000);
     eprintln!("minting {wrk_fresh} more tokens for wrk ...");
     let fresh_wrk: Vec<String> = (0..wrk_fresh)
         .map(|i| {
@@ -466,7 +518,7 @@ fn main() {
 
     let before = receiver.stats();
     let mut wrk_runs: Vec<WrkResult> = Vec::new();
-    for _ in 0..rounds {
+    for _ in 0..3 {
         wrk_runs.extend(wrk(
             "bare 202, axum::serve",
             bare_axum,

@@ -7,7 +7,7 @@
 //!    only, signed by a key published at the OpenID configuration ([`AuthConfig`]), issuer
 //!    accepted, audience = the bot's app id (`403` for a genuine token of another app, `401`
 //!    otherwise), `exp`/`nbf` with leeway; verified tokens are cached until they expire, so a
-//!    sender reusing its token costs one hash, not one RSA verification, per callback;
+//!    sender reusing its token costs one lookup, not one RSA verification, per callback;
 //! 2. it bounds the input: `415` unless `application/json`, `413` past 1 MiB (checked while
 //!    reading), `408` for slow bodies, `400` with the decoder's message for anything that is not a
 //!    `commsNotifications` batch;

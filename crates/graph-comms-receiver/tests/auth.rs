@@ -350,11 +350,22 @@ async fn a_reused_token_is_verified_once_and_a_fresh_one_each_time() {
     assert_eq!(stats.full_verifications, 1);
     assert_eq!(stats.cache_hits, 99);
 
+    // The cached token's signature on other claims (another tenant) is not the cached token.
+    let mut c = claims(APP_ID);
+    c["tid"] = "another-tenant".into();
+    let other = key().sign(&c);
+    let mut parts: Vec<&str> = other.split('.').collect();
+    parts[2] = token.split('.').nth(2).unwrap_or_default();
+    let spliced = parts.join(".");
+    let response = s.post_token(&spliced).await;
+    assert_eq!(response.status, 401, "{}", response.body_text());
+    assert_eq!(s.receiver.authenticator().stats().full_verifications, 2);
+
     // A token differing in one claim is a different token: verified on its own.
     let mut c = claims(APP_ID);
     c["iat"] = (now() - 1).into();
     assert_eq!(s.post_token(&key().sign(&c)).await.status, 202);
-    assert_eq!(s.receiver.authenticator().stats().full_verifications, 2);
+    assert_eq!(s.receiver.authenticator().stats().full_verifications, 3);
 }
 
 #[tokio::test]

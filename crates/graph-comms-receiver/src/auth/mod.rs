@@ -278,10 +278,9 @@ impl Authenticator {
         if token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::Malformed("longer than 16 KiB".to_owned()));
         }
-        let digest = cache::digest(token);
         let now = now_secs();
         let generation = inner.keys.generation();
-        if let Some(caller) = inner.cache.get(&digest, now, generation) {
+        if let Some(caller) = inner.cache.get(token, now, generation) {
             inner.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(caller);
         }
@@ -339,7 +338,7 @@ impl Authenticator {
             expires_at,
             not_before: claims.nbf.as_ref().and_then(seconds),
         });
-        inner.cache.insert(digest, caller.clone(), now, generation);
+        inner.cache.insert(token, caller.clone(), now, generation);
         Ok(caller)
     }
 }
