@@ -357,3 +357,56 @@ fn empty_call_ids_are_rejected() {
     let tracker = TransferTracker::default();
     assert_eq!(tracker.track("").map(|_| ()), Err(NotifyError::EmptyCallId));
 }
+
+/// A store that counts its calls, delegating to the in-memory one.
+#[derive(Debug, Default)]
+struct CountingStore {
+    inner: graph_comms_notify::MemoryStore,
+    inserts: usize,
+    removes: usize,
+}
+
+impl graph_comms_notify::TransferStore for CountingStore {
+    fn insert(
+        &mut self,
+        record: graph_comms_notify::TransferRecord,
+    ) -> graph_comms_notify::Result<()> {
+        self.inserts += 1;
+        self.inner.insert(record)
+    }
+    fn find_mut(
+        &mut self,
+        call_id: &str,
+    ) -> Option<(
+        graph_comms_notify::CallRole,
+        &mut graph_comms_notify::TransferRecord,
+    )> {
+        self.inner.find_mut(call_id)
+    }
+    fn get(&self, call_id: &str) -> Option<&graph_comms_notify::TransferRecord> {
+        self.inner.get(call_id)
+    }
+    fn remove(
+        &mut self,
+        call_id: &str,
+        attempt: u64,
+    ) -> Option<graph_comms_notify::TransferRecord> {
+        let removed = self.inner.remove(call_id, attempt);
+        self.removes += usize::from(removed.is_some());
+        removed
+    }
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_custom_store_backs_the_tracker() {
+    let tracker = TransferTracker::with_store(TrackerConfig::default(), CountingStore::default());
+    let handle = tracker.track(CALL).expect("tracks");
+    tracker.apply(&transferring(CALL));
+    tracker.apply(&completed(CALL));
+    assert_eq!(handle.await, TransferOutcome::Completed);
+    assert_eq!(tracker.stats().open, 0);
+    assert!(format!("{tracker:?}").contains("TransferTracker"));
+}
