@@ -17,7 +17,8 @@ pub const E164_MAX_DIGITS: usize = 15;
 /// A phone number in E.164 form: `+`, a country code starting with 1–9, at most 15 digits in all,
 /// and nothing else (no spaces, dashes, parentheses, or `tel:` prefix).
 ///
-/// Graph's `identity.phone.id` of a PSTN transfer target must be in this form.
+/// Graph's `identity.phone.id` of a PSTN transfer target must be in this form. With serde it is
+/// written as its string and read through [`E164::parse`].
 ///
 /// ```
 /// use graph_comms_transfer::E164;
@@ -149,7 +150,8 @@ impl From<E164> for String {
 /// 32-digit form are not (use [`CallId`] for call ids, which Graph issues in both forms).
 ///
 /// Two `Guid`s are equal when they name the same GUID, whatever the case they were written in;
-/// [`Display`](fmt::Display) writes lowercase.
+/// [`Display`](fmt::Display) writes lowercase. With serde it is written as its string and read
+/// through [`Guid::parse`].
 ///
 /// ```
 /// use graph_comms_transfer::Guid;
@@ -320,7 +322,8 @@ const HEX: [u8; 256] = {
 ///
 /// The id keeps the form it was written in (so it goes back to Graph unchanged), and two ids are
 /// equal when they name the same GUID, whatever their form or case. This is the type of a
-/// consultative transfer's `replacesCallId`.
+/// consultative transfer's `replacesCallId`. With serde it is written as written and read through
+/// [`CallId::parse`].
 ///
 /// ```
 /// use graph_comms_transfer::CallId;
@@ -508,3 +511,43 @@ pub fn transfer_path(call_id: &str) -> Result<String> {
         call_path_segment(call_id)?
     ))
 }
+
+/// Serde support: each type is written as its string form and read through its strict parser, so
+/// a configuration file or a request body cannot smuggle in an invalid value.
+macro_rules! serde_as_string {
+    ($ty:ty, $what:literal) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> std::result::Result<Self, D::Error> {
+                struct V;
+                impl serde::de::Visitor<'_> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: serde::de::Error>(
+                        self,
+                        v: &str,
+                    ) -> std::result::Result<$ty, E> {
+                        <$ty>::parse(v).map_err(E::custom)
+                    }
+                }
+                deserializer.deserialize_str(V)
+            }
+        }
+    };
+}
+
+serde_as_string!(E164, "an E.164 phone number (a string)");
+serde_as_string!(Guid, "a GUID (a string)");
+serde_as_string!(CallId, "a call id (a string)");

@@ -173,3 +173,30 @@ fn call_id_in_the_url_is_percent_encoded() {
         @r#"call id in the URL: "" cannot be used (it is empty; the URL needs the id of the call to transfer)"#
     );
 }
+
+#[test]
+fn serde_goes_through_the_strict_parsers() {
+    let g: Guid =
+        serde_json::from_str(r#""550FAE72-d251-43ec-868c-373732c2704f""#).expect("a GUID");
+    assert_eq!(
+        serde_json::to_string(&g).expect("serializes"),
+        r#""550fae72-d251-43ec-868c-373732c2704f""#
+    );
+    let n: E164 = serde_json::from_str(r#""+12345678901""#).expect("E.164");
+    assert_eq!(
+        serde_json::to_string(&n).expect("serializes"),
+        r#""+12345678901""#
+    );
+    let c: CallId =
+        serde_json::from_str(r#""E5D3959299BD4DB8BCA830FB894EC51D""#).expect("a call id");
+    assert_eq!(
+        serde_json::to_string(&c).expect("serializes"),
+        r#""E5D3959299BD4DB8BCA830FB894EC51D""#
+    );
+    let err = serde_json::from_str::<E164>(r#""+1 234""#).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#""+1 234" is not E.164 (a space at character 3; only ASCII digits may follow '+') at line 1 column 8"#
+    );
+    assert!(serde_json::from_str::<Guid>("5").is_err());
+}
