@@ -273,14 +273,15 @@ impl GraphCommsClient {
     /// also retried after timeouts and 5xx.
     ///
     /// # Errors
-    /// As [`transfer`](Self::transfer); [`Error::InvalidUrl`]-free; a body that is not a call
-    /// is [`Error::Serialize`].
+    /// As [`transfer`](Self::transfer) (a 504 or a timeout is [`Error::Transport`] or a
+    /// [`Error::Server`] after its retries rather than "outcome unknown": reading twice is
+    /// harmless); a body that is not a call is [`Error::Decode`].
     pub async fn get_call(&self, call_id: &str) -> Result<graph_comms_model::Call> {
         let url = self.inner.base.call_url(call_id)?;
         let (_, body) = self
             .send_raw(Method::GET, url, None, Idempotency::Safe)
             .await?;
-        Ok(serde_json::from_slice(&body)?)
+        serde_json::from_slice(&body).map_err(Error::Decode)
     }
 
     async fn send(

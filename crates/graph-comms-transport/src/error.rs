@@ -332,6 +332,10 @@ pub enum Error {
     /// The request body could not be serialized.
     #[error("cannot serialize the request body: {0}")]
     Serialize(#[from] serde_json::Error),
+    /// A success response whose body is not what was expected (such as a call that is not
+    /// JSON).
+    #[error("cannot read Graph's response body: {0}")]
+    Decode(#[source] serde_json::Error),
 }
 
 fn fmt_retry_after(d: Option<Duration>) -> String {

@@ -394,3 +394,16 @@ async fn get_call_reads_the_call() {
     );
     assert_eq!(r[1].header("content-type"), None);
 }
+
+#[tokio::test]
+async fn get_call_with_a_body_that_is_not_a_call() {
+    let server = TestServer::start().await;
+    server.script([Reply::new(200).body("<html>")]);
+    let err = client_for(&server.base()).get_call(CALL).await.unwrap_err();
+    assert!(matches!(err, Error::Decode(_)), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("cannot read Graph's response body"),
+        "{err}"
+    );
+}
