@@ -13,9 +13,10 @@ use url::Url;
 
 /// A request as handed to a [`Transport`]: method, absolute URL, headers and the whole body.
 ///
-/// The `Authorization` header is marked sensitive, so `Debug` output shows `Sensitive` in its
-/// place.
-#[derive(Clone, Debug)]
+/// `Debug` output never shows secrets: the `Authorization` header is marked sensitive (shown as
+/// `Sensitive`), and the body, which for a token request holds the client secret or assertion,
+/// is shown only by its length.
+#[derive(Clone)]
 pub struct HttpRequest {
     /// The HTTP method.
     pub method: Method,
@@ -28,7 +29,9 @@ pub struct HttpRequest {
 }
 
 /// A raw response as returned by a [`Transport`]: status, headers and the whole body.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows the body only by its length (a token response holds an access token).
+#[derive(Clone)]
 pub struct HttpResponse {
     /// The HTTP status.
     pub status: StatusCode,
@@ -36,6 +39,36 @@ pub struct HttpResponse {
     pub headers: HeaderMap,
     /// The response body (empty for none).
     pub body: Bytes,
+}
+
+/// The body as `Debug` shows it: its length only.
+struct BodyLen(usize);
+
+impl fmt::Debug for BodyLen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes>", self.0)
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers)
+            .field("body", &BodyLen(self.body.len()))
+            .finish()
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &BodyLen(self.body.len()))
+            .finish()
+    }
 }
 
 impl HttpResponse {

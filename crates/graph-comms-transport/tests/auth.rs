@@ -423,3 +423,36 @@ async fn secrets_stay_out_of_debug_output() {
         assert!(!text.contains("bearer-secret-value"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn token_requests_and_responses_keep_secrets_out_of_debug() {
+    let mock = MockTransport::new(|_, _| async {
+        let body =
+            json!({"token_type":"Bearer","expires_in":3599,"access_token":"issued-access-token"});
+        Ok(response(200, &[], &body.to_string()))
+    });
+    let p = ClientCredentials::builder(
+        "app",
+        ClientCredential::Secret("client-secret-value".into()),
+    )
+    .authority_host("http://login.test")
+    .unwrap()
+    .transport(mock.clone())
+    .build()
+    .unwrap();
+    let token = p.token(TENANT_A).await.unwrap();
+    let seen = mock.seen.lock().unwrap().clone();
+    assert!(String::from_utf8_lossy(&seen[0].body).contains("client_secret=client-secret-value"));
+    let answer = response(200, &[], r#"{"access_token":"issued-access-token"}"#);
+    for text in [
+        format!("{:?}", seen[0]),
+        format!("{p:?}"),
+        format!("{token:?}"),
+        format!("{answer:?}"),
+    ] {
+        assert!(
+            !text.contains("client-secret-value") && !text.contains("issued-access-token"),
+            "{text}"
+        );
+    }
+}
