@@ -140,3 +140,77 @@ proptest! {
         prop_assert_eq!(handle.outcome(), Some(expected));
     }
 }
+
+/// Any JSON value.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(serde_json::Value::from),
+        "[a-zA-Z0-9 \"\\\\/é]{0,12}".prop_map(serde_json::Value::from),
+        prop_oneof![
+            Just("transferring"),
+            Just("transferAccepted"),
+            Just("terminated"),
+            Just("established"),
+            Just("7015"),
+            Just("AppTransferred"),
+        ]
+        .prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        let key = prop_oneof![
+            Just("state".to_owned()),
+            Just("resultInfo".to_owned()),
+            Just("code".to_owned()),
+            Just("subcode".to_owned()),
+            Just("subCode".to_owned()),
+            Just("message".to_owned()),
+            Just("terminationReason".to_owned()),
+            Just("replacesContext".to_owned()),
+            "[a-z@.]{1,8}",
+        ];
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            prop::collection::btree_map(key, inner, 0..5)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Whatever `resourceData` holds, a notification decodes (never an error) and its call id is
+    /// read.
+    #[test]
+    fn any_resource_data_decodes(data in json_value(), change in "[a-z]{0,8}") {
+        let body = serde_json::json!({
+            "value": [{
+                "changeType": change,
+                "resourceUrl": "/communications/calls/abc",
+                "resourceData": data,
+            }]
+        });
+        let bytes = serde_json::to_vec(&body).expect("serializes");
+        let events = decode(&bytes).expect("any resourceData decodes");
+        prop_assert_eq!(events.len(), 1);
+        prop_assert_eq!(events[0].call_id.as_deref(), Some("abc"));
+        prop_assert_eq!(events[0].to_json_line().lines().count(), 1);
+    }
+
+    /// Arbitrary bytes never panic: they decode or fail with a position.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        match decode(&bytes) {
+            Ok(_) | Err(graph_comms_notify::NotifyError::MissingValue) => {}
+            Err(graph_comms_notify::NotifyError::InvalidBody { line, column, .. }) => {
+                prop_assert!(line >= 1 && column >= 1);
+            }
+            Err(other) => prop_assert!(false, "unexpected error {other}"),
+        }
+    }
+}
