@@ -428,7 +428,7 @@ impl TransferTracker {
         }
         let config = &self.shared.config;
         let now = Instant::now();
-        let deadline = now + options.timeout.unwrap_or(config.timeout);
+        let deadline = later(now, options.timeout.unwrap_or(config.timeout));
         let mut core = self.lock();
         core.sweep(now);
         // A consultative transfer that already has its outcome but still waits for its
@@ -528,6 +528,15 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// `now + duration`, saturating about thirty years out, so that a huge duration (such as
+/// `Duration::MAX` for "never") cannot overflow.
+fn later(now: Instant, duration: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+    now.checked_add(duration.min(FAR))
+        .or_else(|| now.checked_add(Duration::from_secs(24 * 60 * 60)))
+        .unwrap_or(now)
 }
 
 /// Whether an event can matter to a transfer: a transfer step, or the call's end.
@@ -645,7 +654,7 @@ impl Core {
             },
         );
         self.early_order
-            .push_back((now + config.early_buffer, call_id.into(), gen));
+            .push_back((later(now, config.early_buffer), call_id.into(), gen));
         Applied::Buffered
     }
 
@@ -679,7 +688,7 @@ impl Core {
         }
         let gen = self.next_gen;
         self.next_gen += 1;
-        let until = now + config.late_window;
+        let until = later(now, config.late_window);
         self.recent.insert(
             call_id.into(),
             Recent {

@@ -410,3 +410,21 @@ async fn a_custom_store_backs_the_tracker() {
     assert_eq!(tracker.stats().open, 0);
     assert!(format!("{tracker:?}").contains("TransferTracker"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn huge_durations_do_not_overflow() {
+    let config = TrackerConfig::default()
+        .with_timeout(Duration::MAX)
+        .with_early_buffer(Duration::MAX)
+        .with_late_window(Duration::MAX);
+    let tracker = TransferTracker::new(config);
+    tracker.apply(&transferring("early"));
+    let handle = tracker.track(CALL).expect("tracks");
+    tracker.apply(&completed(CALL));
+    assert_eq!(handle.await, TransferOutcome::Completed);
+    let never = tracker
+        .track_with("other", TrackOptions::default().with_timeout(Duration::MAX))
+        .expect("tracks");
+    tokio::time::advance(Duration::from_secs(365 * 24 * 60 * 60)).await;
+    assert_eq!(never.outcome(), None);
+}
