@@ -76,4 +76,45 @@ mod tests {
             "graph-comms-model dependencies"
         );
     }
+
+    /// The README opens with exactly two commands (the demo, the tests), and CI runs both.
+    #[test]
+    fn readme_commands_are_what_ci_runs() {
+        let root = crate::workspace_root();
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let block = readme
+            .split("```sh\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("README opens with a sh code block");
+        let commands: Vec<&str> = block.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        assert_eq!(commands.len(), 2, "README's first block: {commands:?}");
+        assert!(
+            readme.find("```sh").unwrap() < readme.find("\n## ").unwrap(),
+            "the commands come before any section"
+        );
+        let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+        for command in commands {
+            assert!(
+                ci.lines().any(|l| l.trim() == command),
+                ".ci/run does not run the README's `{command}`"
+            );
+        }
+    }
+
+    /// The README's library tour is the code that `examples/tour.rs` compiles and runs.
+    #[test]
+    fn readme_tour_is_the_compiled_example() {
+        let root = crate::workspace_root();
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let example =
+            std::fs::read_to_string(root.join("crates/graph-comms-cli/examples/tour.rs")).unwrap();
+        let tour = example
+            .split("// --- tour ---\n")
+            .nth(1)
+            .and_then(|t| t.split("// --- end of tour ---").next())
+            .expect("tour markers in examples/tour.rs");
+        assert!(tour.lines().count() <= 26, "the tour grew past 20-odd lines");
+        assert!(readme.contains(tour), "README.md does not show examples/tour.rs's tour");
+    }
 }
