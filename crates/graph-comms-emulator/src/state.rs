@@ -16,6 +16,9 @@ use crate::script::{Script, Throttle};
 /// The issuer of callback JWTs, as Graph's (Bot Framework's) tokens carry it.
 pub const CALLBACK_ISSUER: &str = "https://api.botframework.com";
 
+/// Lifetime of a callback JWT in seconds.
+const CALLBACK_TOKEN_LIFETIME: u64 = 3600;
+
 /// What one callback delivery did: recorded per call, queryable after the call has ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -94,6 +97,9 @@ pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
     calls: Mutex<HashMap<String, CallRecord>>,
     deliveries: Mutex<HashMap<String, Vec<DeliveryRecord>>>,
+    /// Callback JWTs per (app id, tenant) with their expiry: reused, as Graph reuses its tokens,
+    /// until 5 minutes before they expire (an RSA signature costs milliseconds).
+    callback_tokens: Mutex<HashMap<(String, String), (String, u64)>>,
     pub(crate) delivered: Notify,
     pub(crate) default_script: Mutex<Script>,
     pub(crate) global_throttle: Mutex<Option<Throttle>>,
@@ -136,6 +142,7 @@ impl Shared {
             http,
             calls: Mutex::new(HashMap::new()),
             deliveries: Mutex::new(HashMap::new()),
+            callback_tokens: Mutex::new(HashMap::new()),
             delivered: Notify::new(),
             global_throttle: Mutex::new(None),
             shutdown,
@@ -250,6 +257,20 @@ impl Shared {
         Some(target)
     }
 
+    /// A callback JWT for `app_id` in `tenant`, reused while it has 5 minutes or more to live.
+    pub(crate) fn callback_jwt(&self, app_id: &str, tenant: &str) -> crate::Result<String> {
+        let key = (app_id.to_owned(), tenant.to_owned());
+        let now = now_secs();
+        if let Some((jwt, exp)) = lock(&self.callback_tokens).get(&key) {
+            if *exp > now + 300 {
+                return Ok(jwt.clone());
+            }
+        }
+        let jwt = callback_token(&self.key, app_id, tenant)?;
+        lock(&self.callback_tokens).insert(key, (jwt.clone(), now + CALLBACK_TOKEN_LIFETIME));
+        Ok(jwt)
+    }
+
     fn record(&self, rec: DeliveryRecord) {
         lock(&self.deliveries)
             .entry(rec.call_id.clone())
@@ -282,7 +303,7 @@ pub(crate) fn callback_token(
         tid: tenant_id,
         iat: now,
         nbf: now.saturating_sub(5),
-        exp: now + 3600,
+        exp: now + CALLBACK_TOKEN_LIFETIME,
     })
 }
 
@@ -364,7 +385,7 @@ async fn post_with_retries(
     };
     for attempt in 1..=max {
         out.attempts = attempt;
-        let token = match callback_token(&shared.key, app_id, tenant) {
+        let token = match shared.callback_jwt(app_id, tenant) {
             Ok(t) => t,
             Err(e) => {
                 out.error = Some(e.to_string());
