@@ -569,7 +569,7 @@ fn main() {
         .map(|r| r.requests)
         .sum();
     println!(
-        "\nwrk accounting: wrk counted {wrk_to_receiver} completed requests to the receiver; the receiver accepted {} and rejected {} (it may count a few more: requests in flight when wrk stops); fresh-token run verified {} tokens",
+        "\nwrk accounting: wrk counted {wrk_to_receiver} completed requests to the receiver; the receiver accepted {} and rejected {} (it may count a few more: requests in flight when wrk stops); the fresh-token run sent {} requests over {wrk_fresh} tokens (any beyond wrap around to cached tokens)",
         after.accepted - before.accepted,
         after.rejected() - before.rejected(),
         after.accepted - fresh_before.accepted,

@@ -463,3 +463,52 @@ async fn stale_keys_are_refreshed_in_the_background() {
     }
     assert!(s.keys.fetches() >= 2, "no background refresh");
 }
+
+/// A transport double: answers the OpenID configuration and the JWKS from memory.
+#[derive(Debug, Default)]
+struct CannedKeys {
+    urls: Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl graph_comms_transport::Transport for CannedKeys {
+    async fn send(
+        &self,
+        request: graph_comms_transport::HttpRequest,
+    ) -> Result<graph_comms_transport::HttpResponse, graph_comms_transport::TransportError> {
+        let url = request.url.to_string();
+        self.urls.lock().expect("urls").push(url.clone());
+        let body = if url.ends_with("/OpenIdConfiguration") {
+            serde_json::json!({"issuer": ISSUER, "jwks_uri": "https://keys.invalid/v1/keys"})
+        } else {
+            serde_json::json!({"keys": [key().jwk()]})
+        };
+        Ok(graph_comms_transport::HttpResponse {
+            status: http::StatusCode::OK,
+            headers: http::HeaderMap::new(),
+            body: body.to_string().into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn keys_are_fetched_through_the_configured_transport() {
+    let transport = Arc::new(CannedKeys::default());
+    let config = AuthConfig::new(APP_ID)
+        .with_openid_config_url("https://login.invalid/v1/.well-known/OpenIdConfiguration")
+        .with_transport(transport.clone());
+    let auth = graph_comms_receiver::Authenticator::new(config).expect("authenticator");
+    let caller = auth
+        .verify(&key().sign(&claims(APP_ID)))
+        .await
+        .expect("verified");
+    assert_eq!(caller.tenant_id.as_deref(), Some(TENANT));
+    assert_eq!(
+        *transport.urls.lock().expect("urls"),
+        vec![
+            "https://login.invalid/v1/.well-known/OpenIdConfiguration".to_owned(),
+            "https://keys.invalid/v1/keys".to_owned()
+        ]
+    );
+    assert_eq!(auth.key_ids(), vec![key().kid.clone()]);
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
 use graph_comms_notify::TransferOutcome;
 use graph_comms_receiver::{AuthConfig, Delivery, Receiver};
+use graph_comms_transport::{HttpRequest, ReqwestTransport, Transport};
 
 const APP_ID: &str = "3f0d8a4c-6a2e-4b9d-8c1f-7e5a2d9b4c61";
 
@@ -73,19 +74,28 @@ async fn transfer(bot: &Bot, call_id: &str) {
             "region": "amer"
         }
     });
-    let response = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(token)
-        .header("Content-Type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("transfer request");
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+    );
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    let request = HttpRequest {
+        method: http::Method::POST,
+        url: url::Url::parse(&url).expect("url"),
+        headers,
+        body: body.to_string().into(),
+    };
+    let transport = ReqwestTransport::new().expect("transport");
+    let response = transport.send(request).await.expect("transfer request");
     assert_eq!(
-        response.status().as_u16(),
+        response.status.as_u16(),
         202,
-        "{:?}",
-        response.text().await
+        "{}",
+        String::from_utf8_lossy(&response.body)
     );
 }
 

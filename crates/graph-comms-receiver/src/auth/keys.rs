@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use graph_comms_transport::{HttpRequest, Transport};
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -75,7 +76,8 @@ pub(crate) enum Lookup {
 /// The cache of signing keys behind an OpenID configuration URL.
 pub(crate) struct KeyStore {
     openid_config_url: String,
-    client: reqwest::Client,
+    transport: Arc<dyn Transport>,
+    fetch_timeout: Duration,
     refresh_interval: Duration,
     min_refetch_interval: Duration,
     state: RwLock<State>,
@@ -101,20 +103,15 @@ impl std::fmt::Debug for KeyStore {
 impl KeyStore {
     pub(crate) fn new(
         openid_config_url: String,
+        transport: Arc<dyn Transport>,
         refresh_interval: Duration,
         min_refetch_interval: Duration,
         fetch_timeout: Duration,
-    ) -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(fetch_timeout)
-            .build()
-            .map_err(|e| Error::Config {
-                field: "openid_config_url",
-                rule: format!("cannot build an HTTP client: {e}"),
-            })?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             openid_config_url,
-            client,
+            transport,
+            fetch_timeout,
             refresh_interval,
             min_refetch_interval,
             state: RwLock::new(State::default()),
@@ -122,7 +119,7 @@ impl KeyStore {
             background_refresh: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
-        })
+        }
     }
 
     /// The current key generation (see the field).
@@ -285,30 +282,27 @@ impl KeyStore {
             status,
             message,
         };
-        let response = self
-            .client
-            .get(url)
-            .header(http::header::ACCEPT, "application/json")
-            .send()
+        let url_parsed = url::Url::parse(url).map_err(|e| fetch_error(None, e.to_string()))?;
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
+        let request = HttpRequest {
+            method: http::Method::GET,
+            url: url_parsed,
+            headers,
+            body: bytes::Bytes::new(),
+        };
+        let response = tokio::time::timeout(self.fetch_timeout, self.transport.send(request))
             .await
+            .map_err(|_| fetch_error(None, format!("no answer within {:?}", self.fetch_timeout)))?
             .map_err(|e| fetch_error(None, e.to_string()))?;
-        let status = response.status();
+        let status = response.status;
         if !status.is_success() {
             return Err(fetch_error(Some(status.as_u16()), format!("HTTP {status}")));
         }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_DOCUMENT as u64)
-        {
-            return Err(fetch_error(
-                Some(status.as_u16()),
-                "document larger than 1 MiB".to_owned(),
-            ));
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| fetch_error(Some(status.as_u16()), e.to_string()))?;
+        let body = response.body;
         if body.len() > MAX_DOCUMENT {
             return Err(fetch_error(
                 Some(status.as_u16()),

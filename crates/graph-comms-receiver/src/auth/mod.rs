@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use graph_comms_transport::{ReqwestTransport, Transport};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
@@ -58,6 +59,9 @@ pub struct AuthConfig {
     pub fetch_timeout: Duration,
     /// How many verified tokens are remembered (default 10 000; 0 verifies every time).
     pub token_cache_capacity: usize,
+    /// The HTTP transport the keys are fetched with (default: a new
+    /// [`ReqwestTransport`](graph_comms_transport::ReqwestTransport)).
+    pub transport: Option<Arc<dyn Transport>>,
 }
 
 impl AuthConfig {
@@ -72,7 +76,14 @@ impl AuthConfig {
             min_refetch_interval: Duration::from_secs(300),
             fetch_timeout: Duration::from_secs(10),
             token_cache_capacity: 10_000,
+            transport: None,
         }
+    }
+
+    /// Fetches the keys through this transport (a proxy-aware client, a test double, ...).
+    pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
     }
 
     /// Sets the OpenID configuration URL (an emulator, a government cloud, ...).
@@ -103,7 +114,8 @@ impl AuthConfig {
             return Err(config("issuers", "must list at least one non-empty issuer"));
         }
         let url = &self.openid_config_url;
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
+        let parsed = url::Url::parse(url).ok();
+        if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
             return Err(config("openid_config_url", "must be an http(s) URL"));
         }
         Ok(())
@@ -210,12 +222,20 @@ impl Authenticator {
         validation.validate_aud = false;
         validation.set_issuer(&config.issuers);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let transport: Arc<dyn Transport> = match config.transport {
+            Some(transport) => transport,
+            None => Arc::new(ReqwestTransport::new().map_err(|e| Error::Config {
+                field: "transport",
+                rule: format!("cannot build the default HTTP transport: {e}"),
+            })?),
+        };
         let keys = KeyStore::new(
             config.openid_config_url.clone(),
+            transport,
             config.refresh_interval,
             config.min_refetch_interval,
             config.fetch_timeout,
-        )?;
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 app_id: config.app_id,
