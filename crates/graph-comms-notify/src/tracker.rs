@@ -995,6 +995,27 @@ impl TransferHandle {
     /// `ConsultationEnded`, then `Finished(outcome)`; the stream ends when the tracker is done
     /// with the transfer. Steps are queued from `track` on, so nothing is missed by asking late.
     /// Meant for one consumer: streams of the same handle share one queue.
+    ///
+    /// ```
+    /// use graph_comms_model::CallState;
+    /// use graph_comms_notify::{
+    ///     EventKind, NotificationEvent, TransferOutcome, TransferProgress, TransferTracker,
+    /// };
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), graph_comms_notify::NotifyError> {
+    /// let tracker = TransferTracker::default();
+    /// let handle = tracker.track("call-1")?;
+    /// let mut progress = handle.progress();
+    /// tracker.apply(&NotificationEvent::new("call-1", CallState::Transferring, EventKind::Transferring));
+    /// tracker.apply(&NotificationEvent::new("call-1", CallState::Terminated, EventKind::Completed));
+    /// assert_eq!(progress.next().await, Some(TransferProgress::Transferring));
+    /// assert_eq!(
+    ///     progress.next().await,
+    ///     Some(TransferProgress::Finished(TransferOutcome::Completed))
+    /// );
+    /// assert_eq!(progress.next().await, None);
+    /// # Ok(()) }
+    /// ```
     pub fn progress(&self) -> ProgressStream {
         ProgressStream {
             slot: Arc::clone(&self.slot),
