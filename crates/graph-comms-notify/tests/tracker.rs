@@ -428,3 +428,15 @@ async fn huge_durations_do_not_overflow() {
     tokio::time::advance(Duration::from_secs(365 * 24 * 60 * 60)).await;
     assert_eq!(never.outcome(), None);
 }
+
+#[test]
+fn tracker_handles_and_streams_can_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send<T: Send + 'static>() {}
+    send_sync::<TransferTracker>();
+    send::<graph_comms_notify::TransferHandle>();
+    send::<graph_comms_notify::ProgressStream>();
+    send_sync::<graph_comms_notify::NotificationEvent>();
+    send_sync::<TransferOutcome>();
+    send_sync::<NotifyError>();
+}

@@ -1,0 +1,100 @@
+//! Decode + classify over the real notification bodies of the shared corpus
+//! (`shared/graph-payloads/`, every valid notification body), against serde_json's validate-only
+//! pass (`IgnoredAny`, the limit) and `serde_json::Value`, in the same run; throughput is counted
+//! in notifications, so criterion's per-element figure is the time per notification.
+//!
+//! Run: `cargo bench -p graph-comms-notify --bench corpus` (part of `cargo xtask bench`).
+
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use graph_comms_model::{routing, CommsNotifications};
+use serde::de::IgnoredAny;
+
+/// Every valid notification body of the corpus, as its index lists them.
+fn corpus() -> Vec<Vec<u8>> {
+    let Some(shared) = graph_comms_testkit::shared_dir() else {
+        return Vec::new();
+    };
+    let root = shared.join("graph-payloads");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("index.json")).expect("corpus index"))
+            .expect("corpus index is JSON");
+    let mut bodies = Vec::new();
+    for r in index["records"].as_array().into_iter().flatten() {
+        if r["kind"] != "notification" || r["json_valid"] != true {
+            continue;
+        }
+        let dir = r["dir"].as_str().unwrap_or_default();
+        for f in r["files"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
+            if f.ends_with(".json") {
+                bodies.push(std::fs::read(root.join(dir).join(f)).expect("corpus file"));
+            }
+        }
+    }
+    bodies
+}
+
+fn bench(c: &mut Criterion) {
+    let bodies = corpus();
+    if bodies.is_empty() {
+        eprintln!("corpus bench skipped: shared corpus not found");
+        return;
+    }
+    let notifications: usize = bodies
+        .iter()
+        .map(|b| graph_comms_notify::decode(b).map(|e| e.len()).unwrap_or(0))
+        .sum();
+    println!(
+        "corpus_notifications: {} bodies, {notifications} notifications, {} bytes",
+        bodies.len(),
+        bodies.iter().map(Vec::len).sum::<usize>()
+    );
+    let mut group = c.benchmark_group("corpus_notifications");
+    group.throughput(Throughput::Elements(notifications as u64));
+    group.bench_function("ignored_any", |b| {
+        b.iter(|| {
+            for body in &bodies {
+                let _: IgnoredAny = serde_json::from_slice(black_box(body)).expect("valid JSON");
+            }
+        })
+    });
+    group.bench_function("routing", |b| {
+        b.iter(|| {
+            for body in &bodies {
+                black_box(routing::from_slice(black_box(body)).expect("decodes"));
+            }
+        })
+    });
+    group.bench_function("decode_classify", |b| {
+        b.iter(|| {
+            for body in &bodies {
+                black_box(graph_comms_notify::decode(black_box(body)).expect("decodes"));
+            }
+        })
+    });
+    group.bench_function("lossless_model", |b| {
+        b.iter(|| {
+            for body in &bodies {
+                let batch: CommsNotifications =
+                    serde_json::from_slice(black_box(body)).expect("decodes");
+                black_box(batch);
+            }
+        })
+    });
+    group.bench_function("value", |b| {
+        b.iter(|| {
+            for body in &bodies {
+                let v: serde_json::Value = serde_json::from_slice(black_box(body)).expect("JSON");
+                black_box(v);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
