@@ -214,3 +214,53 @@ fn transfers_against_the_emulator_with_client_credentials() {
     assert_eq!(code, 3);
     assert!(stderr.contains("AZURE_TENANT_ID is not set"), "{stderr}");
 }
+
+#[test]
+fn transfers_with_a_certificate_from_the_environment() {
+    use base64::Engine as _;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+
+    // A PEM as Azure's tools export it: certificate, then the RSA key (PKCS#1 here). The
+    // emulator checks the assertion's shape; the certificate bytes only feed the x5t thumbprint.
+    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key");
+    let key_pem = key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).expect("PEM");
+    let cert = base64::engine::general_purpose::STANDARD.encode([0x30u8, 0x82, 0x01, 0x0a]);
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{cert}\n-----END CERTIFICATE-----\n{}",
+        *key_pem
+    );
+    let path =
+        std::env::temp_dir().join(format!("graph-comms-cli-cert-{}.pem", std::process::id()));
+    std::fs::write(&path, pem).expect("write the PEM");
+
+    let (rt, emulator) = start_emulator();
+    let _guard = rt.enter();
+    let call = emulator
+        .place_call(PlaceCall::new("http://127.0.0.1:9/api/calls").with_app_id("bot-app-id"))
+        .expect("a call");
+    let base = emulator.base_url("beta");
+    let env = [
+        ("AZURE_TENANT_ID", emulator.tenant_id()),
+        ("AZURE_CLIENT_ID", "bot-app-id"),
+        (
+            "AZURE_CLIENT_CERTIFICATE_PATH",
+            path.to_str().expect("UTF-8 path"),
+        ),
+        ("AZURE_AUTHORITY_HOST", emulator.root_url()),
+    ];
+    let (code, stdout, stderr) = run(
+        &[
+            "--call-id",
+            &call.id,
+            "--to-user",
+            USER,
+            "--base-url",
+            &base,
+        ],
+        &env,
+    );
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let accepted: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(accepted["status"], 202);
+}
