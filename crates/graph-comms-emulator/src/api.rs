@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::auth::{authorize, json_response, AccessClaims};
 use crate::error::{GraphError, RequestIds};
 use crate::notifications::{batch, call_state, transfer_plan, Outgoing};
+use crate::script::TransferFlow;
 use crate::state::Shared;
 
 /// Which API version a request came in on (`v1.0` or `beta`).
@@ -586,9 +587,9 @@ fn transfer_inner(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -
         }
     };
     check_identity(target.get("identity"), "transferTarget.identity")?;
-    let replaces = match present(target, "replacesCallId") {
-        Some(Value::String(s)) if !s.is_empty() => true,
-        Some(Value::String(_)) | None => false,
+    let replaces_call_id = match present(target, "replacesCallId") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::String(_)) | None => None,
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "transferTarget.replacesCallId: expected a string, found {}.",
@@ -658,10 +659,47 @@ fn transfer_inner(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -
         )));
     }
     rec.transfer_pending = true;
+    let replaces = replaces_call_id.is_some();
+    let flow = rec.script.flow;
     let plan = transfer_plan(id, &rec.script, replaces);
-    tracing::info!(call_id = %id, flow = %rec.script.flow, consultative = replaces, "transfer accepted");
+    let total_delay: std::time::Duration = plan.iter().map(|o| o.delay).sum();
+    tracing::info!(call_id = %id, %flow, consultative = replaces, "transfer accepted");
     rec.enqueue(plan);
+    if let Some(consultation) = replaces_call_id.filter(|c| c != id) {
+        end_consultation(&mut calls, &consultation, flow, total_delay);
+    }
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// A consultative transfer that succeeds also ends the consultation call (`replacesCallId`),
+/// when the emulator knows it: `terminated` (`deleted`) with `terminationReason: AppTransferred`,
+/// posted to that call's callback about when the transferred call ends.
+fn end_consultation(
+    calls: &mut std::collections::HashMap<String, crate::state::CallRecord>,
+    consultation: &str,
+    flow: TransferFlow,
+    delay: std::time::Duration,
+) {
+    let succeeds = matches!(
+        flow,
+        TransferFlow::Success | TransferFlow::Completed | TransferFlow::AppTransferred
+    );
+    let Some(rec) = calls
+        .get_mut(consultation)
+        .filter(|r| !r.ending && succeeds)
+    else {
+        return;
+    };
+    rec.ending = true;
+    let mut data = call_state("terminated");
+    data["terminationReason"] = json!("AppTransferred");
+    rec.enqueue([Outgoing {
+        delay,
+        body: batch(consultation, "deleted", data),
+        ends_transfer: true,
+        apply_state: true,
+    }]);
+    tracing::info!(call_id = %consultation, "consultation call ends with the consultative transfer");
 }
 
 /// Any other path under `/v1.0` or `/beta`.

@@ -139,6 +139,9 @@ fn default_retry_after() -> u64 {
 /// | `consultativeFailed` | `transferring`, then `established` with 500/7700 and `replacesContext` |
 /// | `callerHangUp` | `transferring`, then `terminated` (`deleted`) with `resultInfo` 200/5001 "The conversation has ended." (no transfer code) |
 /// | `noOutcome` | `transferring`, `transferAccepted`, then nothing (for timeout tests) |
+///
+/// A successful consultative transfer whose `replacesCallId` names a call the emulator knows also
+/// ends that consultation call (`terminated`, `deleted`, `terminationReason: AppTransferred`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

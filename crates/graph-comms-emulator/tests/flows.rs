@@ -585,3 +585,53 @@ async fn calls_can_be_placed_from_a_plain_thread() {
     assert_eq!(states(&cb.take(2).await), ["establishing", "established"]);
     assert_eq!(em.call_state(&id).as_deref(), Some("established"));
 }
+
+#[tokio::test]
+async fn consultative_success_also_ends_the_consultation_call() {
+    let em = emulator().await;
+    let mut cb = Callback::start().await;
+    let mut consult_cb = Callback::start().await;
+    let id = established(&em, &mut cb, Script::default()).await;
+    let consultation = established(&em, &mut consult_cb, Script::default()).await;
+    let mut body: Value = serde_json::from_str(CONSULTATIVE_BODY).unwrap();
+    body["transferTarget"]["replacesCallId"] = json!(consultation);
+    let g = Graph::new(&em, "v1.0").await;
+    assert_eq!(g.transfer(&id, &body.to_string()).await.status, 202);
+    let got = cb.take(3).await;
+    assert_eq!(
+        got[2].note()["resourceData"]["terminationReason"],
+        "AppTransferred"
+    );
+    let ended = consult_cb.next().await;
+    assert_eq!(
+        ended.note()["resourceUrl"],
+        format!("/communications/calls/{consultation}")
+    );
+    assert_eq!(
+        (ended.state(), ended.note()["changeType"].as_str()),
+        ("terminated", Some("deleted"))
+    );
+    assert_eq!(
+        ended.note()["resourceData"]["terminationReason"],
+        "AppTransferred"
+    );
+    em.wait_for_deliveries(&consultation, 3, WAIT).await;
+    assert!(em.call(&consultation).is_none());
+}
+
+#[tokio::test]
+async fn failed_consultative_transfer_keeps_the_consultation_call() {
+    let em = emulator().await;
+    let mut cb = Callback::start().await;
+    let mut consult_cb = Callback::start().await;
+    let id = established(&em, &mut cb, Script::new(TransferFlow::ConsultativeFailed)).await;
+    let consultation = established(&em, &mut consult_cb, Script::default()).await;
+    let mut body: Value = serde_json::from_str(CONSULTATIVE_BODY).unwrap();
+    body["transferTarget"]["replacesCallId"] = json!(consultation);
+    let g = Graph::new(&em, "v1.0").await;
+    assert_eq!(g.transfer(&id, &body.to_string()).await.status, 202);
+    assert_eq!(states(&cb.take(2).await), ["transferring", "established"]);
+    em.wait_for_deliveries(&id, 4, WAIT).await;
+    consult_cb.assert_empty();
+    assert_eq!(em.call_state(&consultation).as_deref(), Some("established"));
+}

@@ -449,3 +449,51 @@ async fn the_client_reads_the_call_back() {
     assert_eq!(call.id.as_deref(), Some(placed.id.as_str()));
     assert_eq!(call.state.as_ref().map(|s| s.as_str()), Some("established"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consultative_transfer_reports_the_consultation_call_ending() {
+    let bot = bot().await;
+    let consultation = bot
+        .emulator
+        .place_call(peer(&bot).with_app_id(APP_ID))
+        .unwrap();
+    let original = bot
+        .emulator
+        .place_call(peer(&bot).with_app_id(APP_ID))
+        .unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(CONSULTATIVE_BODY).unwrap();
+    json["transferTarget"]["replacesCallId"] = serde_json::json!(consultation.id);
+    let body: TransferRequestBody = serde_json::from_value(json).unwrap();
+    let handle = bot
+        .receiver
+        .tracker()
+        .track_with(
+            original.id.clone(),
+            TrackOptions::consultative(consultation.id.clone()),
+        )
+        .unwrap();
+    let mut progress = handle.progress();
+    bot.client.transfer(&original.id, &body).await.expect("202");
+    assert_eq!(
+        tokio::time::timeout(WAIT, handle).await.unwrap(),
+        TransferOutcome::Completed
+    );
+    let mut ended = None;
+    for _ in 0..8 {
+        match tokio::time::timeout(WAIT, progress.next()).await {
+            Ok(Some(TransferProgress::ConsultationEnded {
+                call_id,
+                termination_reason,
+            })) => {
+                ended = Some((call_id, termination_reason));
+                break;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    assert_eq!(
+        ended,
+        Some((consultation.id.clone(), Some("AppTransferred".to_owned())))
+    );
+}
