@@ -17,7 +17,7 @@ use graph_comms_model::TransferRequestBody;
 use graph_comms_transfer::{CallContext, CallId, Guid, Report, Transfer, Transferee, E164};
 use graph_comms_transport::{
     Accepted, ApiVersion, BaseUrl, CallsPath, ClientCredentials, Cloud, GraphCommsClient,
-    StaticToken, TokenProvider,
+    ReqwestTransport, StaticToken, TokenProvider, Transport,
 };
 
 use crate::exit::{fail, INVALID_INPUT, NOT_ACCEPTED};
@@ -269,12 +269,18 @@ pub(crate) fn prepare(args: &Args) -> Result<Prepared, Failure> {
 /// Exit code 3 when credentials are missing or unusable.
 pub(crate) fn client(args: &Args, base: &BaseUrl) -> Result<GraphCommsClient, Failure> {
     let cloud = base.cloud().unwrap_or(args.cloud.into());
+    // One connection pool for the token endpoint and Graph.
+    let transport: Arc<dyn Transport> = Arc::new(
+        ReqwestTransport::new()
+            .map_err(|e| Failure::not_accepted(format_args!("transport: {e}")))?,
+    );
     let tokens: Arc<dyn TokenProvider> = match &args.token {
         Some(token) => Arc::new(StaticToken::new(token.clone())),
         None => {
             let mut builder = ClientCredentials::from_env()
                 .map_err(|e| Failure::not_accepted(format_args!("{e} (or pass --token)")))?
-                .cloud(cloud);
+                .cloud(cloud)
+                .transport(transport.clone());
             if let Some(host) = &args.authority_host {
                 builder = builder
                     .authority_host(host)
@@ -283,7 +289,9 @@ pub(crate) fn client(args: &Args, base: &BaseUrl) -> Result<GraphCommsClient, Fa
             Arc::new(builder.build().map_err(Failure::not_accepted)?)
         }
     };
-    let mut builder = GraphCommsClient::builder(tokens).base_url(base.clone());
+    let mut builder = GraphCommsClient::builder(tokens)
+        .base_url(base.clone())
+        .transport(transport);
     if let Some(tenant) = &args.tenant {
         builder = builder.tenant(tenant.clone());
     }
