@@ -5,7 +5,7 @@ Run by `cargo xtask bench` inside a virtual environment it creates. Prints one J
 msgraph-sdk has no type for commsNotifications, so a bot using it parses the envelope with the
 json module and each notification's resourceData with the SDK's `Call` model: that is what is
 timed here, per notification, over the same bodies graph-comms decodes. The second figure builds
-and serializes the spec's example-1 TransferPostRequestBody (the SDK validates nothing).
+and serializes the spec's example-5 TransferPostRequestBody (the SDK validates nothing).
 
 usage: python msgraph_sdk.py NOTIFICATION_FILE...
 """
@@ -26,6 +26,7 @@ from msgraph.generated.models.call import Call
 from msgraph.generated.models.identity import Identity
 from msgraph.generated.models.identity_set import IdentitySet
 from msgraph.generated.models.invitation_participant_info import InvitationParticipantInfo
+from msgraph.generated.models.participant_info import ParticipantInfo
 
 PARSE = JsonParseNodeFactory()
 WRITE = JsonSerializationWriterFactory()
@@ -43,7 +44,8 @@ def decode(body: bytes):
 
 
 def build_transfer() -> bytes:
-    """The spec's example 1, built and serialized through the SDK's types."""
+    """The spec's example 5 (group call, corrected), built and serialized through the SDK's types:
+    the same body graph-comms' transfer benchmark builds, validates and serializes."""
     user = Identity()
     user.id = "550fae72-d251-43ec-868c-373732c2704f"
     user.display_name = "Heidi Steen"
@@ -52,9 +54,23 @@ def build_transfer() -> bytes:
     identity.user = user
     target = InvitationParticipantInfo()
     target.identity = identity
-    target.additional_data = {"languageId": "languageId-value", "region": "region-value"}
+    # v1.0's invitationParticipantInfo has no endpointType, languageId or region: additional data.
+    target.additional_data = {
+        "endpointType": "default",
+        "languageId": "languageId-value",
+        "region": "region-value",
+    }
+    transferee_user = Identity()
+    transferee_user.id = "751f6800-3180-414d-bd94-333364659951"
+    transferee_user.additional_data = {"tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"}
+    transferee_identity = IdentitySet()
+    transferee_identity.user = transferee_user
+    transferee = ParticipantInfo()
+    transferee.identity = transferee_identity
+    transferee.participant_id = "909c6581-5130-43e9-88f3-fcb3582cde37"
     body = TransferPostRequestBody()
     body.transfer_target = target
+    body.transferee = transferee
     writer = WRITE.get_serialization_writer("application/json")
     writer.write_object_value(None, body)
     return writer.get_serialized_content()

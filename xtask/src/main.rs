@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod bench;
 mod ci;
 mod codegen;
 mod csdl;
@@ -15,6 +16,8 @@ commands:
   codegen [--check]   generate crates/graph-comms-model/src/generated/ from Graph's CSDL
                       (--check: fail when the committed output is stale)
   ci                  run what CI runs: fmt, clippy, tests, doctests, rustdoc, codegen --check
+  bench [--quick]     every benchmark in one run, and msgraph-sdk on the same work;
+                      writes docs/benchmarks.md and docs/benchmarks-ratios.svg
   fuzz [--seconds N] [--report]
                       run every cargo-fuzz target N seconds (default 10); --report writes
                       docs/fuzzing.md";
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::run(false),
         ["codegen", "--check"] => codegen::run(true),
         ["ci"] => ci::run(),
+        ["bench", rest @ ..] => bench::run(rest),
         ["fuzz", rest @ ..] => fuzz::run(rest),
         _ => {
             eprintln!("{USAGE}");

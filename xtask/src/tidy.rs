@@ -87,7 +87,11 @@ mod tests {
             .nth(1)
             .and_then(|b| b.split("```").next())
             .expect("README opens with a sh code block");
-        let commands: Vec<&str> = block.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let commands: Vec<&str> = block
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         assert_eq!(commands.len(), 2, "README's first block: {commands:?}");
         assert!(
             readme.find("```sh").unwrap() < readme.find("\n## ").unwrap(),
@@ -114,7 +118,13 @@ mod tests {
             .nth(1)
             .and_then(|t| t.split("// --- end of tour ---").next())
             .expect("tour markers in examples/tour.rs");
-        assert!(tour.lines().count() <= 26, "the tour grew past 20-odd lines");
-        assert!(readme.contains(tour), "README.md does not show examples/tour.rs's tour");
+        assert!(
+            tour.lines().count() <= 26,
+            "the tour grew past 20-odd lines"
+        );
+        assert!(
+            readme.contains(tour),
+            "README.md does not show examples/tour.rs's tour"
+        );
     }
 }

@@ -29,7 +29,12 @@ fn corpus() -> Vec<Vec<u8>> {
             continue;
         }
         let dir = r["dir"].as_str().unwrap_or_default();
-        for f in r["files"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
+        for f in r["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+        {
             if f.ends_with(".json") {
                 bodies.push(std::fs::read(root.join(dir).join(f)).expect("corpus file"));
             }

@@ -1,0 +1,568 @@
+//! `cargo xtask bench [--quick]`: every benchmark of the workspace in one run, and Microsoft's
+//! Python SDK on the same work, written to `docs/benchmarks.md` (with `docs/benchmarks-ratios.svg`).
+//!
+//! - The criterion benchmarks of the model, notify and transfer crates; their medians are read back
+//!   from `target/criterion/**/new/estimates.json`, and each goal is checked as the ratio that matters.
+//! - The paired-run benchmarks of the transport (client vs raw reqwest) and the receiver (webhook
+//!   ingest vs a bare axum handler), whose own summaries are copied into the report.
+//! - `msgraph-sdk` from PyPI, installed into `target/bench-venv`, timed by `xtask/bench/msgraph_sdk.py`
+//!   on the corpus notifications and the spec's example-5 transfer body.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Criterion benchmarks: (package, bench target).
+const CRITERION: &[(&str, &str)] = &[
+    ("graph-comms-model", "decode"),
+    ("graph-comms-notify", "notify"),
+    ("graph-comms-notify", "corpus"),
+    ("graph-comms-transfer", "transfer"),
+];
+
+/// Benchmarks that measure paired runs themselves and print their summary.
+const PAIRED: &[(&str, &str, &str)] = &[
+    (
+        "graph-comms-transport",
+        "transfer_throughput",
+        "Transfer POSTs: GraphCommsClient vs a raw reqwest POST",
+    ),
+    (
+        "graph-comms-receiver",
+        "ingest",
+        "Webhook ingest: the receiver vs a bare axum handler",
+    ),
+];
+
+/// The msgraph-sdk version the comparison installs.
+const MSGRAPH_SDK: &str = "msgraph-sdk==1.65.0";
+
+/// A ratio with a goal: `numerator / denominator <= goal`.
+struct Goal {
+    what: &'static str,
+    numerator: &'static str,
+    denominator: &'static str,
+    goal: f64,
+}
+
+const GOALS: &[Goal] = &[
+    Goal {
+        what: "routing-only decode vs serde_json validate-only (spec notifications)",
+        numerator: "decode_spec_notifications/routing/borrowed",
+        denominator: "decode_spec_notifications/limit/IgnoredAny",
+        goal: 1.5,
+    },
+    Goal {
+        what: "lossless model decode vs serde_json validate-only (spec notifications)",
+        numerator: "decode_spec_notifications/lossless/CommsNotifications",
+        denominator: "decode_spec_notifications/limit/IgnoredAny",
+        goal: 5.0,
+    },
+    Goal {
+        what: "decode + classify vs serde_json validate-only (corpus notifications)",
+        numerator: "corpus_notifications/decode_classify",
+        denominator: "corpus_notifications/ignored_any",
+        goal: 1.5,
+    },
+    Goal {
+        what: "lossless model decode vs serde_json validate-only (corpus notifications)",
+        numerator: "corpus_notifications/lossless_model",
+        denominator: "corpus_notifications/ignored_any",
+        goal: 5.0,
+    },
+    Goal {
+        what: "transfer build + validate + serialize vs serde_json::to_vec alone (example 5)",
+        numerator: "transfer_example5/build_validate_serialize",
+        denominator: "transfer_example5/serde_json_to_vec_only",
+        goal: 2.0,
+    },
+];
+
+/// Absolute goals: (what, criterion id, limit in nanoseconds).
+const LIMITS: &[(&str, &str, f64)] = &[
+    (
+        "transfer build + validate + serialize, one body",
+        "transfer_example5/build_validate_serialize",
+        2_000.0,
+    ),
+    (
+        "tracker: one notification applied with 100 000 transfers open",
+        "notify_tracker/apply_with_100k_open",
+        1_000.0,
+    ),
+];
+
+/// Runs every benchmark and writes the report.
+pub(crate) fn run(args: &[&str]) -> Result<(), String> {
+    let quick = args.contains(&"--quick");
+    let root = crate::workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let criterion_dir = target.join("criterion");
+    let _ = std::fs::remove_dir_all(&criterion_dir);
+    let measurement = if quick { "1" } else { "3" };
+    let mut printed = BTreeMap::new();
+    for (package, bench) in CRITERION {
+        let out = cargo_bench(
+            &root,
+            package,
+            bench,
+            &[
+                "--warm-up-time",
+                "1",
+                "--measurement-time",
+                measurement,
+                "--noplot",
+            ],
+        )?;
+        printed.insert(format!("{package}/{bench}"), summary_lines(&out));
+    }
+    let mut paired = Vec::new();
+    for (package, bench, title) in PAIRED {
+        let out = cargo_bench(
+            &root,
+            package,
+            bench,
+            &[
+                "--warm-up-time",
+                "1",
+                "--measurement-time",
+                measurement,
+                "--noplot",
+            ],
+        )?;
+        paired.push((
+            *title,
+            format!("cargo bench -p {package} --bench {bench}"),
+            summary_lines(&out),
+        ));
+    }
+    let estimates = read_estimates(&criterion_dir)?;
+    let python = python_sdk(&root, &target);
+    let report = render(&estimates, &printed, &paired, &python, quick);
+    std::fs::write(root.join("docs/benchmarks.md"), report)
+        .map_err(|e| format!("docs/benchmarks.md: {e}"))?;
+    std::fs::write(root.join("docs/benchmarks-ratios.svg"), svg(&estimates))
+        .map_err(|e| format!("docs/benchmarks-ratios.svg: {e}"))?;
+    eprintln!("wrote docs/benchmarks.md and docs/benchmarks-ratios.svg");
+    Ok(())
+}
+
+fn cargo_bench(root: &Path, package: &str, bench: &str, extra: &[&str]) -> Result<String, String> {
+    eprintln!("==> cargo bench -p {package} --bench {bench}");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["bench", "-p", package, "--bench", bench, "--"])
+        .args(extra)
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo bench -p {package} --bench {bench} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The lines a benchmark prints as its own summary (tables and figures), without criterion's
+/// progress and statistics lines.
+fn summary_lines(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            !(t.is_empty()
+                || l.starts_with(' ')
+                || t.starts_with("Benchmarking")
+                || t.starts_with("Found ")
+                || t.starts_with("Gnuplot")
+                || t.starts_with("change:")
+                || t.starts_with("time:")
+                || t.starts_with("thrpt:")
+                || t.starts_with("No change")
+                || t.starts_with("Change within")
+                || t.starts_with("Performance has")
+                || t.starts_with("Warning:")
+                || t.contains("time:   [")
+                || t.contains("thrpt:  [")
+                || !t.contains([' ', '|', ':']))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every criterion median (nanoseconds) by benchmark id (`group/function[/parameter]`).
+fn read_estimates(dir: &Path) -> Result<BTreeMap<String, f64>, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "new") {
+                    let est = p.join("estimates.json");
+                    let bench = p.join("benchmark.json");
+                    if let (Ok(est), Ok(bench)) =
+                        (std::fs::read_to_string(est), std::fs::read_to_string(bench))
+                    {
+                        let median = json_number(&est, "median", "point_estimate");
+                        let id = json_string(&bench, "full_id");
+                        if let (Some(m), Some(id)) = (median, id) {
+                            // Throughput in elements: also record the time per element.
+                            if let Some(n) =
+                                json_number(&bench, "throughput", "Elements").filter(|n| *n > 0.0)
+                            {
+                                out.insert(format!("{id} (per element)"), m / n);
+                            }
+                            out.insert(id, m);
+                        }
+                    }
+                } else {
+                    stack.push(p);
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("no criterion estimates under {}", dir.display()));
+    }
+    Ok(out)
+}
+
+/// `outer.inner` as a number, from a JSON text.
+fn json_number(text: &str, outer: &str, inner: &str) -> Option<f64> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get(outer)?.get(inner)?.as_f64()
+}
+
+/// `key` as a string, from a JSON text.
+fn json_string(text: &str, key: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get(key)?.as_str().map(str::to_owned)
+}
+
+/// What the Python comparison measured (its JSON line), or why it could not run.
+fn python_sdk(root: &Path, target: &Path) -> Result<String, String> {
+    let venv = target.join("bench-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        eprintln!("==> python3 -m venv {}", venv.display());
+        run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    eprintln!("==> pip install {MSGRAPH_SDK}");
+    run_ok(Command::new(&python).args(["-m", "pip", "install", "-q", MSGRAPH_SDK]))?;
+    let files = corpus_notifications()?;
+    eprintln!("==> msgraph-sdk over {} notification bodies", files.len());
+    let out = Command::new(&python)
+        .arg(root.join("xtask/bench/msgraph_sdk.py"))
+        .args(&files)
+        .output()
+        .map_err(|e| format!("python: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "msgraph_sdk.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn run_ok(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed ({status})"))
+    }
+}
+
+/// The valid notification bodies of the corpus (as the notify crate's corpus bench reads them).
+fn corpus_notifications() -> Result<Vec<PathBuf>, String> {
+    let shared = crate::shared_dir()?;
+    let root = shared.join("graph-payloads");
+    let index =
+        std::fs::read_to_string(root.join("index.json")).map_err(|e| format!("index.json: {e}"))?;
+    let index: serde_json::Value =
+        serde_json::from_str(&index).map_err(|e| format!("index.json: {e}"))?;
+    let mut files = Vec::new();
+    for r in index["records"].as_array().into_iter().flatten() {
+        if r["kind"] != "notification" || r["json_valid"] != true {
+            continue;
+        }
+        let dir = r["dir"].as_str().unwrap_or_default();
+        for f in r["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+        {
+            if f.ends_with(".json") {
+                files.push(root.join(dir).join(f));
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err("no notification bodies found in the corpus index".into());
+    }
+    Ok(files)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
+        .map(|kib| format!("{:.0} GiB", kib as f64 / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "unknown memory".into());
+    let rustc = Command::new("rustc")
+        .arg("-V")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), {mem}, {rustc}, measured {date}")
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1_000_000.0 {
+        format!("{:.2} ms", ns / 1_000_000.0)
+    } else if ns >= 1_000.0 {
+        format!("{:.2} µs", ns / 1_000.0)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn render(
+    est: &BTreeMap<String, f64>,
+    printed: &BTreeMap<String, Vec<String>>,
+    paired: &[(&str, String, Vec<String>)],
+    python: &Result<String, String>,
+    quick: bool,
+) -> String {
+    let mut md = String::from("# Benchmarks\n\n");
+    let _ = writeln!(
+        md,
+        "Generated by `cargo xtask bench{}` from one run. Machine: {}.\n\nEach figure is \
+         criterion's median (`--warm-up-time 1 --measurement-time {}`) unless its section says \
+         otherwise; ratios compare figures of the same run. The machine is shared: compare ratios, \
+         not absolute figures, across runs.\n",
+        if quick { " --quick" } else { "" },
+        machine(),
+        if quick { 1 } else { 3 }
+    );
+    md.push_str("![ratios against their goals](benchmarks-ratios.svg)\n\n## Goals\n\n");
+    md.push_str("| figure | measured | goal | met |\n|---|---:|---:|:---:|\n");
+    for g in GOALS {
+        match (est.get(g.numerator), est.get(g.denominator)) {
+            (Some(n), Some(d)) => {
+                let r = n / d;
+                let _ = writeln!(
+                    md,
+                    "| {} ({} / {}) | {r:.2}× | ≤ {:.1}× | {} |",
+                    g.what,
+                    fmt_ns(*n),
+                    fmt_ns(*d),
+                    g.goal,
+                    if r <= g.goal { "yes" } else { "**no**" }
+                );
+            }
+            _ => {
+                let _ = writeln!(md, "| {} | not measured | ≤ {:.1}× | — |", g.what, g.goal);
+            }
+        }
+    }
+    for (what, id, limit) in LIMITS {
+        match est.get(*id) {
+            Some(v) => {
+                let _ = writeln!(
+                    md,
+                    "| {what} | {} | < {} | {} |",
+                    fmt_ns(*v),
+                    fmt_ns(*limit),
+                    if v < limit { "yes" } else { "**no**" }
+                );
+            }
+            None => {
+                let _ = writeln!(md, "| {what} | not measured | < {} | — |", fmt_ns(*limit));
+            }
+        }
+    }
+    md.push_str("\n## Against Microsoft's Python SDK\n\n");
+    match python {
+        Ok(line) => {
+            let parsed: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+            let num = |k: &str| parsed[k].as_f64();
+            let sdk = parsed["sdk"].as_str().unwrap_or_default();
+            let ours_decode = est.get("corpus_notifications/decode_classify (per element)");
+            let _ = writeln!(
+                md,
+                "{sdk} (Python {}) has no type for `commsNotifications`: a bot parses the envelope \
+                 with `json` and each `resourceData` with the SDK's `Call` model, which is what is \
+                 timed, over {} corpus notifications (of {} bodies given, {} read). Its \
+                 `TransferPostRequestBody` is built (example 5) and serialized; it validates nothing.\n",
+                parsed["python"].as_str().unwrap_or_default(),
+                num("notifications").unwrap_or(0.0),
+                num("files_given").unwrap_or(0.0),
+                num("files_read").unwrap_or(0.0),
+            );
+            md.push_str(
+                "| work | msgraph-sdk | graph-comms | graph-comms is |\n|---|---:|---:|---:|\n",
+            );
+            if let (Some(theirs), Some(per)) =
+                (num("decode_ns_per_notification"), ours_decode.copied())
+            {
+                let _ = writeln!(
+                    md,
+                    "| decode one notification (ours: decode + classify) | {} | {} | {:.0}× faster |",
+                    fmt_ns(theirs),
+                    fmt_ns(per),
+                    theirs / per
+                );
+            }
+            if let (Some(theirs), Some(ours)) = (
+                num("transfer_build_serialize_ns"),
+                est.get("transfer_example5/build_validate_serialize"),
+            ) {
+                let _ = writeln!(
+                    md,
+                    "| build (+ validate, ours only) + serialize a transfer body | {} | {} | {:.0}× faster |",
+                    fmt_ns(theirs),
+                    fmt_ns(*ours),
+                    theirs / ours
+                );
+            }
+            md.push('\n');
+        }
+        Err(e) => {
+            let _ = writeln!(md, "Not measured in this run: {e}\n");
+        }
+    }
+    for (title, command, lines) in paired {
+        let _ = writeln!(
+            md,
+            "## {title}\n\n`{command}` (its own paired-run method):\n"
+        );
+        for l in lines {
+            md.push_str(l);
+            md.push('\n');
+        }
+        md.push('\n');
+    }
+    for (bench, lines) in printed.iter().filter(|(_, l)| !l.is_empty()) {
+        let _ = writeln!(md, "## Printed by `{bench}`\n");
+        for l in lines {
+            let _ = writeln!(md, "    {l}");
+        }
+        md.push('\n');
+    }
+    md.push_str("## Every criterion figure of the run\n\n| benchmark | median |\n|---|---:|\n");
+    for (id, ns) in est {
+        let _ = writeln!(md, "| `{id}` | {} |", fmt_ns(*ns));
+    }
+    md
+}
+
+/// A bar chart of each ratio against its goal.
+fn svg(est: &BTreeMap<String, f64>) -> String {
+    let rows: Vec<(&str, f64, f64)> = GOALS
+        .iter()
+        .filter_map(|g| {
+            Some((
+                g.what,
+                est.get(g.numerator)? / est.get(g.denominator)?,
+                g.goal,
+            ))
+        })
+        .collect();
+    let max = rows.iter().map(|(_, r, g)| r.max(*g)).fold(1.0, f64::max) * 1.1;
+    let (left, width, bar, gap) = (520.0, 360.0, 22.0, 14.0);
+    let height = 40.0 + rows.len() as f64 * (bar + gap);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n",
+        left + width + 80.0
+    );
+    let _ = writeln!(s, "<text x=\"10\" y=\"18\" font-weight=\"bold\">ratio to the baseline (bar) and goal (line); shorter is better</text>");
+    for (i, (what, ratio, goal)) in rows.iter().enumerate() {
+        let y = 32.0 + i as f64 * (bar + gap);
+        let w = ratio / max * width;
+        let gx = left + goal / max * width;
+        let color = if ratio <= goal { "#3a7d44" } else { "#b5452f" };
+        let _ = writeln!(
+            s,
+            "<text x=\"10\" y=\"{}\">{}</text>",
+            y + 15.0,
+            what.replace('&', "&amp;").replace('<', "&lt;")
+        );
+        let _ = writeln!(
+            s,
+            "<rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"{bar}\" fill=\"{color}\"/>"
+        );
+        let _ = writeln!(s, "<line x1=\"{gx:.1}\" x2=\"{gx:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"black\" stroke-width=\"2\"/>", y - 3.0, y + bar + 3.0);
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{}\">{ratio:.2}× (goal {goal}×)</text>",
+            left + w.max(gx - left) + 6.0,
+            y + 15.0
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_criterion_files() {
+        let est = r#"{"mean":{"point_estimate":12.5},"median":{"confidence_interval":{"lower_bound":1.0},"point_estimate":10.25,"standard_error":0.1}}"#;
+        assert_eq!(
+            super::json_number(est, "median", "point_estimate"),
+            Some(10.25)
+        );
+        let bench = r#"{"group_id":"g","function_id":"f","full_id":"g/f/p","directory_name":"g/f/p","throughput":{"Elements":259}}"#;
+        assert_eq!(
+            super::json_string(bench, "full_id").as_deref(),
+            Some("g/f/p")
+        );
+        assert_eq!(
+            super::json_number(bench, "throughput", "Elements"),
+            Some(259.0)
+        );
+    }
+
+    #[test]
+    fn keeps_summaries_and_drops_criterion_noise() {
+        let out = "Benchmarking a/b\nBenchmarking a/b: Warming up\na/b                     time:   [1 ns 2 ns 3 ns]\n                        change: [-1% +0% +1%]\n| x | y |\nmedian of 5 paired runs: ratio 1.02\nFound 3 outliers among 100 measurements (3.00%)\n  3 (3.00%) high mild\n";
+        assert_eq!(
+            super::summary_lines(out),
+            ["| x | y |", "median of 5 paired runs: ratio 1.02"]
+        );
+    }
+}
