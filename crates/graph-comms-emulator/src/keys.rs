@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use serde::Serialize;
@@ -80,8 +81,19 @@ impl SigningKey {
 
     /// Parses a PKCS#1 PEM RSA private key (`-----BEGIN RSA PRIVATE KEY-----`).
     pub fn from_pkcs1_pem(pem: &str) -> Result<Self> {
-        let key =
-            RsaPrivateKey::from_pkcs1_pem(pem).map_err(|e| EmulatorError::Key(e.to_string()))?;
+        let key = RsaPrivateKey::from_pkcs1_pem(pem)
+            .map_err(|e| EmulatorError::Key(format!("PKCS#1 PEM: {e}")))?;
+        Self::from_rsa(&key)
+    }
+
+    /// Parses a PEM RSA private key, PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8
+    /// (`BEGIN PRIVATE KEY`), as `openssl genrsa` and `openssl genpkey` write them.
+    pub fn from_pem(pem: &str) -> Result<Self> {
+        if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
+            return Self::from_pkcs1_pem(pem);
+        }
+        let key = RsaPrivateKey::from_pkcs8_pem(pem)
+            .map_err(|e| EmulatorError::Key(format!("PKCS#8 PEM: {e}")))?;
         Self::from_rsa(&key)
     }
 
@@ -117,5 +129,26 @@ impl SigningKey {
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
         &self.inner.decoding
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+
+    #[test]
+    fn pem_in_both_encodings_gives_the_same_key() {
+        let mut rng = rand::thread_rng();
+        let key = RsaPrivateKey::new(&mut rng, 1024).expect("key");
+        let pkcs1 = key.to_pkcs1_pem(LineEnding::LF).expect("pkcs1");
+        let pkcs8 = key.to_pkcs8_pem(LineEnding::LF).expect("pkcs8");
+        let a = SigningKey::from_pem(&pkcs1).expect("pkcs1 parses");
+        let b = SigningKey::from_pem(&pkcs8).expect("pkcs8 parses");
+        assert_eq!(a.kid(), b.kid());
+        assert_eq!(a.jwk(), b.jwk());
+        let bad = "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n";
+        let err = SigningKey::from_pem(bad).unwrap_err();
+        assert!(err.to_string().contains("PKCS#8"), "{err}");
     }
 }

@@ -68,7 +68,7 @@ pub(crate) struct Args {
     /// Callback delivery attempts per notification.
     #[arg(long, value_name = "N", default_value_t = 4)]
     delivery_attempts: u32,
-    /// PKCS#1 PEM file of the RSA signing key (default: a fresh 2048-bit key).
+    /// PEM file of the RSA signing key, PKCS#1 or PKCS#8 (default: a fresh 2048-bit key).
     #[arg(long, value_name = "FILE")]
     key: Option<std::path::PathBuf>,
     /// Place one call (answered at once) at the bot whose callback is URL, and print its id.
@@ -130,8 +130,8 @@ fn config(args: &Args) -> Result<EmulatorConfig, String> {
     if let Some(path) = &args.key {
         let pem =
             std::fs::read_to_string(path).map_err(|e| format!("--key {}: {e}", path.display()))?;
-        let key = SigningKey::from_pkcs1_pem(&pem)
-            .map_err(|e| format!("--key {}: {e}", path.display()))?;
+        let key =
+            SigningKey::from_pem(&pem).map_err(|e| format!("--key {}: {e}", path.display()))?;
         config = config.with_signing_key(key);
     }
     Ok(config)
