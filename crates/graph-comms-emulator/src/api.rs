@@ -477,7 +477,8 @@ pub(crate) async fn delete_call(
             .ok_or_else(|| unknown_call(&id))?;
         rec.ending = true;
         let mut terminated = call_state("terminated");
-        terminated["resultInfo"] = crate::notifications::conversation_ended();
+        terminated["resultInfo"] =
+            crate::notifications::conversation_ended(rec.script.string_codes);
         rec.enqueue([
             Outgoing {
                 delay: std::time::Duration::ZERO,

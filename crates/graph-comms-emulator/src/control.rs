@@ -323,7 +323,7 @@ pub(crate) fn hang_up(shared: &Shared, id: &str) -> Result<()> {
         .ok_or_else(|| EmulatorError::UnknownCall(id.to_owned()))?;
     rec.ending = true;
     let mut data = call_state("terminated");
-    data["resultInfo"] = conversation_ended();
+    data["resultInfo"] = conversation_ended(rec.script.string_codes);
     rec.enqueue([Outgoing {
         delay: std::time::Duration::ZERO,
         body: batch(id, "deleted", data),

@@ -52,14 +52,10 @@ fn result_info(code: i64, subcode_key: &str, subcode: i64, message: &str, string
 }
 
 /// The `resultInfo` of a call that ended without a transfer (a hang-up or a `DELETE`), as on the
-/// `call: delete` page: numeric strings `"200"` / `"5001"`.
-pub(crate) fn conversation_ended() -> Value {
-    json!({
-        "@odata.type": "#microsoft.graph.resultInfo",
-        "code": "200",
-        "subcode": "5001",
-        "message": "The conversation has ended."
-    })
+/// `call: delete` page: 200/5001 "The conversation has ended." (the page writes numeric strings;
+/// numbers unless `strings`).
+pub(crate) fn conversation_ended(strings: bool) -> Value {
+    result_info(200, "subcode", 5001, "The conversation has ended.", strings)
 }
 
 /// The notifications (change type, resourceData) of a transfer flow, before reordering.
@@ -111,7 +107,7 @@ pub(crate) fn transfer_steps(
         }
         TransferFlow::CallerHangUp => {
             let mut d = call_state("terminated");
-            d["resultInfo"] = conversation_ended();
+            d["resultInfo"] = conversation_ended(strings);
             vec![transferring, ("deleted", d)]
         }
         TransferFlow::NoOutcome => vec![transferring, accepted],

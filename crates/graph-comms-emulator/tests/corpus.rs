@@ -250,3 +250,91 @@ async fn every_notification_the_emulator_sends_decodes_with_the_model() {
         assert_eq!(events.len(), 1);
     }
 }
+
+/// Bodies serialized by Microsoft's Python SDK (msgraph-sdk), made by
+/// `tests/fixtures/msgraph-sdk/generate.py bodies`: no `@odata.type` on participants or
+/// identity sets, `phone` and v1.0-undeclared fields as additional data.
+mod msgraph_sdk {
+    use super::*;
+
+    const TRANSFERS: [(&str, &str); 5] = [
+        (
+            "ex1-peer",
+            include_str!("fixtures/msgraph-sdk/transfer-ex1-peer.json"),
+        ),
+        (
+            "ex2-consultative",
+            include_str!("fixtures/msgraph-sdk/transfer-ex2-consultative.json"),
+        ),
+        (
+            "ex3-phone",
+            include_str!("fixtures/msgraph-sdk/transfer-ex3-phone.json"),
+        ),
+        (
+            "ex4-consultative-phone",
+            include_str!("fixtures/msgraph-sdk/transfer-ex4-consultative-phone.json"),
+        ),
+        (
+            "ex5-group",
+            include_str!("fixtures/msgraph-sdk/transfer-ex5-group.json"),
+        ),
+    ];
+
+    #[tokio::test]
+    async fn sdk_transfer_bodies_are_accepted_and_play_their_flow() {
+        let em = emulator().await;
+        let mut cb = Callback::start().await;
+        let g = Graph::new(&em, "v1.0").await;
+        for (name, body) in TRANSFERS {
+            let json: Value = serde_json::from_str(body).unwrap();
+            let mut place = PlaceCall::new(&cb.url);
+            if let Some(pid) = json["transferee"]["participantId"].as_str() {
+                place = place
+                    .with_participant(
+                        EmulatedParticipant::named("Transferee").with_participant_id(pid),
+                    )
+                    .with_participant(EmulatedParticipant::named("Other"));
+            }
+            let placed = em.place_call(place).unwrap();
+            cb.take(2).await;
+            let r = g.transfer(&placed.id, body).await;
+            assert_eq!(r.status, 202, "{name}: {}", r.body);
+            let got = cb.take(3).await;
+            let last = &got[2].note()["resourceData"];
+            if name.contains("consultative") {
+                assert_eq!(last["terminationReason"], "AppTransferred", "{name}");
+            } else {
+                assert_eq!(last["resultInfo"]["subcode"], 7015, "{name}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn sdk_create_call_and_answer_bodies_are_accepted() {
+        let em = emulator().await;
+        let mut cb = Callback::start().await;
+        let g = Graph::new(&em, "v1.0").await;
+        let mut create: Value =
+            serde_json::from_str(include_str!("fixtures/msgraph-sdk/create-call.json")).unwrap();
+        create["callbackUri"] = Value::String(cb.url.clone());
+        let r = g.post("/communications/calls", &create.to_string()).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(cb.take(2).await[1].state(), "established");
+
+        let placed = em
+            .place_call(PlaceCall::new(&cb.url).answered_by_bot())
+            .unwrap();
+        assert_eq!(cb.next().await.state(), "incoming");
+        let mut answer: Value =
+            serde_json::from_str(include_str!("fixtures/msgraph-sdk/answer.json")).unwrap();
+        answer["callbackUri"] = Value::String(cb.url.clone());
+        let r = g
+            .post(
+                &format!("/communications/calls/{}/answer", placed.id),
+                &answer.to_string(),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        assert_eq!(cb.take(2).await[1].state(), "established");
+    }
+}
