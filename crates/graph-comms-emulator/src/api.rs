@@ -703,6 +703,19 @@ fn end_consultation(
     tracing::info!(call_id = %consultation, "consultation call ends with the consultative transfer");
 }
 
+/// A known path with a method it does not serve.
+pub(crate) async fn method_not_allowed(headers: HeaderMap) -> Response {
+    let ids = RequestIds::from_headers(&headers);
+    finish(
+        &ids,
+        Err(GraphError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The HTTP method is not allowed on this resource.",
+        )),
+    )
+}
+
 /// Any other path under `/v1.0` or `/beta`.
 pub(crate) async fn api_fallback(headers: HeaderMap) -> Response {
     let ids = RequestIds::from_headers(&headers);

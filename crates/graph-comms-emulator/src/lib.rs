@@ -275,7 +275,8 @@ impl Emulator {
             .map(|r| r.state().to_owned())
     }
 
-    /// What was delivered to the call's callback so far, in order (kept after the call ended).
+    /// What was delivered to the call's callback so far, in order (kept after the call ended, for
+    /// the 10 000 most recent calls).
     pub fn deliveries(&self, call_id: &str) -> Vec<DeliveryRecord> {
         self.shared.deliveries(call_id)
     }
@@ -335,6 +336,7 @@ fn api_router() -> Router<Arc<Shared>> {
         .route("/communications/calls/{id}/transfer", post(api::transfer))
         .route("/app/calls/{id}/transfer", post(api::transfer))
         .fallback(api::api_fallback)
+        .method_not_allowed_fallback(api::method_not_allowed)
 }
 
 fn router(shared: Arc<Shared>) -> Router {

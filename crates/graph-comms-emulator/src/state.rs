@@ -96,7 +96,7 @@ pub(crate) struct Shared {
     pub(crate) config: EmulatorConfig,
     pub(crate) http: reqwest::Client,
     calls: Mutex<HashMap<String, CallRecord>>,
-    deliveries: Mutex<HashMap<String, Vec<DeliveryRecord>>>,
+    deliveries: Mutex<DeliveryLog>,
     /// Callback JWTs per (app id, tenant) with their expiry: reused, as Graph reuses its tokens,
     /// until 5 minutes before they expire (an RSA signature costs milliseconds).
     callback_tokens: Mutex<HashMap<(String, String), (String, u64)>>,
@@ -107,6 +107,41 @@ pub(crate) struct Shared {
     /// The runtime the emulator was started on: delivery tasks run there, so calls can be placed
     /// from any thread.
     runtime: tokio::runtime::Handle,
+}
+
+/// Delivery records of the most recent [`DeliveryLog::MAX_CALLS`] calls (older ones are
+/// forgotten, so a long-running emulator does not grow without bound).
+#[derive(Debug, Default)]
+struct DeliveryLog {
+    by_call: HashMap<String, Vec<DeliveryRecord>>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl DeliveryLog {
+    const MAX_CALLS: usize = 10_000;
+
+    fn open(&mut self, call_id: &str) {
+        if self.by_call.contains_key(call_id) {
+            return;
+        }
+        if self.order.len() >= Self::MAX_CALLS {
+            if let Some(old) = self.order.pop_front() {
+                self.by_call.remove(&old);
+            }
+        }
+        self.order.push_back(call_id.to_owned());
+        self.by_call.insert(call_id.to_owned(), Vec::new());
+    }
+
+    fn push(&mut self, rec: DeliveryRecord) {
+        if let Some(v) = self.by_call.get_mut(&rec.call_id) {
+            v.push(rec);
+        }
+    }
+
+    fn get(&self, call_id: &str) -> Vec<DeliveryRecord> {
+        self.by_call.get(call_id).cloned().unwrap_or_default()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -141,7 +176,7 @@ impl Shared {
             config,
             http,
             calls: Mutex::new(HashMap::new()),
-            deliveries: Mutex::new(HashMap::new()),
+            deliveries: Mutex::new(DeliveryLog::default()),
             callback_tokens: Mutex::new(HashMap::new()),
             delivered: Notify::new(),
             global_throttle: Mutex::new(None),
@@ -183,10 +218,7 @@ impl Shared {
     }
 
     pub(crate) fn deliveries(&self, call_id: &str) -> Vec<DeliveryRecord> {
-        lock(&self.deliveries)
-            .get(call_id)
-            .cloned()
-            .unwrap_or_default()
+        lock(&self.deliveries).get(call_id)
     }
 
     /// Creates a call record and starts its delivery task.
@@ -221,7 +253,7 @@ impl Shared {
         };
         rec.set_script(script);
         self.calls().insert(id.clone(), rec);
-        lock(&self.deliveries).entry(id.clone()).or_default();
+        lock(&self.deliveries).open(&id);
         self.runtime.spawn(delivery_task(Arc::clone(self), id, rx));
     }
 
@@ -272,10 +304,7 @@ impl Shared {
     }
 
     fn record(&self, rec: DeliveryRecord) {
-        lock(&self.deliveries)
-            .entry(rec.call_id.clone())
-            .or_default()
-            .push(rec);
+        lock(&self.deliveries).push(rec);
         self.delivered.notify_waiters();
     }
 }

@@ -329,6 +329,20 @@ async fn unknown_api_path_is_a_graph_error() {
 }
 
 #[tokio::test]
+async fn wrong_method_is_a_graph_error() {
+    let em = emulator().await;
+    let g = Graph::new(&em, "beta").await;
+    let r = g
+        .send(
+            reqwest::Method::PUT,
+            "/communications/calls/x/transfer",
+            Some("{}"),
+        )
+        .await;
+    assert_graph_error(&r, 405, "MethodNotAllowed", "not allowed");
+}
+
+#[tokio::test]
 async fn client_request_id_is_echoed() {
     let em = emulator().await;
     let g = Graph::new(&em, "v1.0").await;
