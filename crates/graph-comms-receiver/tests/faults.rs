@@ -366,3 +366,17 @@ async fn invalid_utf8_in_routed_strings_is_400_and_never_reaches_the_tracker() {
     assert_eq!(receiver.stats().bad_request, cases.len() as u64);
     assert_eq!(receiver.stats().accepted, 0);
 }
+
+#[tokio::test]
+async fn probe_skipped() {
+    let (_keys, receiver, addr) = default_setup().await;
+    for body in [
+        &b"{\"value\":[{\"resourceUrl\":\"/communications/calls/c1\",\"resourceData\":{\"state\":\"transferring\"},\"x\":\"\xff\xfe\"}]}"[..],
+        &b"{\"value\":[{\"resourceUrl\":\"/communications/calls/c1\",\"\xff\xfe\":1,\"resourceData\":{\"state\":\"transferring\"}}]}"[..],
+        &b"{\"value\":[],\"\xc3\x28\":\"\xed\xa0\x80\"}"[..],
+    ] {
+        let r = post(addr, body).await;
+        eprintln!("PROBE {} {}", r.status, r.body_text());
+    }
+    eprintln!("PROBE {:?}", receiver.tracker().stats());
+}

@@ -295,3 +295,43 @@ async fn bodies_read_at_once_are_bounded_and_the_excess_gets_503() {
     assert_eq!(stats.timeout, 1);
     assert_eq!(stats.busy + stats.accepted, 1);
 }
+
+#[tokio::test]
+async fn serve_with_shutdown_stops_accepting_and_closes_idle_connections() {
+    let keys = KeyServer::start(vec![key().jwk()]).await;
+    let config = AuthConfig::new(APP_ID).with_openid_config_url(keys.openid_url());
+    let receiver = Receiver::new(config).expect("receiver");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(graph_comms_receiver::serve_with_shutdown(
+        listener,
+        receiver.router(),
+        Default::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut client = RawClient::connect(addr).await.expect("connect");
+    let body = notification("call-1", "transferring");
+    let headers = auth_headers(&token());
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let response = client
+        .post(PATH, &headers, body.as_bytes())
+        .await
+        .expect("response");
+    assert_eq!(response.status, 202);
+
+    let _ = stop.send(());
+    let finished = tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("the server stops within 30 s")
+        .expect("server task");
+    assert!(finished.is_ok(), "{finished:?}");
+    // The idle keep-alive connection was closed, and nothing listens any more.
+    assert!(client.read_response().await.is_err());
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    assert_eq!(receiver.stats().accepted, 1);
+}
