@@ -89,17 +89,16 @@ async fn trickle(addr: SocketAddr, head: &[u8], bytes: &[u8], gap: Duration) -> 
     let stream = TcpStream::connect(addr).await.expect("connect");
     let (mut read, mut write) = stream.into_split();
     let writer = async move {
-        if write.write_all(head).await.is_err() {
-            return;
-        }
-        for &b in bytes {
-            if write.write_all(&[b]).await.is_err() {
-                return;
+        if write.write_all(head).await.is_ok() {
+            for &b in bytes {
+                if write.write_all(&[b]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(gap).await;
             }
-            tokio::time::sleep(gap).await;
         }
-        // Everything was sent: the server never cut us off. Keep the connection open so
-        // the reader's deadline decides.
+        // Cut off, or everything was sent: either way the reader (and its deadline) decides,
+        // so the write half stays open until then.
         std::future::pending::<()>().await;
     };
     let reader = async move {
@@ -120,10 +119,9 @@ async fn trickle(addr: SocketAddr, head: &[u8], bytes: &[u8], gap: Duration) -> 
 #[tokio::test]
 async fn slow_loris_senders_are_cut_off_while_honest_callbacks_get_through() {
     const SLOW: usize = 24;
-    let (_keys, receiver, addr) =
-        setup(Duration::from_millis(300), Duration::from_millis(300)).await;
+    let (_keys, receiver, addr) = setup(Duration::from_secs(1), Duration::from_secs(1)).await;
     let gap = Duration::from_millis(25);
-    // Headers that never end: a header line a byte at a time (3 KiB would take 75 s).
+    // Headers that never end: a header line a byte at a time (3 000 bytes would take 75 s).
     let endless_header = vec![b'a'; 3000];
     // A body a byte at a time, after complete, authenticated headers.
     let body_head = format!(
@@ -153,16 +151,10 @@ async fn slow_loris_senders_are_cut_off_while_honest_callbacks_get_through() {
         idle.push(TcpStream::connect(addr).await.expect("connect"));
     }
 
-    // Meanwhile an honest sender on one keep-alive connection is served.
-    let mut client = RawClient::connect(addr).await.expect("connect");
-    let headers = auth_headers(&token());
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    // Meanwhile honest callbacks are served (each on its own connection: an idle keep-alive
+    // connection is closed by the same header timeout).
     for i in 0..10 {
-        let body = roster(&format!("call-{i}"));
-        let response = tokio::time::timeout(DEADLINE, client.post(PATH, &headers, body.as_bytes()))
-            .await
-            .expect("served within the deadline")
-            .expect("response");
+        let response = post(addr, roster(&format!("call-{i}")).as_bytes()).await;
         assert_eq!(response.status, 202, "{}", response.body_text());
     }
 
@@ -170,17 +162,14 @@ async fn slow_loris_senders_are_cut_off_while_honest_callbacks_get_through() {
     for task in tasks {
         answers.push(task.await.expect("task"));
     }
-    for (i, answer) in answers.iter().enumerate() {
+    for answer in &answers {
+        // Each was answered 408 (counted below) and closed; the 408 itself may be lost to the
+        // reset that closing with unread bytes causes, so an empty answer is fine too.
         let text = String::from_utf8_lossy(answer);
-        if i % 2 == 0 {
-            // hyper closes a connection whose headers are late, with or without a 408.
-            assert!(
-                text.is_empty() || text.starts_with("HTTP/1.1 408"),
-                "{text}"
-            );
-        } else {
-            assert!(text.starts_with("HTTP/1.1 408"), "slow body {i}: {text}");
-        }
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 408"),
+            "{text}"
+        );
     }
     for mut stream in idle {
         let mut rest = Vec::new();
@@ -250,7 +239,7 @@ async fn deeply_nested_json_is_rejected_without_overflowing_the_stack() {
 }
 
 #[tokio::test]
-async fn huge_strings_are_decoded_or_rejected_never_a_crash() {
+async fn huge_strings_are_decoded_and_huge_numbers_never_crash() {
     let (_keys, receiver, addr) = default_setup().await;
     let huge = "x".repeat(900 * 1024);
     let escaped = "\\u0041".repeat(150 * 1024);
@@ -287,24 +276,29 @@ async fn huge_strings_are_decoded_or_rejected_never_a_crash() {
             )),
         ),
         ("unknown member", format!("{{\"value\":[],\"{huge}\":1}}")),
-        ("huge number", format!("{{\"value\":[{{\"resourceData\":{{\"resultInfo\":{{\"code\":1{}}}}}}}]}}", "0".repeat(900 * 1024))),
     ];
-    let mut accepted = 0;
+    // Valid JSON, under the limit: every one is decoded, however long its strings.
     for (what, body) in &cases {
         assert!(body.len() < 1024 * 1024, "{what}: under the body limit");
         let response = post(addr, body.as_bytes()).await;
-        match response.status {
-            202 => accepted += 1,
-            400 => assert!(
-                error_message(&response).starts_with("the body is not a commsNotifications batch"),
-                "{what}"
-            ),
-            other => panic!("{what}: HTTP {other}: {}", response.body_text()),
-        }
+        assert_eq!(response.status, 202, "{what}: {}", response.body_text());
     }
-    let stats = receiver.stats();
-    assert_eq!(stats.accepted, accepted);
-    assert_eq!(stats.accepted + stats.bad_request, cases.len() as u64);
+    assert_eq!(receiver.stats().accepted, cases.len() as u64);
+    assert_eq!(receiver.stats().events, 5);
+
+    // A 900 000-digit number overflows f64: decoded (as a code that is no integer) or 400.
+    let number = format!(
+        "{{\"value\":[{{\"resourceData\":{{\"resultInfo\":{{\"code\":1{}}}}}}}]}}",
+        "0".repeat(900 * 1024)
+    );
+    let response = post(addr, number.as_bytes()).await;
+    match response.status {
+        202 => {}
+        400 => assert!(
+            error_message(&response).starts_with("the body is not a commsNotifications batch")
+        ),
+        other => panic!("a huge number: HTTP {other}: {}", response.body_text()),
+    }
     // Still serving.
     let response = post(addr, notification("call-1", "transferring").as_bytes()).await;
     assert_eq!(response.status, 202);
