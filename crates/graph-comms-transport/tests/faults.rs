@@ -407,6 +407,35 @@ async fn a_202_followed_by_a_close_is_a_success() {
     assert_eq!(server.bodies(), 1);
 }
 
+/// A server that answers each request on a keep-alive connection, then closes it at once: the
+/// next transfer finds a pooled connection that is dead or dying. It is either sent on a fresh
+/// connection or, if it went out on the dead one, reported "outcome unknown"; never sent twice.
+#[tokio::test]
+async fn a_pooled_connection_closed_by_the_server_never_sends_a_transfer_twice() {
+    let server = FaultServer::start(Fault::Respond(
+        b"HTTP/1.1 202 Accepted\r\nrequest-id: rid-ka\r\nContent-Length: 0\r\n\r\n",
+    ))
+    .await;
+    let c = client(&server.base());
+    let mut accepted = 0;
+    for _ in 0..5 {
+        match transfer(&c).await {
+            Ok(_) => accepted += 1,
+            Err(err) => assert!(
+                is_outcome_unknown(&err, OutcomeUnknownReason::ConnectionLost),
+                "{err:?}"
+            ),
+        }
+    }
+    assert!(accepted >= 1);
+    // Every accepted transfer reached the server once; an unknown one at most once.
+    assert!(
+        (accepted..=5).contains(&server.bodies()),
+        "{accepted} accepted, {} bodies",
+        server.bodies()
+    );
+}
+
 /// Error bodies that are not Graph's JSON: each gives its typed error, keyed by status, with a
 /// short message and the raw body kept, after one attempt.
 #[tokio::test]
