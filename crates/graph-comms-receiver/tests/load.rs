@@ -151,13 +151,10 @@ async fn one_hundred_thousand_notifications_over_64_connections_are_all_accounte
     assert_eq!(stats.rejected(), 0);
     assert_eq!(handled.load(Ordering::Relaxed), NOTIFICATIONS as u64);
     let auth = receiver.authenticator().stats();
-    // Each reused token is verified once it is cached; until then (the first request of each
-    // connection, racing the others) it may be verified concurrently.
-    assert!(auth.full_verifications <= CONNECTIONS as u64, "{auth:?}");
-    assert_eq!(
-        auth.full_verifications + auth.cache_hits,
-        NOTIFICATIONS as u64
-    );
+    // Each of the four tokens is verified exactly once, though 16 connections start with it at
+    // the same moment (single flight); every other callback is a cache hit.
+    assert_eq!(auth.full_verifications, 4, "{auth:?}");
+    assert_eq!(auth.cache_hits, NOTIFICATIONS as u64 - 4);
 
     // Every transfer resolved, to the right outcome.
     assert_eq!(handles.len(), TRANSFERS);

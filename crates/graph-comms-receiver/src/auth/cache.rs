@@ -55,11 +55,20 @@ impl TokenCache {
         }
     }
 
-    fn slot(&self, token: &str) -> (u64, &Mutex<HashMap<u64, Entry>>) {
+    /// Whether anything is cached at all (capacity above zero).
+    pub(crate) fn enabled(&self) -> bool {
+        self.per_shard > 0
+    }
+
+    /// The token's bucket: a keyed hash of its tail.
+    pub(crate) fn bucket(&self, token: &str) -> u64 {
         let bytes = token.as_bytes();
-        let bucket = self
-            .hasher
-            .hash_one(&bytes[bytes.len().saturating_sub(TAIL)..]);
+        self.hasher
+            .hash_one(&bytes[bytes.len().saturating_sub(TAIL)..])
+    }
+
+    fn slot(&self, token: &str) -> (u64, &Mutex<HashMap<u64, Entry>>) {
+        let bucket = self.bucket(token);
         (bucket, &self.shards[(bucket >> 59) as usize % SHARDS])
     }
 

@@ -28,6 +28,9 @@ pub const DEFAULT_ISSUERS: [&str; 2] = [
     "https://graph.microsoft.com",
 ];
 
+/// How many single-flight locks verifications are spread over.
+const VERIFY_STRIPES: usize = 64;
+
 /// The longest token considered; anything longer is rejected unread.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
 
@@ -164,6 +167,8 @@ struct Inner {
     validation: Validation,
     keys: Arc<KeyStore>,
     cache: cache::TokenCache,
+    /// Striped by token: concurrent first uses of one token wait for a single verification.
+    verify_locks: Vec<tokio::sync::Mutex<()>>,
     full_verifications: AtomicU64,
     cache_hits: AtomicU64,
 }
@@ -242,6 +247,9 @@ impl Authenticator {
                 validation,
                 keys: Arc::new(keys),
                 cache: cache::TokenCache::new(config.token_cache_capacity),
+                verify_locks: (0..VERIFY_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
                 full_verifications: AtomicU64::new(0),
                 cache_hits: AtomicU64::new(0),
             }),
@@ -304,6 +312,20 @@ impl Authenticator {
             inner.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(caller);
         }
+        // Single flight: a token seen by many connections at once (a sender's first callbacks)
+        // is verified once; the others wait for that and find it cached. Tokens sharing a stripe
+        // only queue behind each other, and a failure is never cached, so it is retried.
+        let _flight = if inner.cache.enabled() {
+            let stripe = inner.cache.bucket(token) as usize % VERIFY_STRIPES;
+            let guard = inner.verify_locks[stripe].lock().await;
+            if let Some(caller) = inner.cache.get(token, now_secs(), inner.keys.generation()) {
+                inner.cache_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(caller);
+            }
+            Some(guard)
+        } else {
+            None
+        };
 
         let header = jsonwebtoken::decode_header(token).map_err(|e| match raw_alg(token) {
             Some(alg) if alg != "RS256" => AuthError::UnsupportedAlgorithm(alg),
