@@ -7,6 +7,7 @@ pub(crate) mod listen;
 pub(crate) mod notify;
 pub(crate) mod transfer;
 pub(crate) mod validate;
+pub(crate) mod wait;
 
 /// Sets up tracing on stderr: `RUST_LOG` wins, else `-v` counts (warnings only by default).
 pub(crate) fn init_tracing(verbose: u8) {

@@ -118,8 +118,30 @@ pub(crate) struct Args {
     #[arg(long, value_name = "URL", env = "AZURE_AUTHORITY_HOST")]
     pub(crate) authority_host: Option<String>,
     /// Print the request (URL and exact JSON body) and send nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "wait")]
     pub(crate) dry_run: bool,
+    /// After the 202, follow the transfer through a receiver on --listen until it ends: exit 0
+    /// when it completed, 4 when it failed, the call ended another way, or --timeout passed.
+    #[arg(long, requires = "listen")]
+    pub(crate) wait: bool,
+    /// Where the receiver listens (the bot's callback URL must reach it), e.g. 0.0.0.0:3978.
+    #[arg(long, value_name = "ADDR", requires_all = ["wait", "app_id"])]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// The callback path the receiver serves.
+    #[arg(long, value_name = "PATH", default_value = graph_comms_receiver::DEFAULT_PATH)]
+    pub(crate) path: String,
+    /// The bot's app id: the audience callbacks must be signed for.
+    #[arg(long, value_name = "ID")]
+    pub(crate) app_id: Option<String>,
+    /// The OpenID configuration whose keys sign callbacks (default: Graph's).
+    #[arg(long, value_name = "URL", default_value = graph_comms_receiver::GRAPH_OPENID_CONFIGURATION)]
+    pub(crate) openid_config: String,
+    /// With --wait: seconds to wait for the outcome.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub(crate) timeout: u64,
+    /// With --wait: print the progress and the outcome as JSON lines.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// A failure: the exit code and the one-line message.
@@ -138,7 +160,7 @@ impl Failure {
             message: message.to_string(),
         }
     }
-    fn not_accepted(message: impl std::fmt::Display) -> Self {
+    pub(crate) fn not_accepted(message: impl std::fmt::Display) -> Self {
         Self {
             code: NOT_ACCEPTED,
             message: message.to_string(),
@@ -314,7 +336,8 @@ pub(crate) async fn send(args: &Args) -> Result<(Prepared, Accepted), Failure> {
     Ok((prepared, accepted))
 }
 
-fn print_warnings(report: &Report) {
+/// Prints the validation warnings on stderr.
+pub(crate) fn print_warnings(report: &Report) {
     for w in report.warnings() {
         eprintln!("graph-comms: warning: {w}");
     }
@@ -355,6 +378,12 @@ pub(crate) fn run(args: Args) -> ExitCode {
             )
         }
     };
+    if args.wait {
+        return match runtime.block_on(crate::cmd::wait::send_and_wait(&args)) {
+            Ok(code) => code,
+            Err(f) => f.exit(),
+        };
+    }
     match runtime.block_on(send(&args)) {
         Ok((prepared, accepted)) => {
             print_warnings(&prepared.warnings);

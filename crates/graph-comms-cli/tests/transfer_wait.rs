@@ -1,0 +1,111 @@
+//! `graph-comms transfer --wait`: the binary sends a transfer to the emulator, receives the
+//! emulator's signed callbacks on its own receiver, and exits with the transfer's outcome.
+
+use std::process::Command;
+use std::time::Duration;
+
+use graph_comms_emulator::{
+    DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow,
+};
+
+const USER: &str = "550fae72-d251-43ec-868c-373732c2704f";
+const APP: &str = "9ecd52e5-6592-42b7-b562-093f37f13bde";
+
+/// The emulator, on a runtime that lives as long as the test.
+fn start_emulator() -> (tokio::runtime::Runtime, Emulator) {
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    // The binary starts listening only when it runs: retry early deliveries quickly.
+    let config = EmulatorConfig::default()
+        .with_bot_app_id(APP)
+        .with_delivery(DeliveryPolicy::new(40, Duration::from_millis(25)));
+    let emulator = rt
+        .block_on(Emulator::start(config))
+        .expect("the emulator starts");
+    (rt, emulator)
+}
+
+/// A free loopback port (the OS picks it; released for the binary to bind).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Places a call scripted with `flow`, runs `transfer --wait` on it, returns (code, out, err).
+fn transfer_and_wait(flow: TransferFlow, extra: &[&str]) -> (i32, String, String) {
+    let (rt, emulator) = start_emulator();
+    let _guard = rt.enter();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let call = emulator
+        .place_call(
+            PlaceCall::new(format!("http://{listen}/api/calls"))
+                .with_app_id(APP)
+                .with_script(Script::new(flow).with_delay_ms(20)),
+        )
+        .expect("a call");
+    let tenant = emulator.tenant_id().to_owned();
+    let base = emulator.base_url("v1.0");
+    let openid = emulator.openid_config_url();
+    let out = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
+        .args(["transfer", "--call-id", &call.id, "--to-user", USER])
+        .args(["--base-url", &base, "--wait", "--listen", &listen])
+        .args(["--app-id", APP, "--openid-config", &openid])
+        .args(extra)
+        .env("AZURE_TENANT_ID", &tenant)
+        .env("AZURE_CLIENT_ID", APP)
+        .env("AZURE_CLIENT_SECRET", "any-secret")
+        .env("AZURE_AUTHORITY_HOST", emulator.root_url())
+        .env_remove("GRAPH_COMMS_TOKEN")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_completed_transfer_exits_0() {
+    let (code, stdout, stderr) = transfer_and_wait(TransferFlow::Success, &[]);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(stdout.trim(), "transfer completed");
+    assert!(stderr.contains("202 Accepted"), "{stderr}");
+    assert!(stderr.contains("transferring"), "{stderr}");
+}
+
+#[test]
+fn a_failed_transfer_exits_4_with_the_subcode_explained() {
+    let (code, stdout, stderr) = transfer_and_wait(TransferFlow::Failed, &[]);
+    assert_eq!(code, 4, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.starts_with("transfer failed 500/7000: "), "{stdout}");
+}
+
+#[test]
+fn a_hang_up_exits_4_as_json() {
+    let (code, stdout, stderr) = transfer_and_wait(TransferFlow::CallerHangUp, &["--json"]);
+    assert_eq!(code, 4, "stdout: {stdout}\nstderr: {stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    assert_eq!(lines[0]["status"], 202);
+    assert_eq!(lines.last().unwrap()["outcome"], "callEnded");
+}
+
+#[test]
+fn silence_times_out_and_exits_4() {
+    let (code, stdout, stderr) = transfer_and_wait(TransferFlow::NoOutcome, &["--timeout", "1"]);
+    assert_eq!(code, 4, "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(stdout.trim(), "no outcome before the timeout");
+}
+
+#[test]
+fn wait_needs_a_receiver() {
+    let out = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
+        .args(["transfer", "--call-id", "c", "--to-user", USER, "--wait"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--listen"));
+}
