@@ -26,7 +26,7 @@ enum Command {
     /// Check a transfer request body against the call it applies to.
     Validate(cmd::validate::Args),
     /// Send a transfer to Microsoft Graph (or an emulator).
-    Transfer(cmd::transfer::Args),
+    Transfer(Box<cmd::transfer::Args>),
     /// Work with commsNotifications bodies.
     #[command(subcommand)]
     Notify(cmd::notify::NotifyCommand),
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     cmd::init_tracing(cli.verbose);
     match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
-        Command::Transfer(args) => cmd::transfer::run(args),
+        Command::Transfer(args) => cmd::transfer::run(*args),
         Command::Notify(args) => cmd::notify::run(args),
         Command::Listen(args) => cmd::listen::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
