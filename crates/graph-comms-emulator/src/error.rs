@@ -22,7 +22,7 @@ pub enum EmulatorError {
     Key(String),
     /// A JWT could not be signed.
     #[error("cannot sign a JWT: {0}")]
-    Sign(#[from] jsonwebtoken::errors::Error),
+    Sign(String),
     /// No call with this id exists (or it has ended).
     #[error("call `{0}` does not exist in the emulator (unknown id, or the call has ended)")]
     UnknownCall(String),

@@ -64,7 +64,8 @@ impl SigningKey {
             .map_err(|e| EmulatorError::Key(e.to_string()))?;
         let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
-        let decoding = DecodingKey::from_rsa_components(&n, &e)?;
+        let decoding = DecodingKey::from_rsa_components(&n, &e)
+            .map_err(|e| EmulatorError::Key(e.to_string()))?;
         // RFC 7638 thumbprint of the public key, as Azure AD's kids are opaque but stable.
         let thumb_input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumb_input.as_bytes()));
@@ -124,7 +125,8 @@ impl SigningKey {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.inner.kid.clone());
         header.typ = Some("JWT".to_owned());
-        Ok(jsonwebtoken::encode(&header, claims, &self.inner.encoding)?)
+        jsonwebtoken::encode(&header, claims, &self.inner.encoding)
+            .map_err(|e| EmulatorError::Sign(e.to_string()))
     }
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
