@@ -52,7 +52,10 @@
 //! has not ended (`404`), the call's throttle script (`429` + `Retry-After`), the body is a JSON
 //! object (`400`), `transferTarget` is an object whose `identity` names someone (a `phone` id in
 //! E.164) (`400`), `transferee` on a group call naming one of its participants (`400`), and the
-//! call is `established` with no transfer in progress (`400`).
+//! call is `established` with no transfer in progress (`400`); last, the body must read as Graph's
+//! schema types it (`400` naming the field). Unknown fields and `null`s are accepted, with or
+//! without `@odata.type`, as Microsoft's SDKs send them. A successful consultative transfer whose
+//! `replacesCallId` names a call the emulator knows also ends that call (`AppTransferred`).
 //!
 //! # Control API (no auth; loopback test harness)
 //!
