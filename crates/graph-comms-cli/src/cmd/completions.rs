@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 /// Arguments of `graph-comms completions`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  graph-comms completions bash > /etc/bash_completion.d/graph-comms
+  graph-comms completions zsh > \"${fpath[1]}/_graph-comms\"")]
 pub(crate) struct Args {
     /// The shell to generate completions for.
     shell: clap_complete::Shell,

@@ -30,6 +30,14 @@ use crate::exit::{fail, INVALID_INPUT, NOT_ACCEPTED};
 
 /// Arguments of `graph-comms listen`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Prints one JSON line per authenticated notification (the `notify parse` shape) and one per
+finished transfer. Unauthenticated or malformed callbacks are refused and never printed.
+
+Examples:
+  graph-comms listen --addr 0.0.0.0:3978 --app-id 9ecd52e5-6592-42b7-b562-093f37f13bde
+  graph-comms listen --addr 127.0.0.1:3978 --app-id APP \\
+      --openid-config http://127.0.0.1:4000/v1/.well-known/OpenIdConfiguration")]
 pub(crate) struct Args {
     /// Address to listen on, e.g. 127.0.0.1:3978 (port 0 picks a free port; the address bound is
     /// printed on stderr).

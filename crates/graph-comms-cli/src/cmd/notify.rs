@@ -18,6 +18,15 @@ use crate::exit::{fail, INVALID_INPUT, NOT_ACCEPTED, SUCCESS};
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum NotifyCommand {
     /// Decode a commsNotifications body and print one JSON line per notification.
+    #[command(after_help = "\
+Each line has exactly the keys callId, changeType, state, event (transferring, transferAccepted,
+transferCompleted, transferFailed or other), resultCode, resultSubcode, resultMessage,
+terminationReason and replacesContext (null where absent).
+Exit codes: 0 decoded; 2 input that is not JSON, not an object, or not a notification batch.
+
+Examples:
+  graph-comms notify parse notification.json
+  curl -s https://example.test/body.json | graph-comms notify parse -")]
     Parse {
         /// The commsNotifications body (JSON); `-` or nothing reads stdin.
         #[arg(value_name = "FILE|-")]

@@ -48,6 +48,18 @@ impl From<CloudArg> for Cloud {
 
 /// Arguments of `graph-comms transfer`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+Credentials: --token, or the client-credentials flow from AZURE_TENANT_ID, AZURE_CLIENT_ID and
+AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH).
+Exit codes: 0 accepted (with --wait: completed); 2 invalid input; 3 not accepted by Graph;
+4 (with --wait) accepted, then failed, ended the call another way, or timed out.
+
+Examples:
+  graph-comms transfer --call-id ID --to-user 550fae72-d251-43ec-868c-373732c2704f --dry-run
+  graph-comms transfer --call-id ID --to-phone +12345678901 --app-instance --tenant T
+  graph-comms transfer --call-id ID --to-user USER --replaces CONSULTATION-CALL-ID --beta
+  graph-comms transfer --call-id ID --to-user USER --transferee-user U2 --transferee-participant P
+  graph-comms transfer --call-id ID --to-user USER --wait --listen 0.0.0.0:3978 --app-id APP")]
 #[command(group(
     clap::ArgGroup::new("target")
         .required(true)
