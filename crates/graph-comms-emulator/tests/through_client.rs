@@ -497,3 +497,74 @@ async fn consultative_transfer_reports_the_consultation_call_ending() {
         Some((consultation.id.clone(), Some("AppTransferred".to_owned())))
     );
 }
+
+/// The bot creates each call itself (`POST /communications/calls`), then transfers it through our
+/// client: every flow, outcome through the receiver and tracker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_flow_on_calls_the_bot_created() {
+    let bot = bot().await;
+    let token = bot
+        .emulator
+        .issue_token(TENANT, APP_ID, &["Calls.Initiate.All"])
+        .unwrap();
+    let http = reqwest::Client::new();
+    for flow in TransferFlow::ALL {
+        let create = serde_json::json!({
+            "callbackUri": bot.callback,
+            "targets": [{"identity": {"user": {"id": "112f7296-5fa4-42ca-bae8-6a692b15d4b8", "displayName": "John"}}}],
+            "requestedModalities": ["audio"],
+            "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
+            "tenantId": TENANT,
+        });
+        let resp = http
+            .post(format!(
+                "{}/communications/calls",
+                bot.emulator.base_url("v1.0")
+            ))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(create.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 201);
+        let call: serde_json::Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        let id = call["id"].as_str().unwrap().to_owned();
+        // Transfer once the bot has been told the call is established.
+        bot.emulator.wait_for_deliveries(&id, 2, WAIT).await;
+        bot.emulator.script_call(&id, Script::new(flow)).unwrap();
+        let options = match flow {
+            TransferFlow::NoOutcome => {
+                TrackOptions::default().with_timeout(Duration::from_millis(200))
+            }
+            _ => TrackOptions::default(),
+        };
+        let handle = bot
+            .receiver
+            .tracker()
+            .track_with(id.clone(), options)
+            .unwrap();
+        bot.client
+            .transfer(&id, &body(PEER_BODY))
+            .await
+            .expect("202");
+        let outcome = tokio::time::timeout(WAIT, handle).await.unwrap();
+        let expected = match flow {
+            TransferFlow::Success | TransferFlow::Completed | TransferFlow::AppTransferred => {
+                "completed"
+            }
+            TransferFlow::Failed | TransferFlow::ConsultativeFailed => "failed",
+            TransferFlow::CallerHangUp => "callEnded",
+            _ => "timedOut",
+        };
+        let got = match outcome {
+            TransferOutcome::Completed => "completed",
+            TransferOutcome::Failed { .. } => "failed",
+            TransferOutcome::CallEnded { .. } => "callEnded",
+            TransferOutcome::TimedOut => "timedOut",
+            _ => "other",
+        };
+        assert_eq!(got, expected, "{flow}: {outcome:?}");
+    }
+    assert_eq!(bot.receiver.stats().rejected(), 0);
+}
