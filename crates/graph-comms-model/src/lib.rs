@@ -51,3 +51,8 @@ mod wire;
 pub use generated::*;
 pub use resource_data::ResourceData;
 pub use wire::{parse_decimal, WireInt};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -49,3 +49,8 @@ pub use tracker::{
     Applied, ProgressStream, TrackOptions, TrackerConfig, TrackerStats, TransferHandle,
     TransferOutcome, TransferProgress, TransferTracker,
 };
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

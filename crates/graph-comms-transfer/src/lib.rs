@@ -55,3 +55,8 @@ pub use context::{CallContext, CallKind};
 pub use error::{Error, Report, Result, Severity, Violation};
 pub use ids::{call_path_segment, transfer_path, CallId, Guid, E164, E164_MAX_DIGITS};
 pub use validate::{to_json, validate, validate_json};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
