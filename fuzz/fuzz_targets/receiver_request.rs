@@ -6,7 +6,9 @@
 //!   expired token (4), a `Basic` scheme (5), a token signed by an unpublished key (6);
 //! - bits 3..=4, the `Content-Type`: `application/json` (0), with a charset (1), `text/plain`
 //!   (2), none (3);
-//! - bit 5: a `Content-Length` header that lies (one more than the body).
+//! - bit 5: a `Content-Length` header that lies (one more than the body);
+//! - bit 6: a receiver whose body limit is [`SMALL_LIMIT`] bytes instead of 1 MiB, so that the
+//!   413 paths (declared length, then while reading) are reached.
 //!
 //! So a selector byte of 0 sends the body as Graph would. The signing keys are served from
 //! memory by a [`Transport`] given to the [`AuthConfig`], so valid tokens reach the decoder.
@@ -73,8 +75,8 @@ impl Transport for MemoryKeys {
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
-    receiver: Receiver,
-    router: Router,
+    /// The default receiver, and one with a body limit of [`SMALL_LIMIT`].
+    receivers: [(Receiver, Router); 2],
     valid: String,
     other_app: String,
     expired: String,
@@ -124,6 +126,10 @@ fn fixture() -> &'static Fixture {
             .with_transport(Arc::new(MemoryKeys {
                 jwks: jwks.to_string().into_bytes(),
             }));
+        let small = Receiver::builder(config.clone())
+            .max_body_bytes(SMALL_LIMIT)
+            .build()
+            .expect("receiver");
         let receiver = Receiver::new(config).expect("receiver");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -132,18 +138,26 @@ fn fixture() -> &'static Fixture {
         runtime
             .block_on(receiver.authenticator().refresh_keys())
             .expect("keys from memory");
+        runtime
+            .block_on(small.authenticator().refresh_keys())
+            .expect("keys from memory");
         let hour = now() + 3600;
         Fixture {
-            router: receiver.router(),
+            receivers: [
+                (receiver.clone(), receiver.router()),
+                (small.clone(), small.router()),
+            ],
             valid: sign(&key, "fuzz-key", &claims(APP_ID, hour)),
             other_app: sign(&key, "fuzz-key", &claims("another-app", hour)),
             expired: sign(&key, "fuzz-key", &claims(APP_ID, now() - 3600)),
             unpublished: sign(&other, "fuzz-key", &claims(APP_ID, hour)),
-            receiver,
             runtime,
         }
     })
 }
+
+/// The body limit of the second receiver.
+const SMALL_LIMIT: usize = 1024;
 
 const ALLOWED: [u16; 7] = [202, 400, 401, 403, 408, 413, 415];
 
@@ -181,15 +195,22 @@ fuzz_target!(|data: &[u8]| {
         2 => request = request.header(header::CONTENT_TYPE, "text/plain"),
         _ => {}
     }
-    if selector & 0b10_0000 != 0 {
+    let declared = if selector & 0b10_0000 != 0 {
         request = request.header(header::CONTENT_LENGTH, body.len() + 1);
-    }
+        body.len() + 1
+    } else {
+        body.len()
+    };
+    let small = selector & 0b100_0000 != 0;
+    let (receiver, router) = &f.receivers[usize::from(small)];
+    let limit = if small { SMALL_LIMIT } else { 1024 * 1024 };
     let expected = match (token, content_type) {
         // A token cut from the input: libFuzzer's comparison hooks may well rebuild a valid one.
         (1, _) => None,
         (2 | 4 | 5 | 6, _) => Some(401),
         (3, _) => Some(403),
         (_, 2 | 3) => Some(415),
+        _ if declared > limit => Some(413),
         _ => Some(if graph_comms_notify::decode(body).is_ok() {
             202
         } else {
@@ -200,10 +221,10 @@ fuzz_target!(|data: &[u8]| {
         .body(Body::from(body.to_vec()))
         .expect("a well-formed request");
 
-    let before = f.receiver.tracker().stats().applied;
+    let before = receiver.tracker().stats().applied;
     let response = f
         .runtime
-        .block_on(f.router.clone().oneshot(request))
+        .block_on(router.clone().oneshot(request))
         .expect("the router is infallible");
     let status = response.status().as_u16();
     assert!(ALLOWED.contains(&status), "status {status}");
@@ -212,7 +233,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if status != 202 {
         assert_eq!(
-            f.receiver.tracker().stats().applied,
+            receiver.tracker().stats().applied,
             before,
             "a rejected request reached the tracker"
         );
