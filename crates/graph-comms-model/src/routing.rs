@@ -39,14 +39,17 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 /// Decodes a `commsNotifications` body from bytes.
 ///
+/// The whole body must be UTF-8 (JSON is): the members this decode skips are not read, so it checks
+/// the encoding first rather than let invalid bytes pass unseen.
+///
 /// # Errors
-/// A [`serde_json::Error`] (with line and column) when the body is not JSON, not an object, its
-/// `value` is not an array, or an element of `value` is not an object.
+/// A [`serde_json::Error`] (with line and column) when the body is not UTF-8, not JSON, not an
+/// object, its `value` is not an array, or an element of `value` is not an object.
 pub fn from_slice(body: &[u8]) -> Result<RoutingBatch<'_>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let batch = <RoutingBatch<'_> as de::Deserialize>::deserialize(&mut de)?;
-    de.end()?;
-    Ok(batch)
+    match std::str::from_utf8(body) {
+        Ok(text) => from_str(text),
+        Err(e) => Err(invalid_utf8(body, e.valid_up_to())),
+    }
 }
 
 /// Decodes a `commsNotifications` body from a string. See [`from_slice`].
@@ -54,7 +57,21 @@ pub fn from_slice(body: &[u8]) -> Result<RoutingBatch<'_>, serde_json::Error> {
 /// # Errors
 /// As [`from_slice`].
 pub fn from_str(body: &str) -> Result<RoutingBatch<'_>, serde_json::Error> {
-    from_slice(body.as_bytes())
+    let mut de = serde_json::Deserializer::from_str(body);
+    let batch = <RoutingBatch<'_> as de::Deserialize>::deserialize(&mut de)?;
+    de.end()?;
+    Ok(batch)
+}
+
+/// The error for a body whose byte at `offset` starts an invalid UTF-8 sequence, with its line and
+/// column as serde_json counts them (column in bytes, from 1).
+fn invalid_utf8(body: &[u8], offset: usize) -> serde_json::Error {
+    let before = &body[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = offset - before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
+    <serde_json::Error as de::Error>::custom(format_args!(
+        "invalid UTF-8 at line {line} column {column}"
+    ))
 }
 
 /// A `commsNotifications` body, reduced to its notifications' routing fields.

@@ -172,3 +172,21 @@ fn large_floats_in_unknown_members_round_trip_exactly() {
         serde_json::from_str::<Value>(text).unwrap()
     );
 }
+
+/// Found by fuzzing the receiver: invalid UTF-8 inside a member the routing decode skips was
+/// accepted. JSON is UTF-8: the whole body is refused, with where.
+#[test]
+fn routing_decode_refuses_invalid_utf8_anywhere() {
+    let bodies: [&[u8]; 3] = [
+        b"{\"value\":[{\"resourceUrl\":\"/communications/calls/c1\",\"resourceData\":{\"state\":\"transferring\"},\"x\":\"\xff\xfe\"}]}",
+        b"{\"value\":[],\"\xc3\x28\":\"\xed\xa0\x80\"}",
+        b"{\"value\":[\n{\"\xff\":1}]}",
+    ];
+    let positions = [(1, 98), (1, 14), (2, 3)];
+    for (body, (line, column)) in bodies.iter().zip(positions) {
+        let err = graph_comms_model::routing::from_slice(body).unwrap_err();
+        assert_eq!((err.line(), err.column()), (line, column), "{err}");
+        assert!(err.to_string().starts_with("invalid UTF-8"), "{err}");
+        assert!(serde_json::from_slice::<CommsNotifications>(body).is_err());
+    }
+}
