@@ -20,7 +20,9 @@ async fn transfer_to_heidi(
     call_id: &str,
 ) -> Result<TransferOutcome, Box<dyn std::error::Error>> {
     let heidi = Guid::parse("550fae72-d251-43ec-868c-373732c2704f")?;
-    let body = Transfer::to_teams_user(heidi, None).display_name("Heidi Steen").build();
+    let body = Transfer::to_teams_user(heidi, None)
+        .display_name("Heidi Steen")
+        .build();
     let report = validate(&body, &CallContext::peer().with_call_id(call_id));
     if report.has_errors() {
         return Err(report.to_string().into()); // e.g. "transferTarget.identity.phone.id: ..."

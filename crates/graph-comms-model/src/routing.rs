@@ -68,7 +68,12 @@ pub fn from_str(body: &str) -> Result<RoutingBatch<'_>, serde_json::Error> {
 fn invalid_utf8(body: &[u8], offset: usize) -> serde_json::Error {
     let before = &body[..offset];
     let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let column = offset - before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
+    let column = offset
+        - before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     <serde_json::Error as de::Error>::custom(format_args!(
         "invalid UTF-8 at line {line} column {column}"
     ))

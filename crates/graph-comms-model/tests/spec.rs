@@ -162,7 +162,8 @@ fn odata_type_is_optional_and_kept_when_present() {
 /// number after a round trip (serde_json's `float_roundtrip` parsing).
 #[test]
 fn large_floats_in_unknown_members_round_trip_exactly() {
-    let text = r#"{"transferTarget":{"x":7.777777777777777e+89,"y":-1.0000000000000002,"z":5e-324}}"#;
+    let text =
+        r#"{"transferTarget":{"x":7.777777777777777e+89,"y":-1.0000000000000002,"z":5e-324}}"#;
     let body: TransferRequestBody = serde_json::from_str(text).unwrap();
     let again: TransferRequestBody =
         serde_json::from_str(&serde_json::to_string(&body).unwrap()).unwrap();
