@@ -483,6 +483,23 @@ fn render(
         }
         md.push('\n');
     }
+    md.push_str(
+        "## Notes per area\n\nHow each area measures, with instruction counts (callgrind) where the \
+         shared machine's load makes wall-clock figures move, and the analysis behind each goal \
+         met or missed: ",
+    );
+    let notes: Vec<String> = std::fs::read_dir(crate::workspace_root().join("docs/benchmarks"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".md"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|n| format!("[{}](benchmarks/{n})", n.trim_end_matches(".md")))
+        .collect();
+    md.push_str(&notes.join(", "));
+    md.push_str(".\n\n");
     md.push_str("## Every criterion figure of the run\n\n| benchmark | median |\n|---|---:|\n");
     for (id, ns) in est {
         let _ = writeln!(md, "| `{id}` | {} |", fmt_ns(*ns));
