@@ -9,7 +9,7 @@
 //! - every enum, complex type and entity type that the `transfer` action, the `call` entity and
 //!   `commsNotifications` reach (plus `participant` and `commsOperation`, which notifications carry);
 //! - a complex type and the types derived from it become one struct (`identitySet` and
-//!   `communicationsIdentitySet` are both [`IdentitySet`]): payloads put derived-type fields on
+//!   `communicationsIdentitySet` are both `IdentitySet`): payloads put derived-type fields on
 //!   values whose declared type is the base, with or without `@odata.type`;
 //! - an entity type gets its own struct with the fields it inherits (`entity.id`);
 //! - the action's parameters become `TransferRequestBody`;

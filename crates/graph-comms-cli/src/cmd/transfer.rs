@@ -105,7 +105,7 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) app_instance: bool,
     /// The API root including its version (default: the cloud's v1.0, e.g.
-    /// https://graph.microsoft.com/v1.0); any URL, such as a local emulator's.
+    /// `https://graph.microsoft.com/v1.0`); any URL, such as a local emulator's.
     #[arg(long, value_name = "URL")]
     pub(crate) base_url: Option<String>,
     /// Use the beta API instead of v1.0.
