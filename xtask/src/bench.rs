@@ -194,39 +194,22 @@ fn summary_lines(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every criterion median (nanoseconds) by benchmark id (`group/function[/parameter]`).
+/// Every criterion median (nanoseconds) by benchmark id (`group/function[/parameter]`), and for
+/// benchmarks with a throughput in elements, the time per element under `"{id} (per element)"`.
 fn read_estimates(dir: &Path) -> Result<BTreeMap<String, f64>, String> {
     let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
+    for est in graph_comms_testkit::files_with_suffix(dir, "/new/estimates.json") {
+        let bench = est.with_file_name("benchmark.json");
+        let (Ok(est), Ok(bench)) = (std::fs::read_to_string(est), std::fs::read_to_string(bench))
+        else {
             continue;
         };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                if p.file_name().is_some_and(|n| n == "new") {
-                    let est = p.join("estimates.json");
-                    let bench = p.join("benchmark.json");
-                    if let (Ok(est), Ok(bench)) =
-                        (std::fs::read_to_string(est), std::fs::read_to_string(bench))
-                    {
-                        let median = json_number(&est, "median", "point_estimate");
-                        let id = json_string(&bench, "full_id");
-                        if let (Some(m), Some(id)) = (median, id) {
-                            // Throughput in elements: also record the time per element.
-                            if let Some(n) =
-                                json_number(&bench, "throughput", "Elements").filter(|n| *n > 0.0)
-                            {
-                                out.insert(format!("{id} (per element)"), m / n);
-                            }
-                            out.insert(id, m);
-                        }
-                    }
-                } else {
-                    stack.push(p);
-                }
+        let median = json_number(&est, "median", "point_estimate");
+        if let (Some(m), Some(id)) = (median, json_string(&bench, "full_id")) {
+            if let Some(n) = json_number(&bench, "throughput", "Elements").filter(|n| *n > 0.0) {
+                out.insert(format!("{id} (per element)"), m / n);
             }
+            out.insert(id, m);
         }
     }
     if out.is_empty() {
@@ -284,29 +267,11 @@ fn run_ok(cmd: &mut Command) -> Result<(), String> {
 
 /// The valid notification bodies of the corpus (as the notify crate's corpus bench reads them).
 fn corpus_notifications() -> Result<Vec<PathBuf>, String> {
-    let shared = crate::shared_dir()?;
-    let root = shared.join("graph-payloads");
-    let index =
-        std::fs::read_to_string(root.join("index.json")).map_err(|e| format!("index.json: {e}"))?;
-    let index: serde_json::Value =
-        serde_json::from_str(&index).map_err(|e| format!("index.json: {e}"))?;
-    let mut files = Vec::new();
-    for r in index["records"].as_array().into_iter().flatten() {
-        if r["kind"] != "notification" || r["json_valid"] != true {
-            continue;
-        }
-        let dir = r["dir"].as_str().unwrap_or_default();
-        for f in r["files"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.as_str())
-        {
-            if f.ends_with(".json") {
-                files.push(root.join(dir).join(f));
-            }
-        }
-    }
+    let files: Vec<PathBuf> = graph_comms_testkit::corpus_files(&crate::shared_dir()?)
+        .into_iter()
+        .filter(|f| f.is_valid_notification())
+        .map(|f| f.path)
+        .collect();
     if files.is_empty() {
         return Err("no notification bodies found in the corpus index".into());
     }

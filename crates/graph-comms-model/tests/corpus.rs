@@ -5,37 +5,8 @@
 use std::path::Path;
 
 use graph_comms_model::{CommsNotifications, TransferRequestBody};
+use graph_comms_testkit::corpus_files;
 use serde_json::Value;
-
-/// One record of the corpus index: which file, what it is, whether its JSON is valid.
-struct Record {
-    file: std::path::PathBuf,
-    kind: String,
-    dir: String,
-    json_valid: Option<bool>,
-}
-
-fn records(shared: &Path) -> Vec<Record> {
-    let root = shared.join("graph-payloads");
-    let index: Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("index.json")).unwrap()).unwrap();
-    let mut out = Vec::new();
-    for r in index["records"].as_array().unwrap() {
-        let dir = r["dir"].as_str().unwrap().to_owned();
-        for f in r["files"].as_array().unwrap() {
-            let f = f.as_str().unwrap();
-            if f.ends_with(".json") {
-                out.push(Record {
-                    file: root.join(&dir).join(f),
-                    kind: r["kind"].as_str().unwrap_or_default().to_owned(),
-                    dir: dir.clone(),
-                    json_valid: r["json_valid"].as_bool(),
-                });
-            }
-        }
-    }
-    out
-}
 
 /// Checks the error of a body whose JSON is broken: a syntax or EOF error with a position.
 fn assert_says_where(err: &serde_json::Error, file: &Path) {
@@ -54,8 +25,11 @@ fn every_notification_body_decodes() {
     };
     let mut decoded = 0;
     let mut broken = 0;
-    for r in records(&shared).iter().filter(|r| r.kind == "notification") {
-        let text = std::fs::read_to_string(&r.file).unwrap();
+    for r in corpus_files(&shared)
+        .iter()
+        .filter(|r| r.kind == "notification")
+    {
+        let text = std::fs::read_to_string(&r.path).unwrap();
         let result = serde_json::from_str::<CommsNotifications>(&text);
         match (r.json_valid, result) {
             (Some(true), Ok(batch)) => {
@@ -63,17 +37,17 @@ fn every_notification_body_decodes() {
                     .value
                     .as_ref()
                     .expect("a notification batch has `value`");
-                assert!(!value.is_empty(), "{}: empty batch", r.file.display());
+                assert!(!value.is_empty(), "{}: empty batch", r.path.display());
                 // Lossless: writing it back gives the same JSON (explicit nulls aside).
                 let back = serde_json::to_value(&batch).unwrap();
                 let again: CommsNotifications = serde_json::from_value(back).unwrap();
-                assert_eq!(again, batch, "{}", r.file.display());
+                assert_eq!(again, batch, "{}", r.path.display());
                 decoded += 1;
             }
-            (Some(true), Err(e)) => panic!("{}: valid notification fails: {e}", r.file.display()),
-            (_, Ok(_)) => panic!("{}: invalid JSON decoded", r.file.display()),
+            (Some(true), Err(e)) => panic!("{}: valid notification fails: {e}", r.path.display()),
+            (_, Ok(_)) => panic!("{}: invalid JSON decoded", r.path.display()),
             (_, Err(e)) => {
-                assert_says_where(&e, &r.file);
+                assert_says_where(&e, &r.path);
                 broken += 1;
             }
         }
@@ -90,11 +64,11 @@ fn every_transfer_request_body_parses_or_says_where() {
         return;
     };
     let mut parsed = 0;
-    for r in records(&shared)
+    for r in corpus_files(&shared)
         .iter()
         .filter(|r| r.kind == "request" && r.dir.contains("call-transfer"))
     {
-        let text = std::fs::read_to_string(&r.file).unwrap();
+        let text = std::fs::read_to_string(&r.path).unwrap();
         match (
             r.json_valid,
             serde_json::from_str::<TransferRequestBody>(&text),
@@ -105,13 +79,13 @@ fn every_transfer_request_body_parses_or_says_where() {
                     serde_json::from_value::<TransferRequestBody>(back).unwrap(),
                     body,
                     "{}",
-                    r.file.display()
+                    r.path.display()
                 );
                 parsed += 1;
             }
-            (Some(true), Err(e)) => panic!("{}: valid request fails: {e}", r.file.display()),
-            (_, Ok(_)) => panic!("{}: invalid JSON parsed", r.file.display()),
-            (_, Err(e)) => assert_says_where(&e, &r.file),
+            (Some(true), Err(e)) => panic!("{}: valid request fails: {e}", r.path.display()),
+            (_, Ok(_)) => panic!("{}: invalid JSON parsed", r.path.display()),
+            (_, Err(e)) => assert_says_where(&e, &r.path),
         }
     }
     assert!(parsed >= 10, "only {parsed} transfer requests parsed");
@@ -123,15 +97,15 @@ fn every_valid_call_resource_in_the_corpus_reads_as_a_call() {
         return;
     };
     let mut calls = 0;
-    for r in records(&shared)
+    for r in corpus_files(&shared)
         .iter()
         .filter(|r| r.json_valid == Some(true))
     {
-        let text = std::fs::read_to_string(&r.file).unwrap();
+        let text = std::fs::read_to_string(&r.path).unwrap();
         let value: Value = serde_json::from_str(&text).unwrap();
         if value.get("@odata.type").and_then(Value::as_str) == Some("#microsoft.graph.call") {
             if let Err(e) = serde_json::from_value::<graph_comms_model::Call>(value) {
-                panic!("{}: call resource fails: {e}", r.file.display());
+                panic!("{}: call resource fails: {e}", r.path.display());
             }
             calls += 1;
         }

@@ -19,28 +19,11 @@ fn corpus() -> Vec<Vec<u8>> {
     let Some(shared) = graph_comms_testkit::shared_dir() else {
         return Vec::new();
     };
-    let root = shared.join("graph-payloads");
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root.join("index.json")).expect("corpus index"))
-            .expect("corpus index is JSON");
-    let mut bodies = Vec::new();
-    for r in index["records"].as_array().into_iter().flatten() {
-        if r["kind"] != "notification" || r["json_valid"] != true {
-            continue;
-        }
-        let dir = r["dir"].as_str().unwrap_or_default();
-        for f in r["files"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.as_str())
-        {
-            if f.ends_with(".json") {
-                bodies.push(std::fs::read(root.join(dir).join(f)).expect("corpus file"));
-            }
-        }
-    }
-    bodies
+    graph_comms_testkit::corpus_files(&shared)
+        .into_iter()
+        .filter(|f| f.is_valid_notification())
+        .map(|f| std::fs::read(&f.path).expect("corpus file"))
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {

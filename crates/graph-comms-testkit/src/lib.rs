@@ -66,3 +66,54 @@ pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// One `.json` body of the payload corpus (`shared/graph-payloads/`), as its `index.json` describes
+/// it.
+#[derive(Debug, Clone)]
+pub struct CorpusFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its folder: the source document and version (e.g. `beta-call-transfer--zhcn-6534af0`).
+    pub dir: String,
+    /// What the block is: `request`, `response`, `notification`, ...
+    pub kind: String,
+    /// Whether the body is valid JSON (strict RFC 8259), when the index says.
+    pub json_valid: Option<bool>,
+}
+
+impl CorpusFile {
+    /// A notification body that is valid JSON.
+    pub fn is_valid_notification(&self) -> bool {
+        self.kind == "notification" && self.json_valid == Some(true)
+    }
+}
+
+/// Every `.json` body that the corpus index under `shared` lists, in index order.
+///
+/// # Panics
+/// When the index is missing or malformed: the corpus is fixed input, so that is a broken setup.
+pub fn corpus_files(shared: &Path) -> Vec<CorpusFile> {
+    let root = shared.join("graph-payloads");
+    let text = std::fs::read_to_string(root.join("index.json")).expect("graph-payloads/index.json");
+    let index: serde_json::Value = serde_json::from_str(&text).expect("index.json is JSON");
+    let mut out = Vec::new();
+    for r in index["records"].as_array().expect("index.json has records") {
+        let dir = r["dir"].as_str().unwrap_or_default().to_owned();
+        for f in r["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+        {
+            if f.ends_with(".json") {
+                out.push(CorpusFile {
+                    path: root.join(&dir).join(f),
+                    dir: dir.clone(),
+                    kind: r["kind"].as_str().unwrap_or_default().to_owned(),
+                    json_valid: r["json_valid"].as_bool(),
+                });
+            }
+        }
+    }
+    out
+}
