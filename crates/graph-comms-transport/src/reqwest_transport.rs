@@ -80,11 +80,30 @@ impl Transport for ReqwestTransport {
             .map_err(classify)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(classify)?;
+        // The status line is Graph's answer: a body cut short afterwards (a connection lost
+        // mid-body) keeps that answer, with the bytes that did arrive, rather than turning an
+        // accepted transfer or a typed refusal into "outcome unknown".
+        let mut response = response;
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(
+                        status = status.as_u16(),
+                        received = body.len(),
+                        error = %e,
+                        "response body cut short; keeping the status"
+                    );
+                    break;
+                }
+            }
+        }
         Ok(HttpResponse {
             status,
             headers,
-            body,
+            body: body.into(),
         })
     }
 }
