@@ -42,7 +42,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cmd::init_tracing(cli.verbose);
+    // The demo runs its own emulator: its start-up warning about development defaults is noise
+    // there (`-v` or RUST_LOG still show it).
+    let quiet = matches!(cli.command, Command::Demo(_)) && cli.verbose == 0;
+    cmd::init_tracing(
+        cli.verbose,
+        quiet.then_some("warn,graph_comms_emulator=error"),
+    );
     match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Transfer(args) => cmd::transfer::run(*args),

@@ -624,7 +624,13 @@ fn print_table(rows: &[Row]) {
         "#", "scenario", "expected", "outcome", "code/subcode", "time"
     );
     for r in rows {
-        let explanation = r.explanation();
+        // The table keeps each explanation to its first clause; `--json` has it whole.
+        let explanation = r
+            .explanation()
+            .split([';', '('])
+            .next()
+            .unwrap_or_default()
+            .trim_end();
         println!(
             "{:<3} {:<34} {:<12} {:<12} {:<16} {:>6.2} s  {}",
             r.number,

@@ -9,11 +9,12 @@ pub(crate) mod transfer;
 pub(crate) mod validate;
 pub(crate) mod wait;
 
-/// Sets up tracing on stderr: `RUST_LOG` wins, else `-v` counts (warnings only by default).
-pub(crate) fn init_tracing(verbose: u8) {
+/// Sets up tracing on stderr: `RUST_LOG` wins, else `-v` counts (warnings only by default, or
+/// `quiet_default` when given).
+pub(crate) fn init_tracing(verbose: u8, quiet_default: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
-        0 => "warn",
+        0 => quiet_default.unwrap_or("warn"),
         1 => "info",
         2 => "debug",
         _ => "trace",
