@@ -117,7 +117,10 @@ fn write_report(runs: &[Run], seconds: u64) -> Result<(), String> {
         "Crashes found while building the targets became regression tests: a float in an unknown \
          member did not survive a round trip exactly (`transfer_validate`; fixed by serde_json's \
          `float_roundtrip`, test `large_floats_in_unknown_members_round_trip_exactly` in \
-         `crates/graph-comms-model/tests/spec.rs`).\n",
+         `crates/graph-comms-model/tests/spec.rs`); and invalid UTF-8 inside a member the routing \
+         decode skips was accepted by the receiver (`receiver_request`; the routing decode now checks \
+         the whole body, tests `routing_decode_refuses_invalid_utf8_anywhere` and \
+         `invalid_utf8_anywhere_is_refused`).\n",
     );
     let path = crate::workspace_root().join("docs/fuzzing.md");
     std::fs::write(&path, md).map_err(|e| format!("{}: {e}", path.display()))
