@@ -188,7 +188,7 @@ fn summary_lines(stdout: &str) -> Vec<String> {
                 || t.starts_with("Warning:")
                 || t.contains("time:   [")
                 || t.contains("thrpt:  [")
-                || !t.contains([' ', '|', ':']))
+                || !t.contains(' '))
         })
         .map(str::to_owned)
         .collect()
@@ -380,6 +380,9 @@ fn render(
             }
         }
     }
+    for row in printed_goals(printed, paired) {
+        md.push_str(&row);
+    }
     md.push_str("\n## Against Microsoft's Python SDK\n\n");
     match python {
         Ok(line) => {
@@ -435,10 +438,7 @@ fn render(
             md,
             "## {title}\n\n`{command}` (its own paired-run method):\n"
         );
-        for l in lines {
-            md.push_str(l);
-            md.push('\n');
-        }
+        md.push_str(&markdown_lines(lines));
         md.push('\n');
     }
     for (bench, lines) in printed.iter().filter(|(_, l)| !l.is_empty()) {
@@ -470,6 +470,92 @@ fn render(
         let _ = writeln!(md, "| `{id}` | {} |", fmt_ns(*ns));
     }
     md
+}
+
+/// Lines as Markdown: tables set apart by blank lines, other lines as list items.
+fn markdown_lines(lines: &[String]) -> String {
+    let mut out = String::new();
+    let mut in_table = false;
+    for l in lines {
+        let table = l.starts_with('|');
+        if table != in_table {
+            out.push('\n');
+        }
+        in_table = table;
+        if table || l.starts_with("- ") {
+            let _ = writeln!(out, "{l}");
+        } else {
+            let _ = writeln!(out, "- {l}");
+        }
+    }
+    out
+}
+
+/// The number just after `key` in `line` (`"client/raw 0.941"` → 0.941), ignoring `%` and `×`.
+fn number_after(line: &str, key: &str) -> Option<f64> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let token: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    token.parse().ok()
+}
+
+/// Goal rows for the figures that benchmarks print themselves (paired runs, memory, accounting).
+fn printed_goals(
+    printed: &BTreeMap<String, Vec<String>>,
+    paired: &[(&str, String, Vec<String>)],
+) -> Vec<String> {
+    let mut rows = Vec::new();
+    let all = || {
+        printed
+            .values()
+            .flatten()
+            .chain(paired.iter().flat_map(|(_, _, l)| l.iter()))
+    };
+    let met = |ok: bool| if ok { "yes" } else { "**no**" };
+    if let Some(r) = all().find_map(|l| number_after(l, "client/raw")) {
+        rows.push(format!(
+            "| transfer POSTs through GraphCommsClient vs raw reqwest, same server (median of paired runs) | {r:.3} | ≥ 0.90 | {} |\n",
+            met(r >= 0.90)
+        ));
+    }
+    for l in all().filter(|l| l.starts_with("| reused token,") || l.starts_with("| fresh token")) {
+        let cells: Vec<&str> = l
+            .split('|')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        if let [pair, rps, p99] = cells[..] {
+            if let (Some(rps), Some(p99)) = (number_after(rps, ""), number_after(p99, "")) {
+                rows.push(format!(
+                    "| webhook ingest, {pair}: throughput vs a bare axum 202 handler | {rps:.0} % | ≥ 80 % | {} |\n",
+                    met(rps >= 80.0)
+                ));
+                rows.push(format!(
+                    "| webhook ingest, {pair}: p99 latency vs the bare handler | {p99:.2}× | ≤ 1.5× | {} |\n",
+                    met(p99 <= 1.5)
+                ));
+            }
+        }
+    }
+    if let Some(lost) = all().find_map(|l| number_after(l, "; lost")) {
+        rows.push(format!(
+            "| webhook ingest: notifications lost (counted at both ends) | {lost:.0} | 0 | {} |\n",
+            met(lost == 0.0)
+        ));
+    }
+    if let Some(mib) = all()
+        .filter(|l| l.starts_with("notify_tracker/memory"))
+        .find_map(|l| number_after(l, "KiB ("))
+    {
+        rows.push(format!(
+            "| tracker: 100 000 transfers tracked at once (process RSS growth) | {mib:.1} MiB | ≤ 100 MiB | {} |\n",
+            met(mib <= 100.0)
+        ));
+    }
+    rows
 }
 
 /// A bar chart of each ratio against its goal.
@@ -536,6 +622,41 @@ mod tests {
         assert_eq!(
             super::json_number(bench, "throughput", "Elements"),
             Some(259.0)
+        );
+    }
+
+    #[test]
+    fn reads_printed_figures() {
+        assert_eq!(
+            super::number_after("client/raw 0.941", "client/raw"),
+            Some(0.941)
+        );
+        assert_eq!(super::number_after("| 82 % |", "| "), Some(82.0));
+        let printed = std::collections::BTreeMap::from([(
+            "n/b".to_owned(),
+            vec!["notify_tracker/memory: 100000 open transfers: RSS +64704 KiB (63.2 MiB, 662 bytes)".to_owned()],
+        )]);
+        let paired = vec![(
+            "t",
+            "c".to_owned(),
+            vec![
+                "| reused token, axum::serve | 92 % | 3.70× |".to_owned(),
+                "accounting: sent 10; lost 0".to_owned(),
+            ],
+        )];
+        let rows = super::printed_goals(&printed, &paired);
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        assert!(rows[0].contains("| 92 % | ≥ 80 % | yes |"), "{}", rows[0]);
+        assert!(
+            rows[1].contains("| 3.70× | ≤ 1.5× | **no** |"),
+            "{}",
+            rows[1]
+        );
+        assert!(rows[2].contains("| 0 | 0 | yes |"), "{}", rows[2]);
+        assert!(
+            rows[3].contains("| 63.2 MiB | ≤ 100 MiB | yes |"),
+            "{}",
+            rows[3]
         );
     }
 
