@@ -103,36 +103,21 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
     let criterion_dir = target.join("criterion");
     let _ = std::fs::remove_dir_all(&criterion_dir);
     let measurement = if quick { "1" } else { "3" };
+    let args = [
+        "--warm-up-time",
+        "1",
+        "--measurement-time",
+        measurement,
+        "--noplot",
+    ];
     let mut printed = BTreeMap::new();
     for (package, bench) in CRITERION {
-        let out = cargo_bench(
-            &root,
-            package,
-            bench,
-            &[
-                "--warm-up-time",
-                "1",
-                "--measurement-time",
-                measurement,
-                "--noplot",
-            ],
-        )?;
+        let out = cargo_bench(&root, package, bench, &args)?;
         printed.insert(format!("{package}/{bench}"), summary_lines(&out));
     }
     let mut paired = Vec::new();
     for (package, bench, title) in PAIRED {
-        let out = cargo_bench(
-            &root,
-            package,
-            bench,
-            &[
-                "--warm-up-time",
-                "1",
-                "--measurement-time",
-                measurement,
-                "--noplot",
-            ],
-        )?;
+        let out = cargo_bench(&root, package, bench, &args)?;
         paired.push((
             *title,
             format!("cargo bench -p {package} --bench {bench}"),
