@@ -1,24 +1,16 @@
 //! `graph-comms demo` run as a user runs it: the binary, the emulator, the receiver and the
 //! tracker, over 127.0.0.1, every scenario and failure branch.
 
-use std::process::Command;
-
 use serde_json::Value;
+
+mod common;
 
 /// A scenario's outcome, result code, sub-code and termination reason.
 type Ending = (String, Option<i64>, Option<i64>, Option<String>);
 
 fn demo(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
-        .arg("demo")
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let all: Vec<&str> = ["demo"].iter().chain(args).copied().collect();
+    common::graph_comms(&all, "", &[])
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! `graph-comms notify parse`, tested by running the binary: exact output lines, exit codes 0 and 2.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+
+mod common;
 
 fn spec_notification(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -12,23 +12,8 @@ fn spec_notification(name: &str) -> PathBuf {
 
 /// Runs `graph-comms notify parse ARGS` with `stdin`; returns (exit code, stdout, stderr).
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
-        .args(["notify", "parse"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    if let Some(mut pipe) = child.stdin.take() {
-        let _ = pipe.write_all(stdin.as_bytes());
-    }
-    let out = child.wait_with_output().expect("the binary ends");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let all: Vec<&str> = ["notify", "parse"].iter().chain(args).copied().collect();
+    common::graph_comms(&all, stdin, &[])
 }
 
 const KEYS: [&str; 9] = [

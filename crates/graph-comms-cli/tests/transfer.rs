@@ -1,8 +1,8 @@
 //! `graph-comms transfer`, tested by running the binary against the emulator on 127.0.0.1.
 
-use std::process::Command;
-
 use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall};
+
+mod common;
 
 const USER: &str = "550fae72-d251-43ec-868c-373732c2704f";
 const CALL: &str = "341a0500-d4bf-4224-8b19-1581168d328b";
@@ -10,25 +10,8 @@ const CALL: &str = "341a0500-d4bf-4224-8b19-1581168d328b";
 /// Runs `graph-comms transfer ARGS` with `env` (and no inherited `AZURE_*`), returning
 /// (exit code, stdout, stderr).
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_graph-comms"));
-    cmd.arg("transfer").args(args);
-    for var in [
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        "AZURE_AUTHORITY_HOST",
-        "GRAPH_COMMS_TOKEN",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied());
-    let out = cmd.output().expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let all: Vec<&str> = ["transfer"].iter().chain(args).copied().collect();
+    common::graph_comms(&all, "", env)
 }
 
 fn start_emulator() -> (tokio::runtime::Runtime, Emulator) {

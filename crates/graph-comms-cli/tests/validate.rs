@@ -1,8 +1,8 @@
 //! `graph-comms validate`, tested by running the binary: stderr lines, exit codes 0 and 2.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+
+mod common;
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
@@ -14,24 +14,8 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Runs `graph-comms validate ARGS` with `stdin` and returns (exit code, stdout, stderr).
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
-        .arg("validate")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    // A command that fails before reading stdin closes it: a broken pipe here is not an error.
-    if let Some(mut pipe) = child.stdin.take() {
-        let _ = pipe.write_all(stdin.as_bytes());
-    }
-    let out = child.wait_with_output().expect("the binary ends");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let all: Vec<&str> = ["validate"].iter().chain(args).copied().collect();
+    common::graph_comms(&all, stdin, &[])
 }
 
 /// One case: arguments, stdin, expected exit code and stderr.
