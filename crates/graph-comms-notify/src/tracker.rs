@@ -1019,8 +1019,31 @@ impl TransferHandle {
     pub fn progress(&self) -> ProgressStream {
         ProgressStream {
             slot: Arc::clone(&self.slot),
+            shared: Arc::clone(&self.shared),
+            call_id: self.call_id.clone(),
+            attempt: self.attempt,
+            deadline: self.deadline,
+            sleep: None,
+            deadline_passed: false,
         }
     }
+}
+
+/// Times the transfer out at its deadline, as the tracker's sweep would, and returns its outcome:
+/// [`TransferOutcome::TimedOut`] unless something final came first. Shared by the handle and its
+/// progress stream, so either one ends at the deadline on its own.
+fn time_out(shared: &Shared, slot: &Slot, call_id: &str, attempt: u64) -> TransferOutcome {
+    {
+        let mut core = shared.lock();
+        core.sweep(Instant::now());
+        core.expire(call_id, attempt);
+    }
+    // The record may already be gone (swept, or its handle dropped): resolve the slot itself.
+    slot.resolve(TransferOutcome::TimedOut);
+    slot.lock()
+        .outcome
+        .clone()
+        .unwrap_or(TransferOutcome::TimedOut)
 }
 
 impl Future for TransferHandle {
@@ -1041,15 +1064,12 @@ impl Future for TransferHandle {
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        {
-            let mut core = self.shared.lock();
-            let now = Instant::now();
-            core.sweep(now);
-            core.expire(&self.call_id, self.attempt);
-        }
-        let mut s = self.slot.lock();
-        let outcome = s.outcome.get_or_insert(TransferOutcome::TimedOut).clone();
-        Poll::Ready(outcome)
+        Poll::Ready(time_out(
+            &self.shared,
+            &self.slot,
+            &self.call_id,
+            self.attempt,
+        ))
     }
 }
 
@@ -1072,8 +1092,17 @@ impl Drop for TransferHandle {
 
 /// The progress of one transfer (see [`TransferHandle::progress`]); a
 /// [`Stream`](futures_util::Stream) of [`TransferProgress`].
+///
+/// The stream ends at the transfer's deadline too: its last step is then
+/// `Finished(TransferOutcome::TimedOut)`, as the handle resolves.
 pub struct ProgressStream {
     slot: Arc<Slot>,
+    shared: Arc<Shared>,
+    call_id: String,
+    attempt: u64,
+    deadline: Instant,
+    sleep: Option<Pin<Box<Sleep>>>,
+    deadline_passed: bool,
 }
 
 impl fmt::Debug for ProgressStream {
@@ -1092,16 +1121,38 @@ impl ProgressStream {
         std::future::poll_fn(|cx| self.poll_step(cx)).await
     }
 
-    fn poll_step(&self, cx: &mut Context<'_>) -> Poll<Option<TransferProgress>> {
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Option<TransferProgress>> {
+        {
+            let mut s = self.slot.lock();
+            if let Some(step) = s.progress.pop_front() {
+                return Poll::Ready(Some(step));
+            }
+            if s.closed {
+                return Poll::Ready(None);
+            }
+            s.progress_waker = Some(cx.waker().clone());
+            if s.outcome.is_some() || self.deadline_passed {
+                return Poll::Pending;
+            }
+        }
+        let deadline = self.deadline;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.deadline_passed = true;
+        time_out(&self.shared, &self.slot, &self.call_id, self.attempt);
         let mut s = self.slot.lock();
-        if let Some(step) = s.progress.pop_front() {
-            return Poll::Ready(Some(step));
+        match s.progress.pop_front() {
+            Some(step) => Poll::Ready(Some(step)),
+            None if s.closed => Poll::Ready(None),
+            None => {
+                s.progress_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
         }
-        if s.closed {
-            return Poll::Ready(None);
-        }
-        s.progress_waker = Some(cx.waker().clone());
-        Poll::Pending
     }
 }
 
@@ -1109,6 +1160,6 @@ impl futures_util::Stream for ProgressStream {
     type Item = TransferProgress;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<TransferProgress>> {
-        self.poll_step(cx)
+        self.get_mut().poll_step(cx)
     }
 }

@@ -282,6 +282,27 @@ async fn no_final_notification_in_time_is_timed_out() {
     );
 }
 
+/// The progress stream ends at the deadline on its own: a UI following only the stream sees
+/// `Finished(TimedOut)` without awaiting the handle.
+#[tokio::test(start_paused = true)]
+async fn the_progress_stream_finishes_at_the_deadline() {
+    let tracker =
+        TransferTracker::new(TrackerConfig::default().with_timeout(Duration::from_secs(45)));
+    let handle = tracker.track(CALL).expect("tracks");
+    let mut stream = handle.progress();
+    tracker.apply(&transferring(CALL));
+    let started = tokio::time::Instant::now();
+    assert_eq!(stream.next().await, Some(TransferProgress::Transferring));
+    assert_eq!(
+        stream.next().await,
+        Some(TransferProgress::Finished(TransferOutcome::TimedOut))
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(45));
+    assert_eq!(handle.outcome(), Some(TransferOutcome::TimedOut));
+    assert_eq!(handle.await, TransferOutcome::TimedOut);
+    assert_eq!(tracker.stats().timed_out, 1, "timed out once, not twice");
+}
+
 #[tokio::test(start_paused = true)]
 async fn timeouts_resolve_even_when_the_handle_is_not_polled() {
     let tracker = TransferTracker::default();
