@@ -543,25 +543,20 @@ async fn drive(
         accepted.request_id.as_deref().unwrap_or("-")
     ));
     let mut outcome = None;
-    // The progress stream does not end at the deadline; the handle does (as TimedOut).
-    let deadline = handle.deadline();
-    let _ = tokio::time::timeout_at(deadline, async {
-        while let Some(step) = steps.next().await {
-            match step {
-                TransferProgress::Transferring => progress.step("transferring"),
-                TransferProgress::TransferAccepted => progress.step("transferAccepted"),
-                TransferProgress::ConsultationEnded { call_id, .. } => {
-                    progress.step(&format!("consultation call {call_id} ended"));
-                }
-                TransferProgress::Finished(o) => {
-                    outcome = Some(o);
-                    break;
-                }
-                _ => {}
+    while let Some(step) = steps.next().await {
+        match step {
+            TransferProgress::Transferring => progress.step("transferring"),
+            TransferProgress::TransferAccepted => progress.step("transferAccepted"),
+            TransferProgress::ConsultationEnded { call_id, .. } => {
+                progress.step(&format!("consultation call {call_id} ended"));
             }
+            TransferProgress::Finished(o) => {
+                outcome = Some(o);
+                break;
+            }
+            _ => {}
         }
-    })
-    .await;
+    }
     let outcome = match outcome {
         Some(o) => o,
         None => handle.await,

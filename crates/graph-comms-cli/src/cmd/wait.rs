@@ -79,36 +79,31 @@ pub(crate) async fn send_and_wait(args: &Args) -> Result<ExitCode, Failure> {
     }
 
     let mut outcome = None;
-    // The progress stream does not end at the deadline; the handle does (as TimedOut).
-    let deadline = handle.deadline();
-    let _ = tokio::time::timeout_at(deadline, async {
-        while let Some(step) = progress.next().await {
-            let (event, detail) = match &step {
-                TransferProgress::Transferring => ("transferring", None),
-                TransferProgress::TransferAccepted => ("transferAccepted", None),
-                TransferProgress::ConsultationEnded { call_id, .. } => {
-                    ("consultationEnded", Some(call_id.clone()))
-                }
-                TransferProgress::Finished(o) => {
-                    outcome = Some(o.clone());
-                    break;
-                }
-                _ => continue,
-            };
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "event": event, "callId": detail })
-                );
-            } else {
-                eprintln!(
-                    "{event}{}",
-                    detail.map(|d| format!(" {d}")).unwrap_or_default()
-                );
+    while let Some(step) = progress.next().await {
+        let (event, detail) = match &step {
+            TransferProgress::Transferring => ("transferring", None),
+            TransferProgress::TransferAccepted => ("transferAccepted", None),
+            TransferProgress::ConsultationEnded { call_id, .. } => {
+                ("consultationEnded", Some(call_id.clone()))
             }
+            TransferProgress::Finished(o) => {
+                outcome = Some(o.clone());
+                break;
+            }
+            _ => continue,
+        };
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({ "event": event, "callId": detail })
+            );
+        } else {
+            eprintln!(
+                "{event}{}",
+                detail.map(|d| format!(" {d}")).unwrap_or_default()
+            );
         }
-    })
-    .await;
+    }
     let outcome = match outcome {
         Some(o) => o,
         None => handle.await,
