@@ -12,9 +12,9 @@ use url::Url;
 use crate::auth::TokenProvider;
 use crate::cloud::BaseUrl;
 use crate::error::{Error, GraphError, Result};
-use crate::pipeline::{Idempotency, Pipeline, CLIENT_REQUEST_ID};
+use crate::pipeline::{check_secure, Idempotency, Pipeline, Redirects, CLIENT_REQUEST_ID};
 use crate::retry::{retry_after, RetryPolicy};
-use crate::transport::{HttpRequest, Transport};
+use crate::transport::{HttpRequest, Transport, DEFAULT_MAX_RESPONSE_BODY};
 
 /// `User-Agent` and `SdkVersion`: this crate and its version.
 pub(crate) const USER_AGENT: &str = concat!("graph-comms-transport/", env!("CARGO_PKG_VERSION"));
@@ -128,6 +128,7 @@ pub struct GraphCommsClientBuilder {
     retry: RetryPolicy,
     timeout: Option<Duration>,
     max_redirects: u32,
+    max_response_body: usize,
 }
 
 impl GraphCommsClientBuilder {
@@ -163,21 +164,38 @@ impl GraphCommsClientBuilder {
         self
     }
 
-    /// Redirects followed per attempt (default 5).
+    /// Redirects followed per attempt (default 5). Only same-origin redirects are ever
+    /// followed, and for a POST or DELETE only 307 and 308.
     pub fn max_redirects(mut self, max: u32) -> Self {
         self.max_redirects = max;
+        self
+    }
+
+    /// The longest response body read (default [`DEFAULT_MAX_RESPONSE_BODY`], 1 MiB), enforced
+    /// while the body streams in. Past it the body is dropped: a transfer's `202` stays
+    /// accepted, an error status keeps its typed error (without the body), and a read that
+    /// needs the body is [`Error::ResponseTooLarge`].
+    pub fn max_response_body(mut self, limit: usize) -> Self {
+        self.max_response_body = limit;
         self
     }
 
     /// Builds the client.
     ///
     /// # Errors
-    /// [`Error::InvalidTenant`] for a tenant that cannot be used; [`Error::Transport`] when no
-    /// transport was given and the default cannot be built.
+    /// [`Error::InvalidTenant`] for a tenant that cannot be used; [`Error::InsecureUrl`] for a
+    /// base URL on plain http to a host other than loopback (the bearer token would travel in
+    /// clear); [`Error::Transport`] when no transport was given and the default cannot be
+    /// built.
     pub fn build(self) -> Result<GraphCommsClient> {
         if let Some(t) = &self.tenant {
             crate::auth::check_tenant(t)?;
         }
+        let root = Url::parse(self.base.as_str()).map_err(|e| Error::InvalidUrl {
+            url: self.base.as_str().to_owned(),
+            reason: e.to_string(),
+        })?;
+        check_secure(&root, "a bearer token")?;
         let transport = match self.transport {
             Some(t) => t,
             None => default_transport()?,
@@ -191,6 +209,8 @@ impl GraphCommsClientBuilder {
                     retry: self.retry,
                     timeout: self.timeout,
                     max_redirects: self.max_redirects,
+                    redirects: Redirects::SameOrigin,
+                    max_response_body: self.max_response_body,
                 },
             }),
             tenant: self.tenant.map(Arc::from),
@@ -209,6 +229,7 @@ impl GraphCommsClient {
             retry: RetryPolicy::default(),
             timeout: Some(Duration::from_secs(30)),
             max_redirects: 5,
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
         }
     }
 
@@ -284,6 +305,8 @@ impl GraphCommsClient {
         serde_json::from_slice(&body).map_err(Error::Decode)
     }
 
+    /// Sends one logical request whose response body is not needed (a body past the limit
+    /// was dropped, and a success stays a success).
     async fn send(
         &self,
         method: Method,
@@ -291,13 +314,16 @@ impl GraphCommsClient {
         body: Option<Bytes>,
         idempotency: Idempotency,
     ) -> Result<Accepted> {
-        self.send_raw(method, url, body, idempotency)
+        self.exchange(method, url, body, idempotency)
             .await
             .map(|(a, _)| a)
     }
 
-    /// Sends one logical request through auth, ids, retries and redirects, and types the
-    /// outcome.
+    /// Sends one logical request and returns the success response's body.
+    ///
+    /// # Errors
+    /// As [`exchange`](Self::exchange), and [`Error::ResponseTooLarge`] when the body was
+    /// longer than the limit.
     async fn send_raw(
         &self,
         method: Method,
@@ -305,6 +331,27 @@ impl GraphCommsClient {
         body: Option<Bytes>,
         idempotency: Idempotency,
     ) -> Result<(Accepted, Bytes)> {
+        let (accepted, body) = self.exchange(method, url, body, idempotency).await?;
+        match body {
+            Some(body) => Ok((accepted, body)),
+            None => Err(Error::ResponseTooLarge {
+                status: accepted.status.as_u16(),
+                limit: self.inner.pipeline.max_response_body,
+            }),
+        }
+    }
+
+    /// Sends one logical request through auth, ids, retries and redirects, and types the
+    /// outcome. The body is `None` when it was dropped for being longer than the limit.
+    async fn exchange(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Bytes>,
+        idempotency: Idempotency,
+    ) -> Result<(Accepted, Option<Bytes>)> {
+        // Before a token is asked for: none is fetched for a URL it could not be sent to.
+        check_secure(&url, "a bearer token")?;
         let tenant = self.tenant.as_deref().unwrap_or("");
         let token = self.inner.tokens.token(tenant).await?;
         let client_request_id = new_request_id();
@@ -338,7 +385,8 @@ impl GraphCommsClient {
             headers,
             body: body.unwrap_or_default(),
         };
-        let response = self.inner.pipeline.execute(request, idempotency).await?;
+        let received = self.inner.pipeline.execute(request, idempotency).await?;
+        let response = received.response;
         if response.status.is_success() {
             let header = |name: &str| response.header(name).map(str::to_owned);
             let accepted = Accepted {
@@ -347,7 +395,8 @@ impl GraphCommsClient {
                 client_request_id: header(CLIENT_REQUEST_ID).unwrap_or(client_request_id),
                 date: header("date"),
             };
-            return Ok((accepted, response.body));
+            let body = (!received.body_dropped).then_some(response.body);
+            return Ok((accepted, body));
         }
         if response.status == StatusCode::UNAUTHORIZED {
             self.inner.tokens.invalidate(tenant);

@@ -113,6 +113,11 @@ impl GraphError {
         }
     }
 
+    /// The known refusal behind `error.code`, whatever the status (see [`Refusal`]).
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.code.as_deref().and_then(Refusal::from_code)
+    }
+
     /// The first bytes of the body as (lossy) text, for bodies that are not Graph's shape.
     pub fn body_prefix(&self) -> String {
         let end = self.body.len().min(BODY_PREFIX);
@@ -171,6 +176,80 @@ impl fmt::Debug for GraphError {
             .field("retry_after", &self.retry_after)
             .field("body", &self.body_prefix())
             .finish()
+    }
+}
+
+/// A synchronous refusal that Graph reports with a numeric `error.code`, with its explanation.
+///
+/// Keyed on `error.code` (a JSON number or a numeric string), whatever the HTTP status.
+///
+/// ```
+/// use graph_comms_transport::Refusal;
+///
+/// assert_eq!(Refusal::from_code("7505"), Some(Refusal::TenantMismatch));
+/// assert_eq!(Refusal::from_code(" 8523 "), Some(Refusal::MeetingMode));
+/// assert_eq!(Refusal::from_code("Forbidden"), None);
+/// assert!(Refusal::InsufficientTenantPermissions.explanation().contains("consent"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// 7504, "Insufficient enterprise tenant permissions".
+    InsufficientTenantPermissions,
+    /// 7505, "Request authorization tenant mismatch".
+    TenantMismatch,
+    /// 8523, "Cannot do transfer for meeting mode".
+    MeetingMode,
+}
+
+impl Refusal {
+    /// Every known refusal.
+    pub const ALL: [Refusal; 3] = [
+        Refusal::InsufficientTenantPermissions,
+        Refusal::TenantMismatch,
+        Refusal::MeetingMode,
+    ];
+
+    /// The refusal for Graph's `error.code` (digits, surrounding spaces allowed), if known.
+    pub fn from_code(code: &str) -> Option<Self> {
+        let n: u32 = code.trim().parse().ok()?;
+        Self::ALL.into_iter().find(|r| r.code() == n)
+    }
+
+    /// The numeric `error.code`.
+    pub fn code(self) -> u32 {
+        match self {
+            Refusal::InsufficientTenantPermissions => 7504,
+            Refusal::TenantMismatch => 7505,
+            Refusal::MeetingMode => 8523,
+        }
+    }
+
+    /// What it means and what to do, in one sentence.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Refusal::InsufficientTenantPermissions => {
+                "7504 insufficient enterprise tenant permissions: the app lacks a role or \
+                 consent in the call's tenant (grant Calls.Initiate.All and the other calling \
+                 permissions it uses, and have an admin of that tenant consent)"
+            }
+            Refusal::TenantMismatch => {
+                "7505 request authorization tenant mismatch: most often the token was issued \
+                 for another tenant than the call's; ask for the token in the call's tenant \
+                 (the client's tenant; --tenant on the command line)"
+            }
+            Refusal::MeetingMode => {
+                "8523 cannot do transfer for meeting mode: Graph does not transfer a call that \
+                 is in meeting mode (a group or meeting call); invite the target and remove \
+                 the transferee instead"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.explanation())
     }
 }
 
@@ -263,6 +342,51 @@ pub enum Error {
         from: String,
         /// The `Location` redirected to.
         to: String,
+    },
+    /// A redirect the client does not follow: to another origin, or, for a POST or DELETE
+    /// (anything but GET and HEAD), any status but 307 and 308. Graph did not act on the request.
+    #[error("Graph answered {method} {from} with a redirect (HTTP {status}, Location {location:?}) that is not followed: {rule}")]
+    RedirectNotFollowed {
+        /// The request's method.
+        method: String,
+        /// The URL redirected from.
+        from: String,
+        /// The 3xx status.
+        status: u16,
+        /// The `Location` as received (lossy text, cut to 200 characters; attacker-controlled,
+        /// so shown escaped).
+        location: String,
+        /// The rule that refused it.
+        rule: &'static str,
+    },
+    /// The token endpoint answered with a redirect. Token requests never follow redirects: the
+    /// client secret or assertion goes to the authority and nowhere else.
+    #[error("token request for tenant {tenant} was answered with a redirect (HTTP {status}, Location {location:?}); token requests never follow redirects, so the credentials were sent nowhere else")]
+    TokenRedirect {
+        /// The tenant asked for.
+        tenant: String,
+        /// The 3xx status.
+        status: u16,
+        /// The `Location` as received, if any (lossy text, cut to 200 characters).
+        location: Option<String>,
+    },
+    /// A secret (a bearer token, a client secret or assertion) would go over plain http to a
+    /// host other than loopback.
+    #[error("refusing to send {what} over plain http to {url}: use https (plain http is allowed only to a loopback address: 127.0.0.1, ::1, localhost)")]
+    InsecureUrl {
+        /// The URL refused.
+        url: String,
+        /// What would have been sent.
+        what: &'static str,
+    },
+    /// A success response whose body was longer than the limit, and dropped, when the body was
+    /// needed (a call, a token). (A transfer's `202` needs no body: it stays accepted.)
+    #[error("HTTP {status} came with a response body longer than the limit of {limit} bytes; the body was dropped")]
+    ResponseTooLarge {
+        /// The HTTP status.
+        status: u16,
+        /// The limit, in bytes.
+        limit: usize,
     },
     /// A 3xx response without a usable `Location`.
     #[error("invalid redirect from {from}: {reason}")]
@@ -399,6 +523,26 @@ impl Error {
             Error::TokenRequest { error, .. } => error.as_deref(),
             _ => self.graph_error().and_then(|e| e.code.as_deref()),
         }
+    }
+
+    /// The known synchronous refusal behind Graph's `error.code`, whatever the HTTP status.
+    ///
+    /// ```
+    /// # use graph_comms_transport::{Error, Refusal};
+    /// # fn explain(e: &Error) {
+    /// if let Some(why) = e.explanation() {
+    ///     eprintln!("{e}: {why}");
+    /// }
+    /// # }
+    /// ```
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.graph_error().and_then(GraphError::refusal)
+    }
+
+    /// What Graph's `error.code` means and what to do about it, for the codes known to this
+    /// crate (see [`Refusal`]).
+    pub fn explanation(&self) -> Option<&'static str> {
+        self.refusal().map(Refusal::explanation)
     }
 
     /// Graph's `request-id`, to quote to Microsoft support.

@@ -12,9 +12,18 @@
 //! 3. **Retries** that never transfer twice (see [`retry`]): 429 and 503 honour `Retry-After`,
 //!    connect failures back off; a 504, a timeout or a connection lost after sending is
 //!    [`Error::OutcomeUnknown`].
-//! 4. **Redirects**: at most 5, `Authorization` dropped across origins, never https to http.
+//! 4. **Redirects**: at most 5 and only on the same origin, so `Authorization` never crosses
+//!    origins; a POST or DELETE follows only 307 and 308 (a transfer is never re-sent as
+//!    something else); token requests follow none (see [`Error::RedirectNotFollowed`],
+//!    [`Error::TokenRedirect`]).
 //! 5. **The transport**: [`ReqwestTransport`] (rustls) with the default `reqwest` feature, or
-//!    your own.
+//!    your own. Response bodies are read up to a limit ([`DEFAULT_MAX_RESPONSE_BODY`], 1 MiB,
+//!    by default), enforced while streaming: a longer body is dropped (a transfer's 202 stays
+//!    accepted).
+//!
+//! A bearer token, a client secret or an assertion never goes over plain http, except to a
+//! loopback address ([`Error::InsecureUrl`]). Graph's numeric refusals (7504, 7505, 8523) are
+//! explained by [`Error::explanation`].
 //!
 //! Where requests go is a [`BaseUrl`]: v1.0 or beta of a [`Cloud`] (global, US Gov L4/L5,
 //! China), or any root such as a local emulator's.
@@ -56,8 +65,11 @@ pub use auth::{
 };
 pub use client::{Accepted, GraphCommsClient, GraphCommsClientBuilder};
 pub use cloud::{encode_call_id, ApiVersion, BaseUrl, CallsPath, Cloud};
-pub use error::{Error, GraphError, OutcomeUnknownReason, Result};
+pub use error::{Error, GraphError, OutcomeUnknownReason, Refusal, Result};
 #[cfg(feature = "reqwest")]
 pub use reqwest_transport::ReqwestTransport;
 pub use retry::RetryPolicy;
-pub use transport::{HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind};
+pub use transport::{
+    HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind,
+    DEFAULT_MAX_RESPONSE_BODY,
+};

@@ -25,6 +25,18 @@ pub(crate) enum Idempotency {
     Safe,
 }
 
+/// Which redirects a pipeline follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Redirects {
+    /// None: a 3xx is returned to the caller as it is (token requests: the credentials go to
+    /// the authority and nowhere else).
+    Never,
+    /// Same-origin only: a GET or HEAD follows 301, 302, 303, 307 and 308; any other method
+    /// (POST, DELETE, ...) follows only 307 and 308, which keep the method and body. Anything
+    /// else is [`Error::RedirectNotFollowed`].
+    SameOrigin,
+}
+
 /// Timeout, redirects and retries around a transport.
 #[derive(Clone, Debug)]
 pub(crate) struct Pipeline {
@@ -32,6 +44,17 @@ pub(crate) struct Pipeline {
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Option<Duration>,
     pub(crate) max_redirects: u32,
+    pub(crate) redirects: Redirects,
+    /// The longest response body read; a longer one is dropped.
+    pub(crate) max_response_body: usize,
+}
+
+/// A final response, and whether its body was dropped for being longer than the limit (the
+/// body is then empty).
+#[derive(Debug)]
+pub(crate) struct Received {
+    pub(crate) response: HttpResponse,
+    pub(crate) body_dropped: bool,
 }
 
 fn is_redirect(status: StatusCode) -> bool {
@@ -44,6 +67,45 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
+/// True for a loopback host: `127.0.0.0/8`, `::1` or `localhost`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.eq_ignore_ascii_case("localhost.")
+        }
+        None => false,
+    }
+}
+
+/// Refuses plain http to a host other than loopback for a request carrying `what` (a bearer
+/// token, a client secret).
+pub(crate) fn check_secure(url: &Url, what: &'static str) -> Result<()> {
+    if url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url)) {
+        return Ok(());
+    }
+    Err(Error::InsecureUrl {
+        url: url.to_string(),
+        what,
+    })
+}
+
+/// At most this many characters of an attacker-controlled header in an error message.
+const SHOWN_HEADER: usize = 200;
+
+/// A response header as shown in errors: lossy text, cut to [`SHOWN_HEADER`] characters.
+/// Callers print it with `{:?}`, which escapes control characters.
+pub(crate) fn shown_header(response: &HttpResponse, name: &str) -> Option<String> {
+    let value = response.headers.get(name)?;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let mut shown: String = text.chars().take(SHOWN_HEADER).collect();
+    if text.chars().count() > SHOWN_HEADER {
+        shown.push('…');
+    }
+    Some(shown)
+}
+
 impl Pipeline {
     /// Sends `request` until a response that is final under the retry rules, and returns it
     /// whatever its status (a 504 to an unsafe request excepted: that is
@@ -52,7 +114,7 @@ impl Pipeline {
         &self,
         mut request: HttpRequest,
         idempotency: Idempotency,
-    ) -> Result<HttpResponse> {
+    ) -> Result<Received> {
         let client_request_id = request
             .headers
             .get(CLIENT_REQUEST_ID)
@@ -74,7 +136,8 @@ impl Pipeline {
                     || waited.saturating_add(delay) > self.retry.max_total_delay
             };
             let delay = match self.send_following_redirects(&request).await {
-                Ok(response) => {
+                Ok(received) => {
+                    let response = &received.response;
                     let status = response.status.as_u16();
                     let retriable =
                         matches!(status, 429 | 503) || (safe && matches!(status, 500 | 502 | 504));
@@ -83,7 +146,7 @@ impl Pipeline {
                             return Err(Error::OutcomeUnknown {
                                 reason: OutcomeUnknownReason::GatewayTimeout,
                                 response: Some(Box::new(GraphError::from_response(
-                                    &response,
+                                    response,
                                     Some(&client_request_id),
                                     retry_after(&response),
                                 ))),
@@ -91,13 +154,13 @@ impl Pipeline {
                                 source: None,
                             });
                         }
-                        return Ok(response);
+                        return Ok(received);
                     }
                     let delay =
-                        retry_after(&response).unwrap_or_else(|| self.retry.backoff(retries + 1));
+                        retry_after(response).unwrap_or_else(|| self.retry.backoff(retries + 1));
                     if exhausted(delay) {
                         tracing::debug!(status, retries, "not retrying: limit reached");
-                        return Ok(response);
+                        return Ok(received);
                     }
                     tracing::debug!(
                         status,
@@ -144,8 +207,12 @@ impl Pipeline {
         }
     }
 
-    async fn send_once(&self, request: HttpRequest) -> Result<HttpResponse> {
-        let send = self.transport.send(request);
+    /// One exchange under the timeout and the body limit. A body past the limit is dropped and
+    /// the response kept: its status is the server's answer.
+    async fn send_once(&self, request: HttpRequest) -> Result<Received> {
+        let send = self
+            .transport
+            .send_with_body_limit(request, self.max_response_body);
         let result = match self.timeout {
             Some(limit) => match tokio::time::timeout(limit, send).await {
                 Ok(r) => r,
@@ -156,32 +223,54 @@ impl Pipeline {
             },
             None => send.await,
         };
-        result.map_err(Error::Transport)
+        match result {
+            Ok(response) => Ok(Received {
+                response,
+                body_dropped: false,
+            }),
+            Err(e) if e.kind() == TransportErrorKind::BodyTooLarge => match e.response() {
+                Some(head) => {
+                    tracing::warn!(
+                        status = head.status.as_u16(),
+                        limit = self.max_response_body,
+                        "response body longer than the limit; dropped"
+                    );
+                    Ok(Received {
+                        response: head.clone(),
+                        body_dropped: true,
+                    })
+                }
+                None => Err(Error::Transport(e)),
+            },
+            Err(e) => Err(Error::Transport(e)),
+        }
     }
 
-    /// One attempt: sends, then follows up to `max_redirects` redirects. `Authorization` is
-    /// dropped when the origin (scheme, host, port) changes; https to http is refused; a 303
-    /// turns the request into a GET without a body.
-    async fn send_following_redirects(&self, original: &HttpRequest) -> Result<HttpResponse> {
+    /// One attempt: sends, then follows up to `max_redirects` redirects under the
+    /// [`Redirects`] rule. Every hop stays on the origin of the first, so `Authorization` never
+    /// crosses origins; https to http is refused; a bearer token never goes over plain http to
+    /// a host other than loopback.
+    async fn send_following_redirects(&self, original: &HttpRequest) -> Result<Received> {
         let mut hops: u32 = 0;
         // The request of the current hop; cloned only when a redirect changes it.
         let mut redirected: Option<HttpRequest> = None;
         // Bounded: each pass returns or increments `hops`, capped by max_redirects.
         loop {
             let request = redirected.as_ref().unwrap_or(original);
-            let response = self.send_once(request.clone()).await?;
-            if !is_redirect(response.status) {
-                return Ok(response);
+            if request.headers.contains_key(header::AUTHORIZATION) {
+                check_secure(&request.url, "a bearer token")?;
             }
-            let mut request = request.clone();
+            let received = self.send_once(request.clone()).await?;
+            let response = &received.response;
+            if !is_redirect(response.status) || self.redirects == Redirects::Never {
+                return Ok(received);
+            }
+            let status = response.status.as_u16();
             let from = request.url.to_string();
             let Some(location) = response.header("location") else {
                 return Err(Error::InvalidRedirect {
                     from,
-                    reason: format!(
-                        "HTTP {} without a readable Location",
-                        response.status.as_u16()
-                    ),
+                    reason: format!("HTTP {status} without a readable Location"),
                 });
             };
             let target = request
@@ -203,6 +292,27 @@ impl Pipeline {
                     to: target.to_string(),
                 });
             }
+            let reading = request.method == Method::GET || request.method == Method::HEAD;
+            let rule = if !same_origin(&request.url, &target) {
+                Some(if reading {
+                    "a redirect to another origin is not followed"
+                } else {
+                    "a redirect to another origin is not followed, so nothing was sent there and Graph did not act on the request (nothing was transferred)"
+                })
+            } else if !reading && !matches!(status, 307 | 308) {
+                Some("only a 307 or 308 keeps the method and body, so the request was not sent again and Graph did not act on it (nothing was transferred)")
+            } else {
+                None
+            };
+            if let Some(rule) = rule {
+                return Err(Error::RedirectNotFollowed {
+                    method: request.method.to_string(),
+                    from,
+                    status,
+                    location: shown_header(response, "location").unwrap_or_default(),
+                    rule,
+                });
+            }
             hops += 1;
             if hops > self.max_redirects {
                 return Err(Error::TooManyRedirects {
@@ -210,18 +320,10 @@ impl Pipeline {
                     location: target.to_string(),
                 });
             }
-            if !same_origin(&request.url, &target) {
-                request.headers.remove(header::AUTHORIZATION);
-            }
-            if response.status == StatusCode::SEE_OTHER && request.method != Method::HEAD {
-                request.method = Method::GET;
-                request.body = bytes::Bytes::new();
-                request.headers.remove(header::CONTENT_TYPE);
-                request.headers.remove(header::CONTENT_LENGTH);
-            }
-            tracing::debug!(status = response.status.as_u16(), to = %target, "following redirect");
-            request.url = target;
-            redirected = Some(request);
+            tracing::debug!(status, to = %target, "following a same-origin redirect");
+            let mut next = request.clone();
+            next.url = target;
+            redirected = Some(next);
         }
     }
 }

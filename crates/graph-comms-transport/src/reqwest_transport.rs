@@ -4,9 +4,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind};
+use crate::transport::{
+    HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind,
+    DEFAULT_MAX_RESPONSE_BODY,
+};
 
 /// A [`Transport`] on a [`reqwest::Client`] (rustls, HTTP/1.1, connection pooling).
+///
+/// Response bodies are read as they stream in and never past a limit: a `Content-Length`
+/// above it is refused before a byte of the body is read, and a body that grows past it while
+/// streaming is dropped there (the connection is closed). [`send`](Transport::send) uses the
+/// transport's own limit ([`DEFAULT_MAX_RESPONSE_BODY`], 1 MiB, unless set with
+/// [`with_max_response_body`](Self::with_max_response_body));
+/// [`send_with_body_limit`](Transport::send_with_body_limit) the one it is given.
 ///
 /// Redirects are switched off in the client built by [`ReqwestTransport::new`]: the
 /// [`GraphCommsClient`](crate::GraphCommsClient) follows them itself, with rules that hold for
@@ -15,6 +25,7 @@ use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError, Tra
 #[derive(Clone, Debug)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
+    max_response_body: usize,
 }
 
 impl ReqwestTransport {
@@ -32,12 +43,27 @@ impl ReqwestTransport {
                 TransportError::new(TransportErrorKind::Other, "cannot build the HTTP client")
                     .with_source(e)
             })?;
-        Ok(Self { client })
+        Ok(Self::from_client(client))
     }
 
     /// A transport on a client you built (it must not follow redirects).
     pub fn from_client(client: reqwest::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+        }
+    }
+
+    /// The same transport with another limit on the bodies [`send`](Transport::send) reads
+    /// (default [`DEFAULT_MAX_RESPONSE_BODY`]).
+    pub fn with_max_response_body(mut self, limit: usize) -> Self {
+        self.max_response_body = limit;
+        self
+    }
+
+    /// The limit on the bodies [`send`](Transport::send) reads.
+    pub fn max_response_body(&self) -> usize {
+        self.max_response_body
     }
 }
 
@@ -70,7 +96,16 @@ fn classify(e: reqwest::Error) -> TransportError {
 #[async_trait]
 impl Transport for ReqwestTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let response = self
+        self.send_with_body_limit(request, self.max_response_body)
+            .await
+    }
+
+    async fn send_with_body_limit(
+        &self,
+        request: HttpRequest,
+        limit: usize,
+    ) -> Result<HttpResponse, TransportError> {
+        let mut response = self
             .client
             .request(request.method, request.url)
             .headers(request.headers)
@@ -80,14 +115,26 @@ impl Transport for ReqwestTransport {
             .map_err(classify)?;
         let status = response.status();
         let headers = response.headers().clone();
+        // A declared length past the limit: refused before reading (dropping the response
+        // closes the connection).
+        if response
+            .content_length()
+            .is_some_and(|declared| declared > limit as u64)
+        {
+            return Err(TransportError::body_too_large(status, headers, limit));
+        }
         // The status line is Graph's answer: a body cut short afterwards (a connection lost
         // mid-body) keeps that answer, with the bytes that did arrive, rather than turning an
         // accepted transfer or a typed refusal into "outcome unknown".
-        let mut response = response;
         let mut body = Vec::new();
         loop {
             match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(Some(chunk)) => {
+                    if chunk.len() > limit.saturating_sub(body.len()) {
+                        return Err(TransportError::body_too_large(status, headers, limit));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
                 Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(

@@ -11,6 +11,10 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use url::Url;
 
+/// The default limit on a response body: 1 MiB. Graph's answers to the calls API, token
+/// responses and OpenID documents are a few KiB; anything past this is dropped.
+pub const DEFAULT_MAX_RESPONSE_BODY: usize = 1024 * 1024;
+
 /// A request as handed to a [`Transport`]: method, absolute URL, headers and the whole body.
 ///
 /// `Debug` output never shows secrets: the `Authorization` header is marked sensitive (shown as
@@ -92,6 +96,10 @@ pub enum TransportErrorKind {
     Interrupted,
     /// Anything else, such as a request the transport could not build. Nothing was sent.
     Other,
+    /// The server answered, but the response body was longer than the limit and was dropped
+    /// unread. The request was sent and answered: [`TransportError::response`] holds the status
+    /// and headers (with an empty body).
+    BodyTooLarge,
 }
 
 /// A failed exchange, as reported by a [`Transport`].
@@ -100,6 +108,7 @@ pub struct TransportError {
     kind: TransportErrorKind,
     message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    response: Option<Box<HttpResponse>>,
 }
 
 impl TransportError {
@@ -109,7 +118,31 @@ impl TransportError {
             kind,
             message: message.into(),
             source: None,
+            response: None,
         }
+    }
+
+    /// A [`TransportErrorKind::BodyTooLarge`] error: the server answered `status` with
+    /// `headers`, and a body longer than `limit` bytes that was dropped.
+    pub fn body_too_large(status: StatusCode, headers: HeaderMap, limit: usize) -> Self {
+        Self {
+            kind: TransportErrorKind::BodyTooLarge,
+            message: format!(
+                "HTTP {} with a response body longer than the limit of {limit} bytes; the body was dropped",
+                status.as_u16()
+            ),
+            source: None,
+            response: Some(Box::new(HttpResponse {
+                status,
+                headers,
+                body: Bytes::new(),
+            })),
+        }
+    }
+
+    /// For [`TransportErrorKind::BodyTooLarge`]: the response as received, without its body.
+    pub fn response(&self) -> Option<&HttpResponse> {
+        self.response.as_deref()
     }
 
     /// The same error, keeping `source` as its cause.
@@ -142,6 +175,7 @@ impl fmt::Display for TransportError {
             TransportErrorKind::Timeout => "timed out",
             TransportErrorKind::Interrupted => "connection interrupted",
             TransportErrorKind::Other => "request failed",
+            TransportErrorKind::BodyTooLarge => "response too large",
         };
         write!(f, "{kind}: {}", self.message)
     }
@@ -161,6 +195,13 @@ impl std::error::Error for TransportError {
 /// retry, and must report a failure's [`TransportErrorKind`] honestly: only
 /// [`TransportErrorKind::Connect`] and [`TransportErrorKind::Other`] are ever retried for a
 /// transfer.
+///
+/// Response bodies are bounded: [`send_with_body_limit`](Transport::send_with_body_limit) reads
+/// at most `limit` bytes and answers [`TransportErrorKind::BodyTooLarge`] (keeping the status and
+/// headers) past it. Its default implementation checks the length after [`send`](Transport::send)
+/// returned, which bounds nothing in memory; a transport that reads from the network (like
+/// [`ReqwestTransport`](crate::ReqwestTransport)) overrides it to stop reading at the limit, and
+/// bounds [`send`](Transport::send) by a limit of its own.
 ///
 /// # Example: a closure transport for tests
 ///
@@ -186,11 +227,41 @@ impl std::error::Error for TransportError {
 pub trait Transport: Send + Sync + fmt::Debug {
     /// Sends `request` and returns the response, whatever its status.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+
+    /// Sends `request` and returns the response, whatever its status, reading at most `limit`
+    /// bytes of its body: past that, the body is dropped and the answer is a
+    /// [`TransportErrorKind::BodyTooLarge`] error carrying the status and headers.
+    ///
+    /// The default implementation calls [`send`](Transport::send) and checks the length
+    /// afterwards.
+    async fn send_with_body_limit(
+        &self,
+        request: HttpRequest,
+        limit: usize,
+    ) -> Result<HttpResponse, TransportError> {
+        let response = self.send(request).await?;
+        if response.body.len() > limit {
+            return Err(TransportError::body_too_large(
+                response.status,
+                response.headers,
+                limit,
+            ));
+        }
+        Ok(response)
+    }
 }
 
 #[async_trait]
 impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         (**self).send(request).await
+    }
+
+    async fn send_with_body_limit(
+        &self,
+        request: HttpRequest,
+        limit: usize,
+    ) -> Result<HttpResponse, TransportError> {
+        (**self).send_with_body_limit(request, limit).await
     }
 }

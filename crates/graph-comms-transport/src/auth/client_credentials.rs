@@ -14,9 +14,11 @@ use url::Url;
 use super::{check_tenant, AccessToken, ClientCertificate, Secret, TokenProvider};
 use crate::cloud::Cloud;
 use crate::error::{Error, Result};
-use crate::pipeline::{Idempotency, Pipeline, CLIENT_REQUEST_ID};
+use crate::pipeline::{
+    check_secure, shown_header, Idempotency, Pipeline, Redirects, CLIENT_REQUEST_ID,
+};
 use crate::retry::RetryPolicy;
-use crate::transport::{HttpRequest, Transport};
+use crate::transport::{HttpRequest, Transport, DEFAULT_MAX_RESPONSE_BODY};
 
 /// How the app proves who it is to the token endpoint.
 #[derive(Clone, Debug)]
@@ -30,6 +32,11 @@ pub enum ClientCredential {
 
 /// A [`TokenProvider`] using the client-credentials grant:
 /// `POST {authority}/{tenant}/oauth2/v2.0/token`.
+///
+/// The client secret or assertion goes to the authority and nowhere else: token requests never
+/// follow redirects (a 3xx is [`Error::TokenRedirect`], as in Microsoft's identity libraries),
+/// and an authority on plain http is refused unless it is a loopback address (a local
+/// emulator).
 ///
 /// Tokens are cached per tenant until [`refresh_margin`](ClientCredentialsBuilder::refresh_margin)
 /// before they expire; however many tasks ask for one tenant at once, one request is made and
@@ -90,6 +97,7 @@ pub struct ClientCredentialsBuilder {
     transport: Option<Arc<dyn Transport>>,
     retry: RetryPolicy,
     timeout: Option<Duration>,
+    max_response_body: usize,
 }
 
 fn parse_authority(host: &str) -> Result<Url> {
@@ -103,6 +111,7 @@ fn parse_authority(host: &str) -> Result<Url> {
             reason: "authority host must be an http or https URL".into(),
         });
     }
+    check_secure(&url, "the client secret or assertion")?;
     Ok(url)
 }
 
@@ -117,7 +126,8 @@ impl ClientCredentialsBuilder {
     /// tokens are requested at `{authority}/{tenant}/oauth2/v2.0/token`.
     ///
     /// # Errors
-    /// [`Error::InvalidUrl`] when it is not an http(s) URL.
+    /// [`Error::InvalidUrl`] when it is not an http(s) URL; [`Error::InsecureUrl`] for plain
+    /// http to a host other than loopback (the credentials would travel in clear).
     pub fn authority_host(mut self, host: &str) -> Result<Self> {
         self.authority = Some(parse_authority(host)?);
         Ok(self)
@@ -160,6 +170,13 @@ impl ClientCredentialsBuilder {
         self
     }
 
+    /// The longest token response read (default [`DEFAULT_MAX_RESPONSE_BODY`], 1 MiB), enforced
+    /// while it streams in; a longer one is [`Error::InvalidTokenResponse`].
+    pub fn max_response_body(mut self, limit: usize) -> Self {
+        self.max_response_body = limit;
+        self
+    }
+
     /// Builds the provider.
     ///
     /// # Errors
@@ -189,7 +206,9 @@ impl ClientCredentialsBuilder {
                     transport,
                     retry: self.retry,
                     timeout: self.timeout,
-                    max_redirects: 5,
+                    max_redirects: 0,
+                    redirects: Redirects::Never,
+                    max_response_body: self.max_response_body,
                 },
                 cache: Mutex::new(HashMap::new()),
             }),
@@ -228,6 +247,7 @@ impl ClientCredentials {
             transport: None,
             retry: RetryPolicy::default(),
             timeout: Some(Duration::from_secs(30)),
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
         }
     }
 
@@ -371,7 +391,15 @@ impl ClientCredentials {
             body: Bytes::from(form),
         };
         tracing::debug!(tenant, "requesting a token");
-        let response = inner.pipeline.execute(request, Idempotency::Safe).await?;
+        let received = inner.pipeline.execute(request, Idempotency::Safe).await?;
+        let response = received.response;
+        if response.status.is_redirection() {
+            return Err(Error::TokenRedirect {
+                tenant: tenant.to_owned(),
+                status: response.status.as_u16(),
+                location: shown_header(&response, "location"),
+            });
+        }
         if !response.status.is_success() {
             let parsed = serde_json::from_slice::<TokenErrorResponse>(&response.body).ok();
             let (error, description, correlation_id) = match parsed {
@@ -390,6 +418,12 @@ impl ClientCredentials {
             tenant: tenant.to_owned(),
             reason: reason.to_owned(),
         };
+        if received.body_dropped {
+            return Err(invalid(&format!(
+                "the body is longer than the limit of {} bytes",
+                inner.pipeline.max_response_body
+            )));
+        }
         let parsed: TokenResponse = serde_json::from_slice(&response.body)
             .map_err(|e| invalid(&format!("not a JSON token response: {e}")))?;
         let token = parsed
