@@ -191,11 +191,308 @@ fn transfers_against_the_emulator_with_client_credentials() {
             USER,
             "--base-url",
             &base,
+            "--authority-host",
+            emulator.root_url(),
         ],
         &[],
     );
     assert_eq!(code, 3);
-    assert!(stderr.contains("AZURE_TENANT_ID is not set"), "{stderr}");
+    assert!(
+        stderr.contains("AZURE_TENANT_ID is not set") && stderr.contains("--tenant"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_tenant_flag_is_the_token_tenant_without_azure_tenant_id() {
+    let (rt, emulator) = start_emulator();
+    let _guard = rt.enter();
+    let call = emulator
+        .place_call(PlaceCall::new("http://127.0.0.1:9/api/calls").with_app_id("bot-app-id"))
+        .expect("a call");
+    let base = emulator.base_url("v1.0");
+    let (code, stdout, stderr) = run(
+        &[
+            "--call-id",
+            &call.id,
+            "--to-user",
+            USER,
+            "--base-url",
+            &base,
+            "--authority-host",
+            emulator.root_url(),
+            "--tenant",
+            emulator.tenant_id(),
+        ],
+        &[
+            ("AZURE_CLIENT_ID", "bot-app-id"),
+            ("AZURE_CLIENT_SECRET", "any-secret"),
+        ],
+    );
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let accepted: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(accepted["status"], 202);
+
+    // The token is asked for in --tenant's name, even when AZURE_TENANT_ID names another.
+    let graph = ScriptedGraph::start(|_| (202, String::new()));
+    let (code, _, stderr) = run(
+        &[
+            "--call-id",
+            CALL,
+            "--to-user",
+            USER,
+            "--base-url",
+            &graph.base(),
+            "--authority-host",
+            &graph.root(),
+            "--tenant",
+            TENANT,
+        ],
+        &[
+            ("AZURE_TENANT_ID", "0d1a6ea4-7a4a-4bd6-9f3e-5c1d1a2b3c4d"),
+            ("AZURE_CLIENT_ID", "bot-app-id"),
+            ("AZURE_CLIENT_SECRET", "any-secret"),
+        ],
+    );
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert_eq!(
+        graph.requests(),
+        [
+            format!("POST /{TENANT}/oauth2/v2.0/token"),
+            format!("POST /v1.0/communications/calls/{CALL}/transfer"),
+        ]
+    );
+}
+
+#[test]
+fn a_cloud_token_is_never_sent_to_another_host() {
+    // Client credentials, a base URL that is no Graph host, no --authority-host: exit 2 before
+    // any request, naming both ways out.
+    let graph = ScriptedGraph::start(|_| (202, String::new()));
+    let creds = [
+        ("AZURE_TENANT_ID", TENANT),
+        ("AZURE_CLIENT_ID", "bot-app-id"),
+        ("AZURE_CLIENT_SECRET", "any-secret"),
+    ];
+    for base in [graph.base(), "https://graph.example.com/v1.0".to_owned()] {
+        let (code, stdout, stderr) = run(
+            &["--call-id", CALL, "--to-user", USER, "--base-url", &base],
+            &creds,
+        );
+        assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+        assert!(
+            stderr.contains("--authority-host") && stderr.contains("--token"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("login.microsoftonline.com"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    // The chosen cloud's authority is the one named.
+    let (code, _, stderr) = run(
+        &[
+            "--call-id",
+            CALL,
+            "--to-user",
+            USER,
+            "--base-url",
+            &graph.base(),
+            "--cloud",
+            "usgov-l4",
+        ],
+        &creds,
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("login.microsoftonline.us"), "{stderr}");
+    assert!(graph.requests().is_empty(), "nothing was sent");
+
+    // A bearer token never goes over plain http to a host other than loopback.
+    for base in [
+        "http://graph.example.com/v1.0",
+        "http://graph.microsoft.com/v1.0",
+    ] {
+        let (code, _, stderr) = run(
+            &[
+                "--call-id",
+                CALL,
+                "--to-user",
+                USER,
+                "--base-url",
+                base,
+                "--token",
+                "t",
+            ],
+            &[],
+        );
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains("--base-url") && stderr.contains("plain http"),
+            "{stderr}"
+        );
+    }
+    // A Graph host of the cloud is fine (dry run: nothing is sent).
+    let (code, _, stderr) = run(
+        &[
+            "--call-id",
+            CALL,
+            "--to-user",
+            USER,
+            "--base-url",
+            "https://graph.microsoft.us/beta",
+            "--dry-run",
+        ],
+        &creds,
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn graph_refusal_codes_are_explained_on_the_exit_3_line() {
+    let cases = [
+        (
+            403,
+            r#"{"error":{"code":"7504","message":"Insufficient enterprise tenant permissions, cannot access this API."}}"#,
+            "7504 insufficient enterprise tenant permissions",
+            "consent",
+        ),
+        (
+            403,
+            r#"{"error":{"code":7505,"message":"Request authorization tenant mismatch."}}"#,
+            "7505 request authorization tenant mismatch",
+            "--tenant",
+        ),
+        (
+            400,
+            r#"{"error":{"code":"8523","message":"Cannot do transfer for meeting mode"}}"#,
+            "8523 cannot do transfer for meeting mode",
+            "invite the target",
+        ),
+    ];
+    for (status, body, explanation, advice) in cases {
+        let graph = ScriptedGraph::start(move |_| (status, body.to_owned()));
+        let (code, stdout, stderr) = run(
+            &[
+                "--call-id",
+                CALL,
+                "--to-user",
+                USER,
+                "--base-url",
+                &graph.base(),
+                "--token",
+                "t",
+            ],
+            &[],
+        );
+        assert_eq!((code, stdout.as_str()), (3, ""), "{stderr}");
+        assert!(
+            stderr.starts_with("graph-comms: error: transfer not accepted: "),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(explanation) && stderr.contains(advice),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    // A code with no explanation: the line has none.
+    let graph = ScriptedGraph::start(|_| {
+        (
+            403,
+            r#"{"error":{"code":"Forbidden","message":"m"}}"#.to_owned(),
+        )
+    });
+    let (code, _, stderr) = run(
+        &[
+            "--call-id",
+            CALL,
+            "--to-user",
+            USER,
+            "--base-url",
+            &graph.base(),
+            "--token",
+            "t",
+        ],
+        &[],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(!stderr.contains("; 75"), "{stderr}");
+}
+
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// A tiny HTTP server on 127.0.0.1: token requests get a token, every other request the
+/// scripted (status, JSON body); it records each request line ("POST /path").
+struct ScriptedGraph {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ScriptedGraph {
+    fn start(reply: impl Fn(&str) -> (u16, String) + Send + 'static) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut parts = line.split_whitespace();
+                let request = format!(
+                    "{} {}",
+                    parts.next().unwrap_or_default(),
+                    parts.next().unwrap_or_default()
+                );
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = header.split_once(':') {
+                        if name.eq_ignore_ascii_case("content-length") {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let (status, json) = if request.ends_with("/oauth2/v2.0/token") {
+                    (
+                        200,
+                        r#"{"token_type":"Bearer","expires_in":3599,"access_token":"tok"}"#
+                            .to_owned(),
+                    )
+                } else {
+                    reply(&request)
+                };
+                log.lock().expect("log").push(request);
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                    json.len()
+                );
+            }
+        });
+        Self { addr, seen }
+    }
+
+    fn root(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}/v1.0", self.addr)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().expect("log").clone()
+    }
 }
 
 #[test]

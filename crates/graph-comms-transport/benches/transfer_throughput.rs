@@ -160,7 +160,7 @@ fn main() {
     group.bench_function("raw_reqwest", |b| b.to_async(&rt).iter(via_raw));
     // The client's own cost per transfer, with a transport that answers 202 at once.
     let in_memory = GraphCommsClient::builder(Arc::new(StaticToken::new("bench-token")))
-        .base_url(BaseUrl::parse("http://graph.test/v1.0").expect("base"))
+        .base_url(BaseUrl::parse("https://graph.test/v1.0").expect("base"))
         .transport(Arc::new(Always202))
         .build()
         .expect("client");

@@ -361,7 +361,7 @@ pub enum Error {
     },
     /// The token endpoint answered with a redirect. Token requests never follow redirects: the
     /// client secret or assertion goes to the authority and nowhere else.
-    #[error("token request for tenant {tenant} was answered with a redirect (HTTP {status}, Location {location:?}); token requests never follow redirects, so the credentials were sent nowhere else")]
+    #[error("token request for tenant {tenant} was answered with a redirect (HTTP {status}, Location {}); token requests never follow redirects, so the credentials were sent nowhere else", .location.as_ref().map_or_else(|| "none".to_owned(), |l| format!("{l:?}")))]
     TokenRedirect {
         /// The tenant asked for.
         tenant: String,

@@ -96,7 +96,7 @@ fn token_mock(expires_in: serde_json::Value) -> Arc<MockTransport> {
 
 fn mock_provider(mock: &Arc<MockTransport>) -> ClientCredentials {
     ClientCredentials::builder("app", ClientCredential::Secret("s".into()))
-        .authority_host("http://login.test")
+        .authority_host("https://login.test")
         .unwrap()
         .home_tenant(TENANT_A)
         .transport(mock.clone())
@@ -139,11 +139,11 @@ async fn tokens_are_cached_until_shortly_before_expiry() {
         .collect();
     assert_eq!(
         urls[0],
-        format!("http://login.test/{TENANT_A}/oauth2/v2.0/token")
+        format!("https://login.test/{TENANT_A}/oauth2/v2.0/token")
     );
     assert_eq!(
         urls[2],
-        format!("http://login.test/{TENANT_B}/oauth2/v2.0/token")
+        format!("https://login.test/{TENANT_B}/oauth2/v2.0/token")
     );
 }
 
@@ -409,7 +409,7 @@ async fn secrets_stay_out_of_debug_output() {
         "bearer-secret-value",
     ));
     let c = GraphCommsClient::builder(tokens)
-        .base_url(BaseUrl::parse("http://graph.test/v1.0").unwrap())
+        .base_url(BaseUrl::parse("https://graph.test/v1.0").unwrap())
         .transport(mock.clone())
         .build()
         .unwrap();
@@ -435,7 +435,7 @@ async fn token_requests_and_responses_keep_secrets_out_of_debug() {
         "app",
         ClientCredential::Secret("client-secret-value".into()),
     )
-    .authority_host("http://login.test")
+    .authority_host("https://login.test")
     .unwrap()
     .transport(mock.clone())
     .build()

@@ -16,7 +16,7 @@ const BODY: &str =
 
 fn client(mock: &Arc<MockTransport>, retry: RetryPolicy) -> GraphCommsClient {
     GraphCommsClient::builder(Arc::new(StaticToken::new("t")))
-        .base_url("http://graph.test/v1.0".parse().unwrap())
+        .base_url("https://graph.test/v1.0".parse().unwrap())
         .transport(mock.clone())
         .retry_policy(retry)
         .build()
@@ -327,7 +327,7 @@ async fn an_attempt_that_never_answers_times_out_once() {
         Ok(response(202, &[], ""))
     });
     let c = GraphCommsClient::builder(Arc::new(StaticToken::new("t")))
-        .base_url("http://graph.test/v1.0".parse().unwrap())
+        .base_url("https://graph.test/v1.0".parse().unwrap())
         .transport(mock.clone())
         .timeout(Some(secs(10)))
         .build()

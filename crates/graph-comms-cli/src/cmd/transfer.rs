@@ -5,7 +5,8 @@
 //! request line and JSON body and stops. Otherwise the transfer is sent with
 //! `graph_comms_transport::GraphCommsClient` and Graph's answer printed on stdout as one JSON
 //! line `{"status":202,"requestId":..,"clientRequestId":..,"date":..}`. Any failure before Graph
-//! accepted exits 3 with one line naming Graph's error code and request-id.
+//! accepted exits 3 with one line naming Graph's error code and request-id, and what a known
+//! refusal code (7504, 7505, 8523) means.
 //!
 //! The steps are separate functions ([`prepare`], [`client`], [`send`]) so that a command
 //! following the outcome can reuse the send path.
@@ -16,8 +17,8 @@ use std::sync::Arc;
 use graph_comms_model::TransferRequestBody;
 use graph_comms_transfer::{CallContext, CallId, Guid, Report, Transfer, Transferee, E164};
 use graph_comms_transport::{
-    Accepted, ApiVersion, BaseUrl, CallsPath, ClientCredentials, Cloud, GraphCommsClient,
-    ReqwestTransport, StaticToken, TokenProvider, Transport,
+    Accepted, ApiVersion, BaseUrl, CallsPath, ClientCredentials, Cloud, Error as TransportError,
+    GraphCommsClient, ReqwestTransport, StaticToken, TokenProvider, Transport,
 };
 
 use crate::exit::{fail, INVALID_INPUT, NOT_ACCEPTED};
@@ -49,8 +50,10 @@ impl From<CloudArg> for Cloud {
 /// Arguments of `graph-comms transfer`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
-Credentials: --token, or the client-credentials flow from AZURE_TENANT_ID, AZURE_CLIENT_ID and
-AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH).
+Credentials: --token, or the client-credentials flow from AZURE_CLIENT_ID and AZURE_CLIENT_SECRET
+(or AZURE_CLIENT_CERTIFICATE_PATH), for the tenant --tenant (default AZURE_TENANT_ID). A token
+from a cloud's authority goes only to that cloud's Graph hosts: with another --base-url, name the
+issuer with --authority-host or pass --token. Tokens never go over plain http, except to loopback.
 Exit codes: 0 accepted (with --wait: completed); 2 invalid input; 3 not accepted by Graph;
 4 (with --wait) accepted, then failed, ended the call another way, or timed out.
 
@@ -297,12 +300,26 @@ pub(crate) fn prepare(args: &Args) -> Result<Prepared, Failure> {
     })
 }
 
-/// The Graph client the flags describe: `--token`, else client credentials from `AZURE_*`.
+/// The Graph client the flags describe: `--token`, else client credentials from `AZURE_*`, with
+/// `--tenant` as the token's tenant.
 ///
 /// # Errors
-/// Exit code 3 when credentials are missing or unusable.
+/// Exit code 2 when a token from the cloud's authority would go to a URL that is not one of
+/// that cloud's Graph hosts (name `--authority-host` or pass `--token`), or when a token would
+/// go over plain http to a host other than loopback; exit code 3 when credentials are missing
+/// or unusable.
 pub(crate) fn client(args: &Args, base: &BaseUrl) -> Result<GraphCommsClient, Failure> {
     let cloud = base.cloud().unwrap_or(args.cloud.into());
+    if args.token.is_none() && args.authority_host.is_none() && base.cloud().is_none() {
+        return Err(Failure::invalid(format_args!(
+            "--base-url {} is not a Microsoft Graph host of the {cloud:?} cloud, and the token \
+             would come from that cloud's authority ({}): a production token is not sent to \
+             another host; pass --authority-host (the token issuer that URL trusts, such as an \
+             emulator's root) or --token",
+            base.as_str(),
+            cloud.authority_host(),
+        )));
+    }
     // One connection pool for the token endpoint and Graph.
     let transport: Arc<dyn Transport> = Arc::new(
         ReqwestTransport::new()
@@ -311,8 +328,18 @@ pub(crate) fn client(args: &Args, base: &BaseUrl) -> Result<GraphCommsClient, Fa
     let tokens: Arc<dyn TokenProvider> = match &args.token {
         Some(token) => Arc::new(StaticToken::new(token.clone())),
         None => {
-            let mut builder = ClientCredentials::from_env()
-                .map_err(|e| Failure::not_accepted(format_args!("{e} (or pass --token)")))?
+            // `--tenant` (or AZURE_TENANT_ID, which it defaults to) is the token's tenant.
+            let tenant = args.tenant.clone();
+            let lookup = move |name: &str| match name {
+                "AZURE_TENANT_ID" => tenant.clone(),
+                _ => std::env::var(name).ok(),
+            };
+            let mut builder = ClientCredentials::from_env_with(lookup)
+                .map_err(|e| {
+                    Failure::not_accepted(format_args!(
+                        "{e} (pass --tenant for the tenant, or --token)"
+                    ))
+                })?
                 .cloud(cloud)
                 .transport(transport.clone());
             if let Some(host) = &args.authority_host {
@@ -329,9 +356,20 @@ pub(crate) fn client(args: &Args, base: &BaseUrl) -> Result<GraphCommsClient, Fa
     if let Some(tenant) = &args.tenant {
         builder = builder.tenant(tenant.clone());
     }
-    builder
-        .build()
-        .map_err(|e| Failure::invalid(format_args!("--tenant: {e}")))
+    builder.build().map_err(|e| match e {
+        TransportError::InvalidTenant { .. } => Failure::invalid(format_args!("--tenant: {e}")),
+        TransportError::InsecureUrl { .. } => Failure::invalid(format_args!("--base-url: {e}")),
+        e => Failure::not_accepted(e),
+    })
+}
+
+/// The exit-3 line of a transfer Graph did not accept: the error, and what a known refusal
+/// code (7504, 7505, 8523) means.
+pub(crate) fn not_accepted(e: &TransportError) -> Failure {
+    match e.explanation() {
+        Some(why) => Failure::not_accepted(format_args!("transfer not accepted: {e}; {why}")),
+        None => Failure::not_accepted(format_args!("transfer not accepted: {e}")),
+    }
 }
 
 /// Validates, then sends the transfer; `Ok` is Graph's acceptance.
@@ -344,7 +382,7 @@ pub(crate) async fn send(args: &Args) -> Result<(Prepared, Accepted), Failure> {
     let accepted = client
         .transfer(&prepared.call_id, &prepared.body)
         .await
-        .map_err(|e| Failure::not_accepted(format_args!("transfer not accepted: {e}")))?;
+        .map_err(|e| not_accepted(&e))?;
     Ok((prepared, accepted))
 }
 

@@ -59,7 +59,7 @@ pub(crate) async fn send_and_wait(args: &Args) -> Result<ExitCode, Failure> {
     let accepted = client
         .transfer(&prepared.call_id, &prepared.body)
         .await
-        .map_err(|e| Failure::not_accepted(format_args!("transfer not accepted: {e}")));
+        .map_err(|e| super::transfer::not_accepted(&e));
     let accepted = match accepted {
         Ok(a) => a,
         Err(f) => {

@@ -294,7 +294,9 @@ impl KeyStore {
             headers,
             body: bytes::Bytes::new(),
         };
-        let response = tokio::time::timeout(self.fetch_timeout, self.transport.send(request))
+        // The limit holds while the body streams in, not after it was read whole.
+        let fetch = self.transport.send_with_body_limit(request, MAX_DOCUMENT);
+        let response = tokio::time::timeout(self.fetch_timeout, fetch)
             .await
             .map_err(|_| fetch_error(None, format!("no answer within {:?}", self.fetch_timeout)))?
             .map_err(|e| fetch_error(None, e.to_string()))?;
