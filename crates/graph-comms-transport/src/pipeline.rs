@@ -148,7 +148,7 @@ impl Pipeline {
                                 response: Some(Box::new(GraphError::from_response(
                                     response,
                                     Some(&client_request_id),
-                                    retry_after(&response),
+                                    retry_after(response),
                                 ))),
                                 client_request_id,
                                 source: None,

@@ -328,16 +328,18 @@ pub(crate) fn client(args: &Args, base: &BaseUrl) -> Result<GraphCommsClient, Fa
     let tokens: Arc<dyn TokenProvider> = match &args.token {
         Some(token) => Arc::new(StaticToken::new(token.clone())),
         None => {
-            // `--tenant` (or AZURE_TENANT_ID, which it defaults to) is the token's tenant.
+            // `--tenant` (or AZURE_TENANT_ID, which it defaults to) is the token's tenant;
+            // `--authority-host` (or AZURE_AUTHORITY_HOST) is read by clap and set below.
             let tenant = args.tenant.clone();
             let lookup = move |name: &str| match name {
                 "AZURE_TENANT_ID" => tenant.clone(),
+                "AZURE_AUTHORITY_HOST" => None,
                 _ => std::env::var(name).ok(),
             };
             let mut builder = ClientCredentials::from_env_with(lookup)
                 .map_err(|e| {
                     Failure::not_accepted(format_args!(
-                        "{e} (pass --tenant for the tenant, or --token)"
+                        "{e} (or pass --token; --tenant names the tenant)"
                     ))
                 })?
                 .cloud(cloud)
