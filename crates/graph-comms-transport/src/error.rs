@@ -644,6 +644,36 @@ mod tests {
     }
 
     #[test]
+    fn refusals_are_keyed_on_the_numeric_code() {
+        for (code, expect) in [
+            ("7504", Some(Refusal::InsufficientTenantPermissions)),
+            ("7505", Some(Refusal::TenantMismatch)),
+            (" 8523\t", Some(Refusal::MeetingMode)),
+            ("07505", Some(Refusal::TenantMismatch)),
+            ("7505.0", None),
+            ("-7505", None),
+            ("", None),
+            ("TenantMismatch", None),
+            ("99999999999999999999", None),
+        ] {
+            assert_eq!(Refusal::from_code(code), expect, "{code:?}");
+        }
+        for r in Refusal::ALL {
+            assert_eq!(Refusal::from_code(&r.code().to_string()), Some(r));
+            assert_eq!(r.to_string(), r.explanation());
+        }
+        // A number in the JSON, under any status.
+        let g = GraphError::from_response(
+            &response(500, &[], r#"{"error":{"code":7504,"message":"m"}}"#),
+            None,
+            None,
+        );
+        assert_eq!(g.refusal(), Some(Refusal::InsufficientTenantPermissions));
+        let e = Error::from_status(g);
+        assert!(e.explanation().is_some_and(|x| x.contains("consent")));
+    }
+
+    #[test]
     fn long_bodies_are_cut() {
         let body = "x".repeat(5000);
         let g = GraphError::from_response(&response(502, &[], &body), None, None);

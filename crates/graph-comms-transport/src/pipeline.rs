@@ -327,3 +327,42 @@ impl Pipeline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for ok in [
+            "https://graph.microsoft.com/v1.0",
+            "https://10.0.0.1/",
+            "http://127.0.0.1:8080/v1.0",
+            "http://127.255.0.1/",
+            "http://[::1]:9/",
+            "http://localhost:9/",
+            "http://LOCALHOST./",
+        ] {
+            assert!(
+                check_secure(&Url::parse(ok).unwrap(), "a bearer token").is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://graph.microsoft.com/v1.0",
+            "http://10.0.0.1/",
+            "http://[::2]/",
+            "http://localhost.example.com/",
+            "http://0.0.0.0/",
+            "ftp://127.0.0.1/",
+        ] {
+            assert!(
+                matches!(
+                    check_secure(&Url::parse(bad).unwrap(), "a bearer token"),
+                    Err(Error::InsecureUrl { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+}
