@@ -96,22 +96,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{get, post, put};
-use axum::{Extension, Router};
+use axum::Router;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use crate::auth::GRAPH_AUDIENCE;
 pub use crate::config::{
-    ClientCredential, DeliveryPolicy, EmulatorConfig, RegisteredClient, CALLS_ROLE,
-    DEFAULT_TENANT_ID,
+    default_roles, ClientCredential, DeliveryPolicy, EmulatorConfig, RegisteredClient, CALLS_ROLE,
+    DEFAULT_TENANT_ID, JOIN_GROUP_CALL_AS_GUEST_ROLE, JOIN_GROUP_CALL_ROLE,
 };
 pub use crate::control::{Answer, EmulatedParticipant, PlaceCall, PlacedCall};
 pub use crate::error::{EmulatorError, Result};
 pub use crate::keys::SigningKey;
-pub use crate::script::{Script, Throttle, TransferFlow};
+pub use crate::script::{CallTarget, Script, Throttle, TransferFlow};
 pub use crate::state::{DeliveryRecord, CALLBACK_ISSUER};
 
-use crate::api::ApiVersion;
 use crate::state::Shared;
 
 /// A running emulator. Dropping it stops the server and the delivery tasks; [`Emulator::shutdown`]
@@ -147,6 +146,9 @@ impl Emulator {
                 source,
             })?;
         let root_url = format!("http://{addr}");
+        if let Some(warning) = exposure_warning(addr) {
+            tracing::warn!("{warning}");
+        }
         if config.clients.is_empty() {
             tracing::warn!(
                 "graph-comms emulator: the token endpoint accepts ANY client id and secret (development default; register clients to restrict it)"
@@ -176,6 +178,12 @@ impl Emulator {
     /// The socket address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The warning logged at start when the emulator listens on an address other than loopback
+    /// (see [`exposure_warning`]); `None` on loopback.
+    pub fn exposure_warning(&self) -> Option<String> {
+        exposure_warning(self.addr)
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash): the authority host for the token endpoint.
@@ -318,34 +326,29 @@ impl Emulator {
     }
 }
 
+/// A loud warning when `addr` is not a loopback address: the control API (`/_emulator/...`) and
+/// the token endpoint are unauthenticated by design, so anyone who can reach the address can script
+/// calls and mint tokens. `None` for `127.0.0.0/8` and `::1`. [`Emulator::start`] logs it with
+/// `tracing::warn!`; `graph-comms emulate` also prints it on stderr.
+pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "graph-comms emulator: listening on {addr}, which is NOT a loopback address: its control API (/_emulator) and token endpoint are unauthenticated by design, so anyone who can reach it can script calls and mint tokens. Bind 127.0.0.1 unless this is an isolated test network."
+    ))
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.shutdown_tx.send(true);
     }
 }
 
-fn api_router() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/communications/calls", post(api::create_call))
-        .route(
-            "/communications/calls/{id}",
-            get(api::get_call).delete(api::delete_call),
-        )
-        .route(
-            "/communications/calls/{id}/participants",
-            get(api::list_participants),
-        )
-        .route("/communications/calls/{id}/answer", post(api::answer_call))
-        .route("/communications/calls/{id}/transfer", post(api::transfer))
-        .route("/app/calls/{id}/transfer", post(api::transfer))
-        .fallback(api::api_fallback)
-        .method_not_allowed_fallback(api::method_not_allowed)
-}
-
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .nest("/v1.0", api_router().layer(Extension(ApiVersion("v1.0"))))
-        .nest("/beta", api_router().layer(Extension(ApiVersion("beta"))))
+        .nest("/v1.0", api::router("v1.0"))
+        .nest("/beta", api::router("beta"))
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -366,5 +369,38 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_emulator/calls/{id}/deliveries", get(control::deliveries))
         .route("/_emulator/script", put(control::put_default_script))
         .route("/_emulator/throttle", put(control::put_throttle))
+        .layer(axum::middleware::map_response(error::stamp))
         .with_state(shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_is_quiet() {
+        for quiet in ["127.0.0.1:8990", "127.1.2.3:0", "[::1]:8990"] {
+            assert_eq!(exposure_warning(quiet.parse().unwrap()), None, "{quiet}");
+        }
+        for loud in [
+            "0.0.0.0:8990",
+            "[::]:8990",
+            "192.168.1.20:8990",
+            "10.0.0.1:1",
+        ] {
+            let w = exposure_warning(loud.parse().unwrap()).expect(loud);
+            assert!(w.contains("NOT a loopback") && w.contains(loud), "{w}");
+            assert!(w.contains("unauthenticated"), "{w}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_emulator_on_loopback_does_not_warn() {
+        let em = Emulator::start(
+            EmulatorConfig::default().with_signing_key(SigningKey::generate().unwrap()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(em.exposure_warning(), None);
+    }
 }

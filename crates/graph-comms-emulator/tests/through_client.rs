@@ -553,7 +553,9 @@ async fn every_flow_on_calls_the_bot_created() {
             TransferFlow::Success | TransferFlow::Completed | TransferFlow::AppTransferred => {
                 "completed"
             }
-            TransferFlow::Failed | TransferFlow::ConsultativeFailed => "failed",
+            TransferFlow::Failed
+            | TransferFlow::FailedAfterAccepted
+            | TransferFlow::ConsultativeFailed => "failed",
             TransferFlow::CallerHangUp => "callEnded",
             _ => "timedOut",
         };
