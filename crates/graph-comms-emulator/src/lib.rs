@@ -33,26 +33,33 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /{tenant}/oauth2/v2.0/token` | client credentials (secret or client assertion) → RS256 access token with role `Calls.Initiate.All` |
+//! | `POST /{tenant}/oauth2/v2.0/token` | client credentials (secret or client assertion) → RS256 access token with the roles of [`EmulatorConfig::default_roles`] (or the registered client's) |
 //! | `GET /{tenant}/v2.0/.well-known/openid-configuration` | Azure AD discovery (token endpoint, JWKS) |
 //! | `GET /v1/.well-known/OpenIdConfiguration` | the callback issuer's OpenID configuration (`issuer` `https://api.botframework.com`, `jwks_uri`) |
 //! | `GET /v1/keys` | the JWKS |
-//! | `POST /{v}/communications/calls` | create an outgoing call: `201` + call, then `establishing`, `established` |
-//! | `GET`, `DELETE /{v}/communications/calls/{id}` | read the call; hang up (`204`, then `terminating`, `terminated`) |
+//! | `POST /{v}/communications/calls` | create an outgoing call: `201` + call, then `establishing` and, as [`Script::target`] says, `established` or `terminated` (603, or 408/10057) |
+//! | `GET`, `DELETE /{v}/communications/calls/{id}` | read the call; hang up any live call (`204`, then `terminating`, `terminated`) |
 //! | `GET /{v}/communications/calls/{id}/participants` | the remote participants |
-//! | `POST /{v}/communications/calls/{id}/answer` | answer an incoming call |
+//! | `POST /{v}/communications/calls/{id}/answer` | answer an incoming call: `202`, `establishing`, `established` |
+//! | `POST /{v}/communications/calls/{id}/reject` | reject an incoming call: `202`, then a bare `deleted` |
+//! | `POST /{v}/communications/calls/{id}/redirect` | redirect an incoming call: `202`, then `terminated` (`deleted`) |
+//! | `POST /{v}/communications/calls/{id}/playPrompt` | `200` + `playPromptOperation`, then the operation `completed` |
+//! | `POST /{v}/communications/calls/{id}/participants/{pid}/startHoldMusic`, `…/stopHoldMusic` | `202` + the operation, then it `completed`; one participant on hold at a time |
 //! | `POST /{v}/communications/calls/{id}/transfer`, `POST /{v}/app/calls/{id}/transfer` | transfer: `202`, then the scripted flow |
 //! | `/_emulator/...` | the control API, see below |
 //!
 //! `{v}` is `v1.0` or `beta`. Every API route needs `Authorization: Bearer` with a token from the
-//! token endpoint (`401` otherwise) carrying the `Calls.Initiate.All` role (`403` otherwise).
-//! Errors are Graph-shaped: `{"error":{"code","message","innerError":{"request-id","date"}}}`.
+//! token endpoint (`401` otherwise) carrying the role its action needs (`403` otherwise):
+//! [`CALLS_ROLE`] for everything but hold music, which needs [`JOIN_GROUP_CALL_ROLE`] or
+//! [`JOIN_GROUP_CALL_AS_GUEST_ROLE`]. Errors are Graph-shaped:
+//! `{"error":{"code","message","innerError":{"request-id","date"}}}`.
 //!
 //! Transfer checks, in order: token (`401`/`403`), global throttle (`429`), the call exists and
 //! has not ended (`404`), the call's throttle script (`429` + `Retry-After`), the body is a JSON
 //! object (`400`), `transferTarget` is an object whose `identity` names someone (a `phone` id in
 //! E.164) (`400`), `transferee` on a group call naming one of its participants (`400`), and the
-//! call is `established` with no transfer in progress (`400`); last, the body must read as Graph's
+//! call is `established` with no transfer in progress (`400`), unless the script refuses it first
+//! (`403` with `error.code` 7505 or 8523, [`Script::refuse`]); last, the body must read as Graph's
 //! schema types it (`400` naming the field). Unknown fields and `null`s are accepted, with or
 //! without `@odata.type`, as Microsoft's SDKs send them. A successful consultative transfer whose
 //! `replacesCallId` names a call the emulator knows also ends that call (`AppTransferred`).
@@ -62,8 +69,8 @@
 //! | route | body | what |
 //! |---|---|---|
 //! | `GET /_emulator` | | URLs and defaults |
-//! | `POST /_emulator/calls` | [`PlaceCall`] JSON | place a call at a bot → `201` [`PlacedCall`] |
-//! | `GET /_emulator/calls` | | live calls with state and script |
+//! | `POST /_emulator/calls` | [`PlaceCall`] JSON | place a call at a bot → `201` [`PlacedCall`]; with `"answer": "bot"` it arrives `incoming` (`created`) for the bot to answer, reject or redirect |
+//! | `GET /_emulator/calls` | | live calls with state, who is on hold (`onHold`) and script |
 //! | `PUT /_emulator/calls/{id}/script` | [`Script`] JSON | script one call |
 //! | `GET /_emulator/calls/{id}/script` | | its script |
 //! | `POST /_emulator/calls/{id}/hangup` | | the remote party hangs up |
@@ -80,6 +87,11 @@
 //! create-call body's `source.identity.application.id`, else the access token's `appid` (the
 //! client id), else [`EmulatorConfig::bot_app_id`]; for placed calls, [`PlaceCall::app_id`] or the
 //! configured one. Plain `http://` callbacks are accepted on loopback only.
+//!
+//! # Not on loopback
+//!
+//! The control API and the token endpoint are unauthenticated by design: bound to an address
+//! other than loopback, [`Emulator::start`] logs [`exposure_warning`] with `tracing::warn!`.
 
 mod api;
 mod auth;
