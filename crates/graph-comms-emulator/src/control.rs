@@ -14,7 +14,7 @@ use crate::api::calls::{call_resource, establish_notifications, NewCall};
 use crate::api::{check_callback, parse_object};
 use crate::auth::json_response;
 use crate::error::{EmulatorError, GraphError, Result};
-use crate::notifications::{batch, call_state, conversation_ended, Outgoing};
+use crate::notifications::{batch, call_ended, call_state, conversation_ended, Outgoing};
 use crate::script::{Script, Throttle};
 use crate::state::Shared;
 
@@ -325,12 +325,7 @@ pub(crate) fn hang_up(shared: &Shared, id: &str) -> Result<()> {
     rec.ending = true;
     let mut data = call_state("terminated");
     data["resultInfo"] = conversation_ended(rec.script.string_codes);
-    rec.enqueue([Outgoing {
-        delay: std::time::Duration::ZERO,
-        body: batch(id, "deleted", data),
-        ends_transfer: true,
-        apply_state: true,
-    }]);
+    rec.enqueue(call_ended(id, data, &rec.script));
     Ok(())
 }
 

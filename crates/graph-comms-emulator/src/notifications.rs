@@ -72,6 +72,19 @@ pub(crate) fn bare_call(resource_url: &str) -> Value {
     json!({ "@odata.type": "#microsoft.graph.call", "@odata.id": resource_url })
 }
 
+/// The end of a call: `terminated` as one `deleted` notification with `data`, or, when the
+/// script asks for `deletedAfterTerminated`, as `updated` followed by a bare `deleted`.
+pub(crate) fn call_ended(call_id: &str, data: Value, script: &Script) -> Vec<Outgoing> {
+    if script.deleted_after_terminated {
+        vec![
+            Outgoing::now(call_id, "updated", data),
+            Outgoing::now(call_id, "deleted", bare_call(&call_url(call_id))).ending(),
+        ]
+    } else {
+        vec![Outgoing::now(call_id, "deleted", data).ending()]
+    }
+}
+
 /// An operation resource (`playPromptOperation`, `startHoldMusicOperation`, `commsOperation`, ...).
 pub(crate) fn operation(
     odata_type: &str,

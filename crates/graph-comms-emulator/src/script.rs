@@ -57,8 +57,9 @@ pub struct Script {
     pub target: CallTarget,
     /// Post all the transfer's notifications in one commsNotifications body (Graph may batch).
     pub batching: bool,
-    /// End a call with `terminated` as an `updated` notification, then a bare `deleted` (only
-    /// `@odata.type` and `@odata.id`, no state), instead of one `deleted` with the state.
+    /// End a call (transfer, hang-up, `DELETE`) with `terminated` as an `updated` notification,
+    /// then a bare `deleted` (only `@odata.type` and `@odata.id`, no state), instead of one
+    /// `deleted` with the state.
     pub deleted_after_terminated: bool,
     /// Interleave a roster update (`…/participants`, `updated`) after the transfer's first
     /// notification.

@@ -157,3 +157,38 @@ async fn every_option_is_a_script_field() {
         assert_eq!(&index["defaultScript"][k], v, "{k}");
     }
 }
+
+#[tokio::test]
+async fn a_hang_up_and_a_delete_can_end_with_a_bare_deleted_too() {
+    let em = emulator().await;
+    let mut cb = Callback::start().await;
+    let script = Script::default().with_deleted_after_terminated();
+    let g = Graph::new(&em, "v1.0").await;
+    for by_bot in [false, true] {
+        let placed = em
+            .place_call(PlaceCall::new(&cb.url).with_script(script.clone()))
+            .unwrap();
+        cb.take(2).await;
+        if by_bot {
+            let r = g
+                .send(
+                    reqwest::Method::DELETE,
+                    &format!("/communications/calls/{}", placed.id),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, 204);
+            assert_eq!(cb.next().await.state(), "terminating");
+        } else {
+            em.hang_up(&placed.id).unwrap();
+        }
+        let got = cb.take(2).await;
+        assert_eq!(got[0].state(), "terminated");
+        assert_eq!(got[0].note()["changeType"], "updated");
+        assert_eq!(got[1].note()["changeType"], "deleted");
+        assert!(got[1].note()["resourceData"].get("state").is_none());
+        let n = if by_bot { 5 } else { 4 };
+        em.wait_for_deliveries(&placed.id, n, WAIT).await;
+        assert!(em.call(&placed.id).is_none());
+    }
+}

@@ -351,20 +351,12 @@ pub(crate) async fn delete(
     rec.ending = true;
     let mut terminated = call_state("terminated");
     terminated["resultInfo"] = crate::notifications::conversation_ended(rec.script.string_codes);
-    rec.enqueue([
-        Outgoing {
-            delay: std::time::Duration::ZERO,
-            body: batch(&id, "updated", call_state("terminating")),
-            ends_transfer: false,
-            apply_state: true,
-        },
-        Outgoing {
-            delay: std::time::Duration::ZERO,
-            body: batch(&id, "deleted", terminated),
-            ends_transfer: true,
-            apply_state: true,
-        },
-    ]);
+    rec.enqueue([Outgoing::now(&id, "updated", call_state("terminating"))]);
+    rec.enqueue(crate::notifications::call_ended(
+        &id,
+        terminated,
+        &rec.script,
+    ));
     tracing::info!(call_id = %id, "call deleted by the bot");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
