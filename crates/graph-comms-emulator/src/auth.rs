@@ -5,23 +5,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::config::{ClientCredential, CALLS_ROLE};
-use crate::error::GraphError;
+use crate::config::ClientCredential;
 use crate::state::{now_secs, Shared, CALLBACK_ISSUER};
 
 /// The audience of access tokens (Microsoft Graph's resource).
 pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
 /// Graph's resource app id, the other audience spelling Azure AD uses.
-const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The claims of an access token the emulator issues (Azure AD v1 app-only shape).
@@ -182,7 +180,7 @@ pub(crate) async fn token(
         }
     }
     let roles = if shared.config.clients.is_empty() {
-        vec![CALLS_ROLE.to_owned()]
+        shared.config.default_roles.clone()
     } else {
         let Some(client) = shared
             .config
@@ -255,38 +253,6 @@ fn check_assertion(jwt: &str, client_id: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Checks `Authorization: Bearer <token>`: `401` without a valid emulator-issued token, `403`
-/// without the `Calls.Initiate.All` role.
-pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<AccessClaims, GraphError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(GraphError::unauthorized("Access token is empty."));
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| GraphError::unauthorized("Access token is empty or not a Bearer token."))?;
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_audience(&[GRAPH_AUDIENCE, GRAPH_APP_ID]);
-    validation.leeway = 60;
-    let data = jsonwebtoken::decode::<AccessClaims>(token, shared.key.decoding_key(), &validation)
-        .map_err(|e| GraphError::unauthorized(format!("Access token validation failure: {e}.")))?;
-    let claims = data.claims;
-    if !claims.roles.iter().any(|r| r == CALLS_ROLE) {
-        return Err(GraphError::forbidden(format!(
-            "Application '{}' does not have the {CALLS_ROLE} application permission (roles in token: [{}]).",
-            claims.appid,
-            claims.roles.join(", ")
-        )));
-    }
-    Ok(claims)
 }
 
 /// `GET /v1/.well-known/OpenIdConfiguration`, as Bot Framework publishes it for Graph callbacks.

@@ -9,8 +9,21 @@ use crate::script::Script;
 /// The tenant id used when neither the token nor the request names one.
 pub const DEFAULT_TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
-/// The app role the API requires (Graph's application permission for calls).
+/// The app role the call actions require (Graph's application permission for calls): create,
+/// answer, reject, redirect, transfer, delete, play a prompt.
 pub const CALLS_ROLE: &str = "Calls.Initiate.All";
+
+/// An app role that allows hold music (`participant: startHoldMusic` / `stopHoldMusic`).
+pub const JOIN_GROUP_CALL_ROLE: &str = "Calls.JoinGroupCall.All";
+
+/// The other app role that allows hold music.
+pub const JOIN_GROUP_CALL_AS_GUEST_ROLE: &str = "Calls.JoinGroupCallAsGuest.All";
+
+/// The roles of tokens issued by default: [`CALLS_ROLE`] and [`JOIN_GROUP_CALL_ROLE`], enough for
+/// every action the emulator serves.
+pub fn default_roles() -> Vec<String> {
+    vec![CALLS_ROLE.to_owned(), JOIN_GROUP_CALL_ROLE.to_owned()]
+}
 
 /// How the emulator starts. `Default` binds `127.0.0.1:0`, accepts any client at the token
 /// endpoint (a development default, logged at start), generates a fresh RSA key, and plays the
@@ -45,6 +58,9 @@ pub struct EmulatorConfig {
     pub token_lifetime: Duration,
     /// How callbacks are delivered.
     pub delivery: DeliveryPolicy,
+    /// The app roles of tokens issued while no client is registered (default
+    /// [`default_roles`]); a route whose role is missing answers Graph's `403`.
+    pub default_roles: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -58,6 +74,7 @@ impl Default for EmulatorConfig {
             default_script: Script::default(),
             token_lifetime: Duration::from_secs(3599),
             delivery: DeliveryPolicy::default(),
+            default_roles: default_roles(),
         }
     }
 }
@@ -105,6 +122,17 @@ impl EmulatorConfig {
         self
     }
 
+    /// Sets the roles of tokens issued while no client is registered.
+    #[must_use]
+    pub fn with_default_roles<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.default_roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Sets the callback delivery policy.
     #[must_use]
     pub fn with_delivery(mut self, delivery: DeliveryPolicy) -> Self {
@@ -121,27 +149,27 @@ pub struct RegisteredClient {
     pub client_id: String,
     /// How it authenticates.
     pub credential: ClientCredential,
-    /// The app roles put in its tokens (default `["Calls.Initiate.All"]`; empty to test `403`).
+    /// The app roles put in its tokens (default [`default_roles`]; empty to test `403`).
     pub roles: Vec<String>,
 }
 
 impl RegisteredClient {
-    /// A client authenticating with a secret, granted `Calls.Initiate.All`.
+    /// A client authenticating with a secret, granted the [`default_roles`].
     pub fn with_secret(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
         RegisteredClient {
             client_id: client_id.into(),
             credential: ClientCredential::Secret(secret.into()),
-            roles: vec![CALLS_ROLE.to_owned()],
+            roles: default_roles(),
         }
     }
 
     /// A client authenticating with a client assertion (a JWT whose `iss` and `sub` are the client
-    /// id; its signature is not checked), granted `Calls.Initiate.All`.
+    /// id; its signature is not checked), granted the [`default_roles`].
     pub fn with_assertion(client_id: impl Into<String>) -> Self {
         RegisteredClient {
             client_id: client_id.into(),
             credential: ClientCredential::Assertion,
-            roles: vec![CALLS_ROLE.to_owned()],
+            roles: default_roles(),
         }
     }
 

@@ -4,16 +4,17 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::api::{call_resource, check_callback, establish_notifications, parse_object, NewCall};
+use crate::api::calls::{call_resource, establish_notifications, NewCall};
+use crate::api::{check_callback, parse_object};
 use crate::auth::json_response;
-use crate::error::{EmulatorError, GraphError, RequestIds, Result};
-use crate::notifications::{batch, call_state, conversation_ended, Outgoing};
+use crate::error::{EmulatorError, GraphError, Result};
+use crate::notifications::{batch, call_ended, call_state, conversation_ended, Outgoing};
 use crate::script::{Script, Throttle};
 use crate::state::Shared;
 
@@ -324,12 +325,7 @@ pub(crate) fn hang_up(shared: &Shared, id: &str) -> Result<()> {
     rec.ending = true;
     let mut data = call_state("terminated");
     data["resultInfo"] = conversation_ended(rec.script.string_codes);
-    rec.enqueue([Outgoing {
-        delay: std::time::Duration::ZERO,
-        body: batch(id, "deleted", data),
-        ends_transfer: true,
-        apply_state: true,
-    }]);
+    rec.enqueue(call_ended(id, data, &rec.script));
     Ok(())
 }
 
@@ -339,14 +335,6 @@ fn control_error(e: EmulatorError) -> GraphError {
             GraphError::not_found(format!("Call `{id}` was not found in the emulator."))
         }
         other => GraphError::bad_request(other.to_string()),
-    }
-}
-
-fn respond(headers: &HeaderMap, r: std::result::Result<Response, GraphError>) -> Response {
-    let ids = RequestIds::from_headers(headers);
-    match r {
-        Ok(resp) => ids.stamp(resp),
-        Err(e) => e.with_ids(&ids).into_response(),
     }
 }
 
@@ -377,13 +365,11 @@ pub(crate) async fn index(State(shared): State<Arc<Shared>>) -> Response {
 /// `POST /_emulator/calls`: place a call at a bot.
 pub(crate) async fn place(
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let r = parse::<PlaceCall>(&body)
+) -> std::result::Result<Response, GraphError> {
+    parse::<PlaceCall>(&body)
         .and_then(|req| place_call(&shared, req).map_err(control_error))
-        .map(|placed| json_response(StatusCode::CREATED, &json!(placed)));
-    respond(&headers, r)
+        .map(|placed| json_response(StatusCode::CREATED, &json!(placed)))
 }
 
 /// `GET /_emulator/calls`: every live call's id and state.
@@ -391,7 +377,7 @@ pub(crate) async fn list(State(shared): State<Arc<Shared>>) -> Response {
     let calls = shared.calls();
     let mut value: Vec<Value> = calls
         .iter()
-        .map(|(id, r)| json!({ "id": id, "state": r.state(), "direction": r.direction, "group": r.group, "script": r.script }))
+        .map(|(id, r)| json!({ "id": id, "state": r.state(), "direction": r.direction, "group": r.group, "onHold": r.on_hold, "script": r.script }))
         .collect();
     drop(calls);
     value.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
@@ -402,38 +388,32 @@ pub(crate) async fn list(State(shared): State<Arc<Shared>>) -> Response {
 pub(crate) async fn put_script(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let r = parse::<Script>(&body)
+) -> std::result::Result<Response, GraphError> {
+    parse::<Script>(&body)
         .and_then(|s| script_call(&shared, &id, s).map_err(control_error))
-        .map(|()| StatusCode::NO_CONTENT.into_response());
-    respond(&headers, r)
+        .map(|()| StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /_emulator/calls/{id}/script`.
 pub(crate) async fn get_script(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+) -> std::result::Result<Response, GraphError> {
     let script = shared.calls().get(&id).map(|r| r.script.clone());
-    let r = script
+    script
         .map(|s| json_response(StatusCode::OK, &json!(s)))
-        .ok_or_else(|| control_error(EmulatorError::UnknownCall(id)));
-    respond(&headers, r)
+        .ok_or_else(|| control_error(EmulatorError::UnknownCall(id)))
 }
 
 /// `POST /_emulator/calls/{id}/hangup`.
 pub(crate) async fn hangup(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let r = hang_up(&shared, &id)
+) -> std::result::Result<Response, GraphError> {
+    hang_up(&shared, &id)
         .map(|()| StatusCode::ACCEPTED.into_response())
-        .map_err(control_error);
-    respond(&headers, r)
+        .map_err(control_error)
 }
 
 /// `GET /_emulator/calls/{id}/deliveries`.
@@ -447,25 +427,21 @@ pub(crate) async fn deliveries(
 /// `PUT /_emulator/script`: the default script of new calls.
 pub(crate) async fn put_default_script(
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let r = parse::<Script>(&body).map(|s| {
+) -> std::result::Result<Response, GraphError> {
+    parse::<Script>(&body).map(|s| {
         shared.set_default_script(s);
         StatusCode::NO_CONTENT.into_response()
-    });
-    respond(&headers, r)
+    })
 }
 
 /// `PUT /_emulator/throttle`: `429` for the next `count` API requests of any kind.
 pub(crate) async fn put_throttle(
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let r = parse::<Throttle>(&body).map(|t| {
+) -> std::result::Result<Response, GraphError> {
+    parse::<Throttle>(&body).map(|t| {
         shared.set_global_throttle(Some(t).filter(|t| t.count > 0));
         StatusCode::NO_CONTENT.into_response()
-    });
-    respond(&headers, r)
+    })
 }

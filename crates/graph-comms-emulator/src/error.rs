@@ -1,6 +1,8 @@
 //! The emulator's error type, and the Graph-shaped error bodies its HTTP API answers with.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use std::borrow::Cow;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -45,11 +47,12 @@ pub type Result<T, E = EmulatorError> = std::result::Result<T, E>;
 /// A Graph-shaped HTTP error: `{"error":{"code","message","innerError":{"request-id","date"}}}`.
 ///
 /// Answered with the `request-id` and `client-request-id` headers Graph sets, and `Retry-After` on
-/// `429`.
+/// `429`. Handlers return it as their `Err`; the [`stamp`] layer then renders it again with the
+/// request's ids, so the body's `innerError.request-id` is the header's.
 #[derive(Debug, Clone)]
 pub(crate) struct GraphError {
     pub(crate) status: StatusCode,
-    pub(crate) code: &'static str,
+    pub(crate) code: Cow<'static, str>,
     pub(crate) message: String,
     pub(crate) retry_after: Option<u64>,
     pub(crate) request_id: String,
@@ -57,10 +60,14 @@ pub(crate) struct GraphError {
 }
 
 impl GraphError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         GraphError {
             status,
-            code,
+            code: code.into(),
             message: message.into(),
             retry_after: None,
             request_id: uuid::Uuid::new_v4().to_string(),
@@ -118,7 +125,16 @@ impl GraphError {
 }
 
 impl IntoResponse for GraphError {
+    /// The rendered error, carrying itself as a response extension for the [`stamp`] layer.
     fn into_response(self) -> Response {
+        let mut resp = self.render();
+        resp.extensions_mut().insert(self);
+        resp
+    }
+}
+
+impl GraphError {
+    fn render(&self) -> Response {
         let body = self.body().to_string();
         let mut resp = (self.status, body).into_response();
         let h = resp.headers_mut();
@@ -151,7 +167,7 @@ pub(crate) struct RequestIds {
 }
 
 impl RequestIds {
-    pub(crate) fn from_headers(headers: &axum::http::HeaderMap) -> Self {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
         RequestIds {
             request_id: uuid::Uuid::new_v4().to_string(),
             client_request_id: headers
@@ -175,5 +191,19 @@ impl RequestIds {
             h.insert("client-request-id", c);
         }
         resp
+    }
+}
+
+/// The response layer of the Graph API and the control API (`axum::middleware::map_response`):
+/// every answer gets a fresh `request-id` and the caller's `client-request-id` back; an error is
+/// rendered again with those ids in its `innerError`.
+pub(crate) async fn stamp(headers: HeaderMap, mut resp: Response) -> Response {
+    let ids = RequestIds::from_headers(&headers);
+    match resp.extensions_mut().remove::<GraphError>() {
+        Some(e) => {
+            tracing::debug!(status = %e.status, code = %e.code, message = ?e.message, "Graph error answered");
+            e.with_ids(&ids).render()
+        }
+        None => ids.stamp(resp),
     }
 }

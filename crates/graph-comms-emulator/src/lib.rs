@@ -33,26 +33,33 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /{tenant}/oauth2/v2.0/token` | client credentials (secret or client assertion) → RS256 access token with role `Calls.Initiate.All` |
+//! | `POST /{tenant}/oauth2/v2.0/token` | client credentials (secret or client assertion) → RS256 access token with the roles of [`EmulatorConfig::default_roles`] (or the registered client's) |
 //! | `GET /{tenant}/v2.0/.well-known/openid-configuration` | Azure AD discovery (token endpoint, JWKS) |
 //! | `GET /v1/.well-known/OpenIdConfiguration` | the callback issuer's OpenID configuration (`issuer` `https://api.botframework.com`, `jwks_uri`) |
 //! | `GET /v1/keys` | the JWKS |
-//! | `POST /{v}/communications/calls` | create an outgoing call: `201` + call, then `establishing`, `established` |
-//! | `GET`, `DELETE /{v}/communications/calls/{id}` | read the call; hang up (`204`, then `terminating`, `terminated`) |
+//! | `POST /{v}/communications/calls` | create an outgoing call: `201` + call, then `establishing` and, as [`Script::target`] says, `established` or `terminated` (603, or 408/10057) |
+//! | `GET`, `DELETE /{v}/communications/calls/{id}` | read the call; hang up any live call (`204`, then `terminating`, `terminated`) |
 //! | `GET /{v}/communications/calls/{id}/participants` | the remote participants |
-//! | `POST /{v}/communications/calls/{id}/answer` | answer an incoming call |
+//! | `POST /{v}/communications/calls/{id}/answer` | answer an incoming call: `202`, `establishing`, `established` |
+//! | `POST /{v}/communications/calls/{id}/reject` | reject an incoming call: `202`, then a bare `deleted` |
+//! | `POST /{v}/communications/calls/{id}/redirect` | redirect an incoming call: `202`, then `terminated` (`deleted`) |
+//! | `POST /{v}/communications/calls/{id}/playPrompt` | `200` + `playPromptOperation`, then the operation `completed` |
+//! | `POST /{v}/communications/calls/{id}/participants/{pid}/startHoldMusic`, `…/stopHoldMusic` | `202` + the operation, then it `completed`; one participant on hold at a time |
 //! | `POST /{v}/communications/calls/{id}/transfer`, `POST /{v}/app/calls/{id}/transfer` | transfer: `202`, then the scripted flow |
 //! | `/_emulator/...` | the control API, see below |
 //!
 //! `{v}` is `v1.0` or `beta`. Every API route needs `Authorization: Bearer` with a token from the
-//! token endpoint (`401` otherwise) carrying the `Calls.Initiate.All` role (`403` otherwise).
-//! Errors are Graph-shaped: `{"error":{"code","message","innerError":{"request-id","date"}}}`.
+//! token endpoint (`401` otherwise) carrying the role its action needs (`403` otherwise):
+//! [`CALLS_ROLE`] for everything but hold music, which needs [`JOIN_GROUP_CALL_ROLE`] or
+//! [`JOIN_GROUP_CALL_AS_GUEST_ROLE`]. Errors are Graph-shaped:
+//! `{"error":{"code","message","innerError":{"request-id","date"}}}`.
 //!
 //! Transfer checks, in order: token (`401`/`403`), global throttle (`429`), the call exists and
 //! has not ended (`404`), the call's throttle script (`429` + `Retry-After`), the body is a JSON
 //! object (`400`), `transferTarget` is an object whose `identity` names someone (a `phone` id in
 //! E.164) (`400`), `transferee` on a group call naming one of its participants (`400`), and the
-//! call is `established` with no transfer in progress (`400`); last, the body must read as Graph's
+//! call is `established` with no transfer in progress (`400`), unless the script refuses it first
+//! (`403` with `error.code` 7505 or 8523, [`Script::refuse`]); last, the body must read as Graph's
 //! schema types it (`400` naming the field). Unknown fields and `null`s are accepted, with or
 //! without `@odata.type`, as Microsoft's SDKs send them. A successful consultative transfer whose
 //! `replacesCallId` names a call the emulator knows also ends that call (`AppTransferred`).
@@ -62,8 +69,8 @@
 //! | route | body | what |
 //! |---|---|---|
 //! | `GET /_emulator` | | URLs and defaults |
-//! | `POST /_emulator/calls` | [`PlaceCall`] JSON | place a call at a bot → `201` [`PlacedCall`] |
-//! | `GET /_emulator/calls` | | live calls with state and script |
+//! | `POST /_emulator/calls` | [`PlaceCall`] JSON | place a call at a bot → `201` [`PlacedCall`]; with `"answer": "bot"` it arrives `incoming` (`created`) for the bot to answer, reject or redirect |
+//! | `GET /_emulator/calls` | | live calls with state, who is on hold (`onHold`) and script |
 //! | `PUT /_emulator/calls/{id}/script` | [`Script`] JSON | script one call |
 //! | `GET /_emulator/calls/{id}/script` | | its script |
 //! | `POST /_emulator/calls/{id}/hangup` | | the remote party hangs up |
@@ -80,6 +87,11 @@
 //! create-call body's `source.identity.application.id`, else the access token's `appid` (the
 //! client id), else [`EmulatorConfig::bot_app_id`]; for placed calls, [`PlaceCall::app_id`] or the
 //! configured one. Plain `http://` callbacks are accepted on loopback only.
+//!
+//! # Not on loopback
+//!
+//! The control API and the token endpoint are unauthenticated by design: bound to an address
+//! other than loopback, [`Emulator::start`] logs [`exposure_warning`] with `tracing::warn!`.
 
 mod api;
 mod auth;
@@ -96,22 +108,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{get, post, put};
-use axum::{Extension, Router};
+use axum::Router;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use crate::auth::GRAPH_AUDIENCE;
 pub use crate::config::{
-    ClientCredential, DeliveryPolicy, EmulatorConfig, RegisteredClient, CALLS_ROLE,
-    DEFAULT_TENANT_ID,
+    default_roles, ClientCredential, DeliveryPolicy, EmulatorConfig, RegisteredClient, CALLS_ROLE,
+    DEFAULT_TENANT_ID, JOIN_GROUP_CALL_AS_GUEST_ROLE, JOIN_GROUP_CALL_ROLE,
 };
 pub use crate::control::{Answer, EmulatedParticipant, PlaceCall, PlacedCall};
 pub use crate::error::{EmulatorError, Result};
 pub use crate::keys::SigningKey;
-pub use crate::script::{Script, Throttle, TransferFlow};
+pub use crate::script::{CallTarget, Script, Throttle, TransferFlow};
 pub use crate::state::{DeliveryRecord, CALLBACK_ISSUER};
 
-use crate::api::ApiVersion;
 use crate::state::Shared;
 
 /// A running emulator. Dropping it stops the server and the delivery tasks; [`Emulator::shutdown`]
@@ -147,6 +158,9 @@ impl Emulator {
                 source,
             })?;
         let root_url = format!("http://{addr}");
+        if let Some(warning) = exposure_warning(addr) {
+            tracing::warn!("{warning}");
+        }
         if config.clients.is_empty() {
             tracing::warn!(
                 "graph-comms emulator: the token endpoint accepts ANY client id and secret (development default; register clients to restrict it)"
@@ -176,6 +190,12 @@ impl Emulator {
     /// The socket address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The warning logged at start when the emulator listens on an address other than loopback
+    /// (see [`exposure_warning`]); `None` on loopback.
+    pub fn exposure_warning(&self) -> Option<String> {
+        exposure_warning(self.addr)
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash): the authority host for the token endpoint.
@@ -318,34 +338,29 @@ impl Emulator {
     }
 }
 
+/// A loud warning when `addr` is not a loopback address: the control API (`/_emulator/...`) and
+/// the token endpoint are unauthenticated by design, so anyone who can reach the address can script
+/// calls and mint tokens. `None` for `127.0.0.0/8` and `::1`. [`Emulator::start`] logs it with
+/// `tracing::warn!`; `graph-comms emulate` also prints it on stderr.
+pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "graph-comms emulator: listening on {addr}, which is NOT a loopback address: its control API (/_emulator) and token endpoint are unauthenticated by design, so anyone who can reach it can script calls and mint tokens. Bind 127.0.0.1 unless this is an isolated test network."
+    ))
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.shutdown_tx.send(true);
     }
 }
 
-fn api_router() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/communications/calls", post(api::create_call))
-        .route(
-            "/communications/calls/{id}",
-            get(api::get_call).delete(api::delete_call),
-        )
-        .route(
-            "/communications/calls/{id}/participants",
-            get(api::list_participants),
-        )
-        .route("/communications/calls/{id}/answer", post(api::answer_call))
-        .route("/communications/calls/{id}/transfer", post(api::transfer))
-        .route("/app/calls/{id}/transfer", post(api::transfer))
-        .fallback(api::api_fallback)
-        .method_not_allowed_fallback(api::method_not_allowed)
-}
-
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .nest("/v1.0", api_router().layer(Extension(ApiVersion("v1.0"))))
-        .nest("/beta", api_router().layer(Extension(ApiVersion("beta"))))
+        .nest("/v1.0", api::router("v1.0"))
+        .nest("/beta", api::router("beta"))
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -366,5 +381,38 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_emulator/calls/{id}/deliveries", get(control::deliveries))
         .route("/_emulator/script", put(control::put_default_script))
         .route("/_emulator/throttle", put(control::put_throttle))
+        .layer(axum::middleware::map_response(error::stamp))
         .with_state(shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_is_quiet() {
+        for quiet in ["127.0.0.1:8990", "127.1.2.3:0", "[::1]:8990"] {
+            assert_eq!(exposure_warning(quiet.parse().unwrap()), None, "{quiet}");
+        }
+        for loud in [
+            "0.0.0.0:8990",
+            "[::]:8990",
+            "192.168.1.20:8990",
+            "10.0.0.1:1",
+        ] {
+            let w = exposure_warning(loud.parse().unwrap()).expect(loud);
+            assert!(w.contains("NOT a loopback") && w.contains(loud), "{w}");
+            assert!(w.contains("unauthenticated"), "{w}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_emulator_on_loopback_does_not_warn() {
+        let em = Emulator::start(
+            EmulatorConfig::default().with_signing_key(SigningKey::generate().unwrap()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(em.exposure_warning(), None);
+    }
 }

@@ -8,8 +8,13 @@
 //!
 //! ```json
 //! {"flow": "failed", "delayMs": 50, "duplicates": true, "outOfOrder": false,
-//!  "throttle": {"count": 2, "retryAfterSeconds": 1}, "stringCodes": true}
+//!  "throttle": {"count": 2, "retryAfterSeconds": 1}, "stringCodes": true,
+//!  "target": "answer", "batching": false, "deletedAfterTerminated": false, "roster": false,
+//!  "operations": false, "finalDelayMs": 60000, "refuse": 7505}
 //! ```
+//!
+//! Every field is optional; the defaults (Graph's current notifications, one per body) are what
+//! the existing flows have always played.
 
 use std::time::Duration;
 
@@ -48,6 +53,45 @@ pub struct Script {
     pub throttle: Option<Throttle>,
     /// Write result codes as numeric strings (`"code": "500"`), as some real payloads do.
     pub string_codes: bool,
+    /// What the target of a call the bot places (`POST /communications/calls`) does.
+    pub target: CallTarget,
+    /// Post all the transfer's notifications in one commsNotifications body (Graph may batch).
+    pub batching: bool,
+    /// End a call (transfer, hang-up, `DELETE`) with `terminated` as an `updated` notification,
+    /// then a bare `deleted` (only `@odata.type` and `@odata.id`, no state), instead of one
+    /// `deleted` with the state.
+    pub deleted_after_terminated: bool,
+    /// Interleave a roster update (`…/participants`, `updated`) after the transfer's first
+    /// notification.
+    pub roster: bool,
+    /// The legacy operations flow: `transferring` / `transferAccepted` as a `commsOperation`
+    /// (`resultInfo.subCode`, status `running` / `completed`); a failure fails it (`status:
+    /// failed`) before the call's `established`.
+    pub operations: bool,
+    /// Delay before the transfer's final notification, in milliseconds (overrides `delayMs` and
+    /// `delaysMs` for it): an outcome that arrives after the bot's deadline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_delay_ms: Option<u64>,
+    /// Refuse every transfer request synchronously with `403` and this `error.code`: `7505` (the
+    /// application may not transfer this call) or `8523` (transfers are not supported in a
+    /// meeting); any other number is answered as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refuse: Option<u32>,
+}
+
+/// What the target of a call the bot places does (`"target"` in a script).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum CallTarget {
+    /// Answers: `establishing`, `established` (the default).
+    #[default]
+    Answer,
+    /// Declines: `establishing`, then `terminated` (`deleted`) with `resultInfo` 603.
+    Decline,
+    /// Does not answer: `establishing`, then `terminated` (`deleted`) with `resultInfo`
+    /// 408/10057.
+    NoAnswer,
 }
 
 impl Script {
@@ -104,6 +148,55 @@ impl Script {
         self
     }
 
+    /// Sets what the target of a call the bot places does.
+    #[must_use]
+    pub fn with_target(mut self, target: CallTarget) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Posts all the transfer's notifications in one body.
+    #[must_use]
+    pub fn with_batching(mut self) -> Self {
+        self.batching = true;
+        self
+    }
+
+    /// Ends calls with `terminated` (`updated`) then a bare `deleted`.
+    #[must_use]
+    pub fn with_deleted_after_terminated(mut self) -> Self {
+        self.deleted_after_terminated = true;
+        self
+    }
+
+    /// Interleaves a roster update with the transfer's notifications.
+    #[must_use]
+    pub fn with_roster(mut self) -> Self {
+        self.roster = true;
+        self
+    }
+
+    /// Plays the legacy operations flow.
+    #[must_use]
+    pub fn with_operations(mut self) -> Self {
+        self.operations = true;
+        self
+    }
+
+    /// Delays the transfer's final notification by `ms` milliseconds.
+    #[must_use]
+    pub fn with_final_delay_ms(mut self, ms: u64) -> Self {
+        self.final_delay_ms = Some(ms);
+        self
+    }
+
+    /// Refuses transfer requests with `403` and this `error.code` (7505, 8523).
+    #[must_use]
+    pub fn with_refusal(mut self, code: u32) -> Self {
+        self.refuse = Some(code);
+        self
+    }
+
     /// The delay before the `i`-th delivered notification of the flow.
     pub fn delay_before(&self, i: usize) -> Duration {
         Duration::from_millis(self.delays_ms.get(i).copied().unwrap_or(self.delay_ms))
@@ -136,6 +229,7 @@ fn default_retry_after() -> u64 {
 /// | `completed` | as `success`, always 0/7015 |
 /// | `appTransferred` | as `success`, always `AppTransferred` |
 /// | `failed` | `transferring`, then `established` with `resultInfo` 500/7000 (`subCode` spelling) |
+/// | `failedAfterAccepted` | `transferring`, `transferAccepted`, then `established` with 500/7000 |
 /// | `consultativeFailed` | `transferring`, then `established` with 500/7700 and `replacesContext` |
 /// | `callerHangUp` | `transferring`, then `terminated` (`deleted`) with `resultInfo` 200/5001 "The conversation has ended." (no transfer code) |
 /// | `noOutcome` | `transferring`, `transferAccepted`, then nothing (for timeout tests) |
@@ -155,6 +249,8 @@ pub enum TransferFlow {
     AppTransferred,
     /// Failure back to `established` with 500/7000.
     Failed,
+    /// `transferAccepted`, then failure back to `established` with 500/7000.
+    FailedAfterAccepted,
     /// Consultative failure back to `established` with 500/7700 and `replacesContext`.
     ConsultativeFailed,
     /// The caller hangs up mid-transfer: `terminated` without a transfer code.
@@ -165,11 +261,12 @@ pub enum TransferFlow {
 
 impl TransferFlow {
     /// Every flow, in documentation order.
-    pub const ALL: [TransferFlow; 7] = [
+    pub const ALL: [TransferFlow; 8] = [
         TransferFlow::Success,
         TransferFlow::Completed,
         TransferFlow::AppTransferred,
         TransferFlow::Failed,
+        TransferFlow::FailedAfterAccepted,
         TransferFlow::ConsultativeFailed,
         TransferFlow::CallerHangUp,
         TransferFlow::NoOutcome,
@@ -182,6 +279,7 @@ impl TransferFlow {
             TransferFlow::Completed => "completed",
             TransferFlow::AppTransferred => "appTransferred",
             TransferFlow::Failed => "failed",
+            TransferFlow::FailedAfterAccepted => "failedAfterAccepted",
             TransferFlow::ConsultativeFailed => "consultativeFailed",
             TransferFlow::CallerHangUp => "callerHangUp",
             TransferFlow::NoOutcome => "noOutcome",

@@ -61,6 +61,8 @@ pub(crate) struct CallRecord {
     pub(crate) retry_after: u64,
     pub(crate) transfer_pending: bool,
     pub(crate) ending: bool,
+    /// The participant on hold (hold music playing), if any: one at a time.
+    pub(crate) on_hold: Option<String>,
     tx: mpsc::UnboundedSender<Outgoing>,
 }
 
@@ -249,6 +251,7 @@ impl Shared {
             retry_after: 1,
             transfer_pending: false,
             ending: false,
+            on_hold: None,
             tx,
         };
         rec.set_script(script);
@@ -257,12 +260,10 @@ impl Shared {
         self.runtime.spawn(delivery_task(Arc::clone(self), id, rx));
     }
 
-    /// Applies what a notification says to the call before it is posted; returns the call's
-    /// callback URI, app id and tenant, or `None` when the call is gone.
+    /// Applies what a body's notifications say about the call before it is posted; returns the
+    /// call's callback URI, app id and tenant, or `None` when the call is gone.
     fn apply(&self, call_id: &str, item: &Outgoing) -> Option<(String, String, String)> {
         let mut calls = self.calls();
-        let note = &item.body["value"][0];
-        let data = &note["resourceData"];
         let rec = calls.get_mut(call_id)?;
         let target = (
             rec.callback_uri.clone(),
@@ -272,18 +273,26 @@ impl Shared {
         if !item.apply_state {
             return Some(target);
         }
-        if let Some(state) = data["state"].as_str() {
-            rec.resource["state"] = Value::from(state);
-        }
-        for field in ["resultInfo", "terminationReason", "replacesContext"] {
-            if let Some(v) = data.get(field) {
-                rec.resource[field] = v.clone();
+        let url = crate::notifications::call_url(call_id);
+        let notes = item.body["value"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for note in notes.iter().filter(|n| n["resourceUrl"] == url.as_str()) {
+            let data = &note["resourceData"];
+            if let Some(state) = data["state"].as_str() {
+                rec.resource["state"] = Value::from(state);
+            }
+            for field in ["resultInfo", "terminationReason", "replacesContext"] {
+                if let Some(v) = data.get(field) {
+                    rec.resource[field] = v.clone();
+                }
             }
         }
         if item.ends_transfer {
             rec.transfer_pending = false;
         }
-        if item.ends_transfer && note["changeType"] == "deleted" {
+        if ends_call(call_id, item) {
             calls.remove(call_id);
         }
         Some(target)
@@ -317,6 +326,18 @@ struct CallbackClaims<'a> {
     iat: u64,
     nbf: u64,
     exp: u64,
+}
+
+/// The last notification body of a flow that holds a `deleted` notification about the call
+/// itself (not one of its operations or its roster): the call ends with it.
+fn ends_call(call_id: &str, item: &Outgoing) -> bool {
+    let url = crate::notifications::call_url(call_id);
+    item.ends_transfer
+        && item.body["value"].as_array().is_some_and(|notes| {
+            notes
+                .iter()
+                .any(|n| n["changeType"] == "deleted" && n["resourceUrl"] == url.as_str())
+        })
 }
 
 /// Signs the JWT of one callback: RS256, `iss` Bot Framework, `aud` the bot's app id, `tid`.
@@ -355,7 +376,7 @@ async fn delivery_task(
                 _ = shutdown.changed() => break,
             }
         }
-        let ends_call = item.ends_transfer && item.body["value"][0]["changeType"] == "deleted";
+        let ends_call = ends_call(&call_id, &item);
         let Some((uri, app_id, tenant)) = shared.apply(&call_id, &item) else {
             break;
         };

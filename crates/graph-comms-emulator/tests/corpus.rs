@@ -337,4 +337,102 @@ mod msgraph_sdk {
         assert_eq!(r.status, 202, "{}", r.body);
         assert_eq!(cb.take(2).await[1].state(), "established");
     }
+
+    fn fixture(text: &str, callback: &str) -> String {
+        let mut v: Value = serde_json::from_str(text).unwrap();
+        if v.get("callbackUri").is_some() {
+            v["callbackUri"] = Value::String(callback.to_owned());
+        }
+        v.to_string()
+    }
+
+    #[tokio::test]
+    async fn sdk_reject_and_redirect_bodies_are_accepted() {
+        let em = emulator().await;
+        let mut cb = Callback::start().await;
+        let g = Graph::new(&em, "v1.0").await;
+        for (name, action, text) in [
+            (
+                "reject",
+                "reject",
+                include_str!("fixtures/msgraph-sdk/reject.json"),
+            ),
+            (
+                "redirect",
+                "redirect",
+                include_str!("fixtures/msgraph-sdk/redirect.json"),
+            ),
+            (
+                "redirect-phone",
+                "redirect",
+                include_str!("fixtures/msgraph-sdk/redirect-phone.json"),
+            ),
+        ] {
+            let placed = em
+                .place_call(PlaceCall::new(&cb.url).answered_by_bot())
+                .unwrap();
+            assert_eq!(cb.next().await.state(), "incoming");
+            let r = g
+                .post(
+                    &format!("/communications/calls/{}/{action}", placed.id),
+                    &fixture(text, &cb.url),
+                )
+                .await;
+            assert_eq!(r.status, 202, "{name}: {}", r.body);
+            let ended = cb.next().await;
+            assert_eq!(ended.note()["changeType"], "deleted", "{name}");
+            em.wait_for_deliveries(&placed.id, 2, WAIT).await;
+            assert!(em.call(&placed.id).is_none(), "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sdk_prompt_hold_music_and_delete_are_accepted() {
+        let em = emulator().await;
+        let mut cb = Callback::start().await;
+        let g = Graph::new(&em, "v1.0").await;
+        let placed = em.place_call(PlaceCall::new(&cb.url)).unwrap();
+        cb.take(2).await;
+        let id = &placed.id;
+        let pid = placed.participants[0]["participantId"].as_str().unwrap();
+        for (name, path, text, status) in [
+            (
+                "play-prompt",
+                format!("/communications/calls/{id}/playPrompt"),
+                include_str!("fixtures/msgraph-sdk/play-prompt.json"),
+                200,
+            ),
+            (
+                "start-hold-music",
+                format!("/communications/calls/{id}/participants/{pid}/startHoldMusic"),
+                include_str!("fixtures/msgraph-sdk/start-hold-music.json"),
+                202,
+            ),
+            (
+                "stop-hold-music",
+                format!("/communications/calls/{id}/participants/{pid}/stopHoldMusic"),
+                include_str!("fixtures/msgraph-sdk/stop-hold-music.json"),
+                202,
+            ),
+        ] {
+            let r = g.post(&path, &fixture(text, &cb.url)).await;
+            assert_eq!(r.status, status, "{name}: {}", r.body);
+            assert_eq!(
+                r.body["clientContext"], "d45324c1-fcb5-430a-902c-f20af696537c",
+                "{name}"
+            );
+            let done = cb.next().await;
+            assert_eq!(done.note()["resourceData"]["status"], "completed", "{name}");
+        }
+        // The SDK's delete sends no body.
+        let r = g
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/communications/calls/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 204);
+        assert_eq!(cb.take(2).await[1].state(), "terminated");
+    }
 }

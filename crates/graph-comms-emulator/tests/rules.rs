@@ -375,7 +375,10 @@ async fn token_endpoint_accepts_any_client_by_default() {
     assert_eq!(body["expires_in"], 3599);
     let jwt = body["access_token"].as_str().unwrap();
     let claims = decode_claims(jwt);
-    assert_eq!(claims["roles"], serde_json::json!(["Calls.Initiate.All"]));
+    assert_eq!(
+        claims["roles"],
+        serde_json::json!(["Calls.Initiate.All", "Calls.JoinGroupCall.All"])
+    );
     assert_eq!(claims["tid"], TENANT);
     assert_eq!(claims["aud"], "https://graph.microsoft.com");
     assert_eq!(claims["appid"], "anyone");

@@ -553,7 +553,9 @@ async fn every_flow_on_calls_the_bot_created() {
             TransferFlow::Success | TransferFlow::Completed | TransferFlow::AppTransferred => {
                 "completed"
             }
-            TransferFlow::Failed | TransferFlow::ConsultativeFailed => "failed",
+            TransferFlow::Failed
+            | TransferFlow::FailedAfterAccepted
+            | TransferFlow::ConsultativeFailed => "failed",
             TransferFlow::CallerHangUp => "callEnded",
             _ => "timedOut",
         };
@@ -567,4 +569,82 @@ async fn every_flow_on_calls_the_bot_created() {
         assert_eq!(got, expected, "{flow}: {outcome:?}");
     }
     assert_eq!(bot.receiver.stats().rejected(), 0);
+}
+
+/// What Graph really sends, as scripted options: batched bodies, a bare `deleted` after
+/// `terminated`, roster updates mid-transfer, the legacy operations flow, failure after
+/// `transferAccepted`. Each resolves through our receiver and tracker as the same transfer would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realism_options_resolve_through_the_tracker() {
+    let bot = bot().await;
+    let cases = [
+        (Script::default().with_batching(), "completed"),
+        (
+            Script::default().with_deleted_after_terminated(),
+            "completed",
+        ),
+        (Script::default().with_roster(), "completed"),
+        (Script::default().with_operations(), "completed"),
+        (
+            Script::new(TransferFlow::Failed).with_operations(),
+            "failed",
+        ),
+        (Script::new(TransferFlow::FailedAfterAccepted), "failed"),
+        (
+            Script::new(TransferFlow::FailedAfterAccepted)
+                .with_batching()
+                .with_roster(),
+            "failed",
+        ),
+    ];
+    for (script, expected) in cases {
+        let label = serde_json::to_string(&script).unwrap();
+        let (outcome, _) = run(&bot, script, PEER_BODY, PlaceCall::new(&bot.callback)).await;
+        let got = match outcome {
+            TransferOutcome::Completed => "completed",
+            TransferOutcome::Failed { .. } => "failed",
+            TransferOutcome::CallEnded { .. } => "callEnded",
+            TransferOutcome::TimedOut => "timedOut",
+            _ => "other",
+        };
+        assert_eq!(got, expected, "{label}: {outcome:?}");
+    }
+    assert_eq!(bot.receiver.stats().rejected(), 0);
+}
+
+/// A final notification scripted past the bot's deadline: the tracker gives up first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_final_notification_times_the_transfer_out() {
+    let bot = bot().await;
+    let placed = bot
+        .emulator
+        .place_call(
+            PlaceCall::new(&bot.callback)
+                .with_app_id(APP_ID)
+                .with_script(Script::default().with_final_delay_ms(600_000)),
+        )
+        .expect("place call");
+    let handle = bot
+        .receiver
+        .tracker()
+        .track_with(
+            placed.id.clone(),
+            TrackOptions::default().with_timeout(Duration::from_millis(200)),
+        )
+        .expect("track");
+    bot.client
+        .transfer(&placed.id, &body(PEER_BODY))
+        .await
+        .expect("202");
+    let outcome = tokio::time::timeout(WAIT, handle)
+        .await
+        .expect("an outcome");
+    assert!(matches!(outcome, TransferOutcome::TimedOut), "{outcome:?}");
+    // The emulator still holds the outcome back: the call is accepted, not ended.
+    let records = bot.emulator.wait_for_deliveries(&placed.id, 4, WAIT).await;
+    assert_eq!(records.len(), 4);
+    assert_eq!(
+        bot.emulator.call_state(&placed.id).as_deref(),
+        Some("transferAccepted")
+    );
 }

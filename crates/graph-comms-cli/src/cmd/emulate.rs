@@ -35,7 +35,9 @@ Examples:
 Scripting a call at run time (the control API, no auth):
   curl -X PUT http://127.0.0.1:8990/_emulator/calls/CALL_ID/script \\
        -d '{\"flow\":\"consultativeFailed\",\"delayMs\":500,\"duplicates\":true}'
-Flows: success, completed, appTransferred, failed, consultativeFailed, callerHangUp, noOutcome.")]
+Flows: success, completed, appTransferred, failed, failedAfterAccepted, consultativeFailed,
+callerHangUp, noOutcome. Listening on an address other than loopback prints a warning: the control
+API and the token endpoint are unauthenticated.")]
 pub(crate) struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8990")]
@@ -202,6 +204,9 @@ async fn serve(args: Args, config: EmulatorConfig) -> ExitCode {
         // stdout closed: keep serving anyway; the URLs are derivable from --addr.
     }
     drop(out);
+    if let Some(warning) = emulator.exposure_warning() {
+        eprintln!("graph-comms: WARNING: {warning}");
+    }
     if any_client {
         eprintln!(
             "graph-comms: warning: the token endpoint accepts ANY client id and secret (development default); use --client ID:SECRET to restrict it"

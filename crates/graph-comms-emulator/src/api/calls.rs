@@ -1,100 +1,26 @@
-//! The Graph API the emulator serves under `/v1.0` and `/beta`: calls, answer, transfer.
+//! `/{v}/communications/calls`: create, read, delete, and the call actions (answer, reject,
+//! redirect, transfer).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use crate::auth::{authorize, json_response, AccessClaims};
-use crate::error::{GraphError, RequestIds};
-use crate::notifications::{batch, call_state, transfer_plan, Outgoing};
-use crate::script::TransferFlow;
+use super::tokens::Authorized;
+use super::{check_callback, check_identity, kind, parse_object, present, ApiVersion};
+use crate::auth::json_response;
+use crate::error::GraphError;
+use crate::notifications::{
+    bare_call, batch, call_state, call_url, declined, not_answered, transfer_plan, Outgoing,
+};
+use crate::script::{CallTarget, TransferFlow};
 use crate::state::Shared;
 
-/// Which API version a request came in on (`v1.0` or `beta`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ApiVersion(pub(crate) &'static str);
-
 type ApiResult = Result<Response, GraphError>;
-
-fn finish(ids: &RequestIds, r: ApiResult) -> Response {
-    match r {
-        Ok(resp) => ids.stamp(resp),
-        Err(e) => {
-            tracing::debug!(status = %e.status, code = e.code, message = %e.message, "Graph error answered");
-            e.with_ids(ids).into_response()
-        }
-    }
-}
-
-/// Auth (`401`/`403`) then the global throttle (`429`).
-fn preamble(shared: &Shared, headers: &HeaderMap) -> Result<AccessClaims, GraphError> {
-    let claims = authorize(shared, headers)?;
-    if let Some(after) = shared.take_global_throttle() {
-        return Err(GraphError::throttled(after));
-    }
-    Ok(claims)
-}
-
-/// Parses a request body as one JSON object (`400` otherwise, naming line and column).
-pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GraphError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(GraphError::bad_request(
-            "Empty request body: a JSON object is required.",
-        ));
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(other) => Err(GraphError::bad_request(format!(
-            "The request body must be a JSON object, found {}.",
-            kind(&other)
-        ))),
-        Err(e) => Err(GraphError::bad_request(format!(
-            "Unable to read JSON request payload: {e}."
-        ))),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// A field that is absent and a field that is `null` are the same to Graph.
-fn present<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    m.get(key).filter(|v| !v.is_null())
-}
-
-/// Checks a callback URI: an absolute `https` URL, or `http` to a loopback host.
-pub(crate) fn check_callback(uri: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(uri).map_err(|e| format!("not an absolute URL ({e})"))?;
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" => {
-            let host = url.host_str().unwrap_or_default();
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            if loopback {
-                Ok(())
-            } else {
-                Err("plain http is allowed only to a loopback host (127.0.0.1, ::1, localhost); Graph requires https".to_owned())
-            }
-        }
-        other => Err(format!("scheme `{other}` is not https")),
-    }
-}
 
 /// The id in `identity.{application|applicationInstance}.id` of a participantInfo-like object.
 fn app_identity_id(v: Option<&Value>) -> Option<String> {
@@ -102,41 +28,6 @@ fn app_identity_id(v: Option<&Value>) -> Option<String> {
     ["application", "applicationInstance"]
         .iter()
         .find_map(|k| identity.get(*k)?.get("id")?.as_str().map(str::to_owned))
-}
-
-/// Checks an `identity` (identitySet) holds at least one identity; `path` names it in errors.
-fn check_identity(v: Option<&Value>, path: &str) -> Result<(), GraphError> {
-    let Some(Value::Object(set)) = v.filter(|v| !v.is_null()) else {
-        return Err(GraphError::bad_request(format!(
-            "{path}: required; an identitySet naming the participant."
-        )));
-    };
-    let named: Vec<(&String, &Value)> = set
-        .iter()
-        .filter(|(k, v)| !k.starts_with('@') && v.is_object())
-        .collect();
-    if named.is_empty() {
-        return Err(GraphError::bad_request(format!(
-            "{path}: the identitySet names no identity (expected e.g. `user`, `phone`, `application`)."
-        )));
-    }
-    for (k, v) in named {
-        if k == "phone" {
-            let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
-            if !is_e164(id) {
-                return Err(GraphError::bad_request(format!(
-                    "{path}.phone.id: `{id}` is not a phone number in E.164 format (`+` and 1 to 15 digits)."
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn is_e164(s: &str) -> bool {
-    s.strip_prefix('+').is_some_and(|d| {
-        (1..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
-    })
 }
 
 /// Fills the participantInfo fields Graph answers with `null` when they were not sent.
@@ -238,26 +129,42 @@ pub(crate) fn establish_notifications(
         .collect()
 }
 
-/// `POST /{v}/communications/calls`.
-pub(crate) async fn create_call(
-    State(shared): State<Arc<Shared>>,
-    Extension(version): Extension<ApiVersion>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ids = RequestIds::from_headers(&headers);
-    let r = create_call_inner(&shared, version.0, &headers, &body);
-    finish(&ids, r)
+/// What a call the bot places goes through, as its script's target decides: `establishing`,
+/// then `established`, or `terminated` (`deleted`) with the `resultInfo` of a decline or of no
+/// answer.
+fn placed_call_notifications(
+    id: &str,
+    tenant_id: &str,
+    target: CallTarget,
+    strings: bool,
+    delay: std::time::Duration,
+) -> Vec<Outgoing> {
+    let result = match target {
+        CallTarget::Decline => declined(strings),
+        CallTarget::NoAnswer => not_answered(strings),
+        _ => return establish_notifications(id, "outgoing", tenant_id, delay),
+    };
+    let mut establishing = establish_notifications(id, "outgoing", tenant_id, delay);
+    establishing.truncate(1);
+    let mut terminated = call_state("terminated");
+    terminated["resultInfo"] = result;
+    establishing.push(Outgoing {
+        delay,
+        ..Outgoing::now(id, "deleted", terminated).ending()
+    });
+    establishing
 }
 
-fn create_call_inner(
-    shared: &Arc<Shared>,
-    version: &'static str,
-    headers: &HeaderMap,
-    body: &[u8],
+/// `POST /{v}/communications/calls`.
+pub(crate) async fn create(
+    State(shared): State<Arc<Shared>>,
+    Extension(version): Extension<ApiVersion>,
+    Authorized { claims, .. }: Authorized,
+    body: Bytes,
 ) -> ApiResult {
-    let claims = preamble(shared, headers)?;
-    let m = parse_object(body)?;
+    let shared = &shared;
+    let version = version.0;
+    let m = parse_object(&body)?;
     let callback_uri = match present(&m, "callbackUri") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => {
@@ -273,7 +180,7 @@ fn create_call_inner(
         }
     };
     check_callback(&callback_uri)
-        .map_err(|why| GraphError::bad_request(format!("callbackUri: `{callback_uri}`: {why}.")))?;
+        .map_err(|why| GraphError::bad_request(format!("callbackUri: {callback_uri:?}: {why}.")))?;
     let joins_meeting = present(&m, "meetingInfo").is_some() || present(&m, "chatInfo").is_some();
     let targets: Vec<Value> = match present(&m, "targets") {
         Some(Value::Array(a)) => a.clone(),
@@ -331,19 +238,21 @@ fn create_call_inner(
     let targets: Vec<Value> = targets
         .into_iter()
         .map(|mut t| {
+            // Every target is a participant (hold music names one); only a group call's
+            // targets show their participantId.
+            let pid = t
+                .get("participantId")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             if group {
-                let pid = t
-                    .get("participantId")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                 t["participantId"] = json!(pid);
-                participants.push(json!({
-                    "@odata.type": "#microsoft.graph.participantInfo",
-                    "identity": t.get("identity").cloned().unwrap_or(Value::Null),
-                    "participantId": pid,
-                }));
             }
+            participants.push(json!({
+                "@odata.type": "#microsoft.graph.participantInfo",
+                "identity": t.get("identity").cloned().unwrap_or(Value::Null),
+                "participantId": pid,
+            }));
             with_nulls(
                 t,
                 &["endpointType", "region", "replacesCallId", "languageId"],
@@ -380,6 +289,8 @@ fn create_call_inner(
     let resource = call_resource(shared, &new);
     let script = shared.default_script();
     let delay = script.delay_before(0);
+    let target = script.target;
+    let strings = script.string_codes;
     shared.insert_call(
         id.clone(),
         tenant_id.clone(),
@@ -392,9 +303,11 @@ fn create_call_inner(
         script,
     );
     if let Some(rec) = shared.calls().get(&id) {
-        rec.enqueue(establish_notifications(&id, "outgoing", &tenant_id, delay));
+        rec.enqueue(placed_call_notifications(
+            &id, &tenant_id, target, strings, delay,
+        ));
     }
-    tracing::info!(call_id = %id, group, "call created");
+    tracing::info!(call_id = %id, group, ?target, "call created");
     let mut resp = json_response(StatusCode::CREATED, &resource);
     let location = format!("{}/{version}/communications/calls/{id}", shared.root_url);
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -404,165 +317,206 @@ fn create_call_inner(
 }
 
 /// `GET /{v}/communications/calls/{id}`.
-pub(crate) async fn get_call(
+pub(crate) async fn get(
     State(shared): State<Arc<Shared>>,
+    _: Authorized,
     Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let ids = RequestIds::from_headers(&headers);
-    let r = (|| {
-        preamble(&shared, &headers)?;
-        let calls = shared.calls();
-        let rec = calls
-            .get(&id)
-            .filter(|r| !r.ending)
-            .ok_or_else(|| unknown_call(&id))?;
-        Ok(json_response(StatusCode::OK, &rec.resource))
-    })();
-    finish(&ids, r)
+) -> ApiResult {
+    let calls = shared.calls();
+    let rec = calls
+        .get(&id)
+        .filter(|r| !r.ending)
+        .ok_or_else(|| unknown_call(&id))?;
+    Ok(json_response(StatusCode::OK, &rec.resource))
 }
 
-/// `GET /{v}/communications/calls/{id}/participants`.
-pub(crate) async fn list_participants(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let ids = RequestIds::from_headers(&headers);
-    let r = (|| {
-        preamble(&shared, &headers)?;
-        let calls = shared.calls();
-        let rec = calls
-            .get(&id)
-            .filter(|r| !r.ending)
-            .ok_or_else(|| unknown_call(&id))?;
-        let value: Vec<Value> = rec
-            .participants
-            .iter()
-            .map(|p| {
-                json!({
-                    "@odata.type": "#microsoft.graph.participant",
-                    "id": p["participantId"],
-                    "info": p,
-                    "isInLobby": false,
-                    "isMuted": false,
-                    "mediaStreams": [],
-                })
-            })
-            .collect();
-        Ok(json_response(StatusCode::OK, &json!({ "value": value })))
-    })();
-    finish(&ids, r)
-}
-
-fn unknown_call(id: &str) -> GraphError {
+/// `404 itemNotFound` for a call id the emulator does not know (or whose call has ended).
+pub(crate) fn unknown_call(id: &str) -> GraphError {
     GraphError::not_found(format!(
-        "Call `{id}` was not found: unknown call id, or the call has ended."
+        "Call {id:?} was not found: unknown call id, or the call has ended."
     ))
 }
 
 /// `DELETE /{v}/communications/calls/{id}`: `204`, then `terminating` and `terminated`.
-pub(crate) async fn delete_call(
+pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
+    _: Authorized,
     Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let ids = RequestIds::from_headers(&headers);
-    let r = (|| {
-        preamble(&shared, &headers)?;
-        let mut calls = shared.calls();
-        let rec = calls
-            .get_mut(&id)
-            .filter(|r| !r.ending)
-            .ok_or_else(|| unknown_call(&id))?;
-        rec.ending = true;
-        let mut terminated = call_state("terminated");
-        terminated["resultInfo"] =
-            crate::notifications::conversation_ended(rec.script.string_codes);
-        rec.enqueue([
-            Outgoing {
-                delay: std::time::Duration::ZERO,
-                body: batch(&id, "updated", call_state("terminating")),
-                ends_transfer: false,
-                apply_state: true,
-            },
-            Outgoing {
-                delay: std::time::Duration::ZERO,
-                body: batch(&id, "deleted", terminated),
-                ends_transfer: true,
-                apply_state: true,
-            },
-        ]);
-        tracing::info!(call_id = %id, "call deleted by the bot");
-        Ok(StatusCode::NO_CONTENT.into_response())
-    })();
-    finish(&ids, r)
+) -> ApiResult {
+    let mut calls = shared.calls();
+    let rec = calls
+        .get_mut(&id)
+        .filter(|r| !r.ending)
+        .ok_or_else(|| unknown_call(&id))?;
+    rec.ending = true;
+    let mut terminated = call_state("terminated");
+    terminated["resultInfo"] = crate::notifications::conversation_ended(rec.script.string_codes);
+    rec.enqueue([Outgoing::now(&id, "updated", call_state("terminating"))]);
+    rec.enqueue(crate::notifications::call_ended(
+        &id,
+        terminated,
+        &rec.script,
+    ));
+    tracing::info!(call_id = %id, "call deleted by the bot");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /{v}/communications/calls/{id}/answer`: answers an incoming call.
-pub(crate) async fn answer_call(
+pub(crate) async fn answer(
     State(shared): State<Arc<Shared>>,
+    _: Authorized,
     Path(id): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let ids = RequestIds::from_headers(&headers);
-    let r = (|| {
-        preamble(&shared, &headers)?;
-        let m = parse_object(&body)?;
-        let mut calls = shared.calls();
-        let rec = calls
-            .get_mut(&id)
-            .filter(|r| !r.ending)
-            .ok_or_else(|| unknown_call(&id))?;
-        if rec.state() != "incoming" {
+) -> ApiResult {
+    let m = parse_object(&body)?;
+    let mut calls = shared.calls();
+    let rec = calls
+        .get_mut(&id)
+        .filter(|r| !r.ending)
+        .ok_or_else(|| unknown_call(&id))?;
+    if rec.state() != "incoming" {
+        return Err(GraphError::bad_request(format!(
+            "Call {id:?} is in state `{}`; only an incoming call can be answered.",
+            rec.state()
+        )));
+    }
+    if let Some(uri) = super::callback_field(&m)? {
+        rec.resource["callbackUri"] = json!(uri);
+        rec.callback_uri = uri;
+    }
+    if present(&m, "mediaConfig").is_none_or(|v| !v.is_object()) {
+        return Err(GraphError::bad_request(
+            "mediaConfig: required; a serviceHostedMediaConfig or appHostedMediaConfig object.",
+        ));
+    }
+    if let Some(a) = present(&m, "acceptedModalities") {
+        rec.resource["activeModalities"] = a.clone();
+    }
+    // Mark it as being answered so a second answer is refused before `establishing` goes out.
+    rec.resource["state"] = json!("establishing");
+    let delay = rec.script.delay_before(0);
+    let tenant = rec.tenant_id.clone();
+    rec.enqueue(establish_notifications(&id, "incoming", &tenant, delay));
+    tracing::info!(call_id = %id, "incoming call answered");
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// The live call `id`, which must be `incoming` for `action` (`400` otherwise).
+fn incoming_call<'a>(
+    calls: &'a mut std::collections::HashMap<String, crate::state::CallRecord>,
+    id: &str,
+    action: &str,
+) -> Result<&'a mut crate::state::CallRecord, GraphError> {
+    let rec = calls
+        .get_mut(id)
+        .filter(|r| !r.ending)
+        .ok_or_else(|| unknown_call(id))?;
+    if rec.state() != "incoming" {
+        return Err(GraphError::bad_request(format!(
+            "Call {id:?} is in state `{}`; only an incoming call can be {action}.",
+            rec.state()
+        )));
+    }
+    Ok(rec)
+}
+
+/// `POST /{v}/communications/calls/{id}/reject`: `202`, then a bare `deleted` (only `@odata.type`
+/// and `@odata.id`), as the `call: reject` page shows.
+pub(crate) async fn reject(
+    State(shared): State<Arc<Shared>>,
+    _: Authorized,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let m = parse_object(&body)?;
+    match present(&m, "reason") {
+        None => {}
+        Some(Value::String(r))
+            if ["none", "busy", "forbidden", "unknownFutureValue"].contains(&r.as_str()) => {}
+        Some(other) => {
             return Err(GraphError::bad_request(format!(
-                "Call `{id}` is in state `{}`; only an incoming call can be answered.",
-                rec.state()
+                "reason: expected one of none, busy, forbidden (a rejectReason), found {other}."
+            )))
+        }
+    }
+    let callback = super::callback_field(&m)?;
+    let mut calls = shared.calls();
+    let rec = incoming_call(&mut calls, &id, "rejected")?;
+    if let Some(uri) = callback {
+        rec.callback_uri = uri;
+    }
+    rec.ending = true;
+    rec.enqueue([Outgoing::now(&id, "deleted", bare_call(&call_url(&id))).ending()]);
+    tracing::info!(call_id = %id, "incoming call rejected");
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `POST /{v}/communications/calls/{id}/redirect`: `202`, then the bot's leg ends: `terminated`
+/// (`deleted`) with the call resource, as the `call: redirect` page shows.
+pub(crate) async fn redirect(
+    State(shared): State<Arc<Shared>>,
+    _: Authorized,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let m = parse_object(&body)?;
+    let targets = match present(&m, "targets") {
+        Some(Value::Array(a)) if !a.is_empty() => a,
+        Some(Value::Array(_)) | None => {
+            return Err(GraphError::bad_request(
+                "targets: required; at least one invitationParticipantInfo to redirect to.",
+            ))
+        }
+        Some(other) => {
+            return Err(GraphError::bad_request(format!(
+                "targets: expected an array, found {}.",
+                kind(other)
+            )))
+        }
+    };
+    for (i, t) in targets.iter().enumerate() {
+        if !t.is_object() {
+            return Err(GraphError::bad_request(format!(
+                "targets[{i}]: expected an invitationParticipantInfo object."
             )));
         }
-        if let Some(uri) = present(&m, "callbackUri") {
-            let uri = uri
-                .as_str()
-                .ok_or_else(|| GraphError::bad_request("callbackUri: expected a string."))?;
-            check_callback(uri)
-                .map_err(|why| GraphError::bad_request(format!("callbackUri: `{uri}`: {why}.")))?;
-            rec.callback_uri = uri.to_owned();
-            rec.resource["callbackUri"] = json!(uri);
+        check_identity(t.get("identity"), &format!("targets[{i}].identity"))?;
+    }
+    match present(&m, "timeout") {
+        None => {}
+        Some(t) if t.as_u64().is_some_and(|t| (15..=90).contains(&t)) => {}
+        Some(other) => {
+            return Err(GraphError::bad_request(format!(
+                "timeout: expected a number of seconds from 15 to 90, found {other}."
+            )))
         }
-        if present(&m, "mediaConfig").is_none_or(|v| !v.is_object()) {
-            return Err(GraphError::bad_request(
-                "mediaConfig: required; a serviceHostedMediaConfig or appHostedMediaConfig object.",
-            ));
-        }
-        if let Some(a) = present(&m, "acceptedModalities") {
-            rec.resource["activeModalities"] = a.clone();
-        }
-        // Mark it as being answered so a second answer is refused before `establishing` goes out.
-        rec.resource["state"] = json!("establishing");
-        let delay = rec.script.delay_before(0);
-        let tenant = rec.tenant_id.clone();
-        rec.enqueue(establish_notifications(&id, "incoming", &tenant, delay));
-        tracing::info!(call_id = %id, "incoming call answered");
-        Ok(StatusCode::ACCEPTED.into_response())
-    })();
-    finish(&ids, r)
+    }
+    let callback = super::callback_field(&m)?;
+    let mut calls = shared.calls();
+    let rec = incoming_call(&mut calls, &id, "redirected")?;
+    if let Some(uri) = callback {
+        rec.callback_uri = uri;
+    }
+    rec.ending = true;
+    let mut data = rec.resource.clone();
+    if let Value::Object(d) = &mut data {
+        d.retain(|_, v| !v.is_null());
+        d.remove("@odata.context");
+        d.insert("state".to_owned(), json!("terminated"));
+    }
+    rec.enqueue([Outgoing::now(&id, "deleted", data).ending()]);
+    tracing::info!(call_id = %id, targets = targets.len(), "incoming call redirected");
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 /// `POST /{v}/communications/calls/{id}/transfer` and the deprecated `/{v}/app/calls/{id}/transfer`.
 pub(crate) async fn transfer(
     State(shared): State<Arc<Shared>>,
+    _: Authorized,
     Path(id): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let ids = RequestIds::from_headers(&headers);
-    let r = transfer_inner(&shared, &id, &headers, &body);
-    finish(&ids, r)
-}
-
-fn transfer_inner(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -> ApiResult {
-    preamble(shared, headers)?;
+) -> ApiResult {
+    let id = id.as_str();
     let mut calls = shared.calls();
     let rec = calls
         .get_mut(id)
@@ -572,7 +526,7 @@ fn transfer_inner(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -
         rec.throttle_left -= 1;
         return Err(GraphError::throttled(rec.retry_after));
     }
-    let m = parse_object(body)?;
+    let m = parse_object(&body)?;
     let target = match present(&m, "transferTarget") {
         Some(Value::Object(t)) => t,
         Some(other) => {
@@ -627,7 +581,7 @@ fn transfer_inner(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -
                         .filter_map(|p| p["participantId"].as_str())
                         .collect();
                     return Err(GraphError::bad_request(format!(
-                        "transferee.participantId: `{pid}` is not a participant of call `{id}` (participants: {}).",
+                        "transferee.participantId: {pid:?} is not a participant of call {id:?} (participants: {}).",
                         known.join(", ")
                     )));
                 }
@@ -649,6 +603,9 @@ fn transfer_inner(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -
             "The transfer body does not match Graph's schema: {e}."
         )));
     }
+    if let Some(code) = rec.script.refuse {
+        return Err(refusal(code));
+    }
     if rec.state() != "established" || rec.transfer_pending {
         let state = if rec.transfer_pending {
             "transferring"
@@ -656,13 +613,18 @@ fn transfer_inner(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -
             rec.state()
         };
         return Err(GraphError::bad_request(format!(
-            "Call `{id}` is in state `{state}`; a transfer needs an established call with no transfer in progress."
+            "Call {id:?} is in state `{state}`; a transfer needs an established call with no transfer in progress."
         )));
     }
     rec.transfer_pending = true;
     let replaces = replaces_call_id.is_some();
     let flow = rec.script.flow;
-    let plan = transfer_plan(id, &rec.script, replaces);
+    let roster: Vec<Value> = rec
+        .participants
+        .iter()
+        .map(super::participants::participant_resource)
+        .collect();
+    let plan = transfer_plan(id, &rec.script, replaces, &roster);
     let total_delay: std::time::Duration = plan.iter().map(|o| o.delay).sum();
     tracing::info!(call_id = %id, %flow, consultative = replaces, "transfer accepted");
     rec.enqueue(plan);
@@ -670,6 +632,16 @@ fn transfer_inner(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -
         end_consultation(&mut calls, &consultation, flow, total_delay);
     }
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// A scripted synchronous refusal of a transfer: `403` with Graph's `error.code`.
+fn refusal(code: u32) -> GraphError {
+    let message = match code {
+        7505 => "The application is not allowed to transfer this call (scripted refusal 7505).",
+        8523 => "Transfer is not supported for a call in a meeting (scripted refusal 8523).",
+        _ => "The transfer was refused (scripted refusal).",
+    };
+    GraphError::new(StatusCode::FORBIDDEN, code.to_string(), message)
 }
 
 /// A consultative transfer that succeeds also ends the consultation call (`replacesCallId`),
@@ -701,67 +673,4 @@ fn end_consultation(
         apply_state: true,
     }]);
     tracing::info!(call_id = %consultation, "consultation call ends with the consultative transfer");
-}
-
-/// A known path with a method it does not serve.
-pub(crate) async fn method_not_allowed(headers: HeaderMap) -> Response {
-    let ids = RequestIds::from_headers(&headers);
-    finish(
-        &ids,
-        Err(GraphError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "The HTTP method is not allowed on this resource.",
-        )),
-    )
-}
-
-/// Any other path under `/v1.0` or `/beta`.
-pub(crate) async fn api_fallback(headers: HeaderMap) -> Response {
-    let ids = RequestIds::from_headers(&headers);
-    finish(
-        &ids,
-        Err(GraphError::new(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "Resource not found for the segment: the emulator serves communications/calls, its transfer and answer actions, and app/calls/{id}/transfer.",
-        )),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn callbacks_plain_http_only_on_loopback() {
-        assert!(check_callback("https://bot.contoso.com/api/calls").is_ok());
-        assert!(check_callback("http://127.0.0.1:8080/cb").is_ok());
-        assert!(check_callback("http://[::1]:8080/cb").is_ok());
-        assert!(check_callback("http://localhost/cb").is_ok());
-        assert!(check_callback("http://bot.contoso.com/cb")
-            .unwrap_err()
-            .contains("loopback"));
-        assert!(check_callback("ftp://127.0.0.1/")
-            .unwrap_err()
-            .contains("scheme"));
-        assert!(check_callback("/relative").is_err());
-    }
-
-    #[test]
-    fn e164() {
-        assert!(is_e164("+12345678901"));
-        assert!(!is_e164("12345678901"));
-        assert!(!is_e164("+1234567890123456"));
-        assert!(!is_e164("+1-234"));
-    }
-
-    #[test]
-    fn bad_json_names_the_position() {
-        let e = parse_object(b"{\"a\": 1,}").unwrap_err();
-        assert!(e.message.contains("line 1"), "{}", e.message);
-        assert_eq!(e.status, StatusCode::BAD_REQUEST);
-        let e = parse_object(b"[1]").unwrap_err();
-        assert!(e.message.contains("an array"));
-    }
 }

@@ -1,0 +1,129 @@
+//! Operations: `playPrompt`, and the `commsOperation` resources (`…/calls/{id}/operations/{opId}`)
+//! that actions answer with and notify about.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use super::calls::unknown_call;
+use super::tokens::Authorized;
+use super::{kind, parse_object, present, ApiVersion};
+use crate::auth::json_response;
+use crate::error::GraphError;
+use crate::notifications::{operation, operation_completed};
+use crate::state::{CallRecord, Shared};
+
+/// The `clientContext` of an action's body, if any (a string).
+pub(crate) fn client_context(m: &Map<String, Value>) -> Result<Option<String>, GraphError> {
+    match present(m, "clientContext") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(GraphError::bad_request(format!(
+            "clientContext: expected a string, found {}.",
+            kind(other)
+        ))),
+    }
+}
+
+/// Checks a `mediaPrompt` object at `path`: `mediaInfo.uri` must be a string.
+pub(crate) fn check_media_prompt(v: &Value, path: &str) -> Result<(), GraphError> {
+    if v["mediaInfo"]["uri"].as_str().is_none_or(str::is_empty) {
+        return Err(GraphError::bad_request(format!(
+            "{path}.mediaInfo.uri: required; the URL of the audio to play (a mediaPrompt)."
+        )));
+    }
+    Ok(())
+}
+
+/// The live, `established` call `id` (`404`, or `400` in another state).
+pub(crate) fn established_call<'a>(
+    calls: &'a mut std::collections::HashMap<String, CallRecord>,
+    id: &str,
+    action: &str,
+) -> Result<&'a mut CallRecord, GraphError> {
+    let rec = calls
+        .get_mut(id)
+        .filter(|r| !r.ending)
+        .ok_or_else(|| unknown_call(id))?;
+    if rec.state() != "established" {
+        return Err(GraphError::bad_request(format!(
+            "Call {id:?} is in state `{}`; {action} needs an established call.",
+            rec.state()
+        )));
+    }
+    Ok(rec)
+}
+
+/// An operation's answer: `status` with the operation, and `Location` naming it.
+pub(crate) fn operation_response(
+    shared: &Shared,
+    version: &str,
+    call_id: &str,
+    status: StatusCode,
+    op: &Value,
+) -> Response {
+    let mut resp = json_response(status, op);
+    let location = format!(
+        "{}/{version}/communications/calls/{call_id}/operations/{}",
+        shared.root_url,
+        op["id"].as_str().unwrap_or_default()
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// `POST /{v}/communications/calls/{id}/playPrompt`: `200` with a `playPromptOperation`
+/// (`running`), then its `completed` notification (`deleted`, resultInfo 200/0).
+pub(crate) async fn play_prompt(
+    State(shared): State<Arc<Shared>>,
+    Extension(version): Extension<ApiVersion>,
+    _: Authorized,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    let m = parse_object(&body)?;
+    let prompts = match present(&m, "prompts") {
+        Some(Value::Array(a)) if !a.is_empty() => a,
+        Some(Value::Array(_)) | None => {
+            return Err(GraphError::bad_request(
+                "prompts: required; at least one mediaPrompt to play.",
+            ))
+        }
+        Some(other) => {
+            return Err(GraphError::bad_request(format!(
+                "prompts: expected an array, found {}.",
+                kind(other)
+            )))
+        }
+    };
+    for (i, p) in prompts.iter().enumerate() {
+        check_media_prompt(p, &format!("prompts[{i}]"))?;
+    }
+    let context = client_context(&m)?;
+    let mut calls = shared.calls();
+    let rec = established_call(&mut calls, &id, "playPrompt")?;
+    let op_id = uuid::Uuid::new_v4().to_string();
+    let op = operation(
+        "#microsoft.graph.playPromptOperation",
+        &op_id,
+        "running",
+        context.as_deref(),
+    );
+    rec.enqueue([operation_completed(&id, &op)]);
+    drop(calls);
+    tracing::info!(call_id = %id, prompts = prompts.len(), "prompt played");
+    Ok(operation_response(
+        &shared,
+        version.0,
+        &id,
+        StatusCode::OK,
+        &op,
+    ))
+}
