@@ -47,4 +47,7 @@ pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverStats, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONCURRENT_BODIES, DEFAULT_PATH,
 };
-pub use serve::{serve, serve_with_shutdown, ServeOptions};
+pub use serve::{
+    serve, serve_with_shutdown, ServeOptions, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+};
