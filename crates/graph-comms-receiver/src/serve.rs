@@ -473,8 +473,10 @@ mod tests {
                 .is_some_and(|e| e.starts_with("invalid receiver configuration: max_connections")),
             "{error:?}"
         );
-        let mut options = ServeOptions::default();
-        options.idle_timeout = Duration::ZERO;
+        let options = ServeOptions {
+            idle_timeout: Duration::ZERO,
+            ..ServeOptions::default()
+        };
         assert!(options.validate().is_err());
     }
 
