@@ -32,8 +32,10 @@
 //! ```
 
 mod auth;
+mod count;
 mod error;
 mod handler;
+mod log;
 mod receiver;
 mod serve;
 
@@ -45,7 +47,8 @@ pub use error::{AuthError, Error, Rejection, Result};
 pub use handler::{Delivery, NotificationHandler};
 pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverStats, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_CONCURRENT_BODIES, DEFAULT_PATH,
+    DEFAULT_MAX_CONCURRENT_BODIES, DEFAULT_MAX_NOTIFICATIONS, DEFAULT_PATH,
+    DEFAULT_REJECTION_LOG_PERIOD,
 };
 pub use serve::{
     serve, serve_with_shutdown, ServeOptions, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
