@@ -15,6 +15,7 @@
 //! - a cap on open connections ([`ServeOptions::max_connections`]): at the cap, accepting pauses
 //!   (new connections wait in the kernel's backlog) until one closes, so the process never runs
 //!   out of descriptors because of its callers;
+//! - at most [`READ_BUFFER_BYTES`] buffered per connection while reading a request's head;
 //! - exponential back-off when `accept` fails (out of descriptors and the like), with one warning
 //!   per burst instead of one per failure;
 //! - `TCP_NODELAY`.
@@ -47,6 +48,10 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default time allowed to receive a request's headers.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most a connection buffers while reading a request's head (hyper's minimum is 8 KiB; a
+/// callback's headers, token included, take 2 to 3 KiB): bigger heads get `431`.
+pub const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// The shortest and longest pause after a failed `accept`.
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
@@ -233,6 +238,7 @@ async fn serve_connection(
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(READ_BUFFER_BYTES)
         .keep_alive(true)
         .serve_connection(io, service);
     let mut connection = std::pin::pin!(connection);

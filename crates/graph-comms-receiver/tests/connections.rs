@@ -186,3 +186,25 @@ async fn invalid_serve_options_are_refused() {
         Some("invalid receiver configuration: idle_timeout: must be positive")
     );
 }
+
+#[tokio::test]
+async fn a_request_head_over_the_read_buffer_is_refused_and_the_next_served() {
+    let (_keys, receiver, addr) = setup(ServeOptions::default()).await;
+    let mut client = RawClient::connect(addr).await.expect("connect");
+    let padding = "a".repeat(4 * graph_comms_receiver::READ_BUFFER_BYTES);
+    let head = format!("POST {PATH} HTTP/1.1\r\nHost: x\r\nX-Padding: {padding}\r\n\r\n");
+    // The server may close before reading it all: a failed write is fine, the answer decides.
+    let _ = client.write_raw(head.as_bytes()).await;
+    let response = tokio::time::timeout(DEADLINE, client.read_response())
+        .await
+        .expect("answered within the deadline");
+    if let Ok(response) = response {
+        assert_eq!(response.status, 431, "{}", response.body_text());
+    }
+    assert_eq!(
+        receiver.stats().requests,
+        0,
+        "the head never reached the endpoint"
+    );
+    assert_eq!(genuine(addr, "call-1").await.status, 202);
+}
