@@ -5,6 +5,7 @@
 //!
 //! The receiver runs in a child process (this same test binary, started under `sh -c 'ulimit -n
 //! 128; exec …'`), so that the limit applies to it alone; the clients and the key server run here.
+#![cfg(unix)]
 
 mod support;
 
