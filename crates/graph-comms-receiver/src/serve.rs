@@ -202,7 +202,7 @@ pub async fn serve_with_shutdown(
             Err(error) => return Err(error.into()),
         };
         if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "set_nodelay failed");
+            tracing::trace!(%error, "set_nodelay failed");
         }
         let activity = Arc::new(Activity::new());
         let service = Tracked {
@@ -247,7 +247,8 @@ async fn serve_connection(
         let idle = activity.idle_for();
         if idle >= options.idle_timeout {
             // Dropping the connection closes the socket.
-            tracing::debug!(
+            // Per-connection events are `trace`: a hostile caller controls how many there are.
+            tracing::trace!(
                 idle_ms = idle.as_millis() as u64,
                 "closing a connection that made no progress"
             );
@@ -257,7 +258,7 @@ async fn serve_connection(
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(error) = result {
-                    tracing::debug!(%error, "connection ended with an error");
+                    tracing::trace!(%error, "connection ended with an error");
                 }
                 return;
             }
@@ -447,7 +448,7 @@ impl AcceptBackoff {
 
     fn succeeded(&mut self) {
         if self.failures > 0 {
-            tracing::info!(failures = self.failures, "accepting connections again");
+            tracing::debug!(failures = self.failures, "accepting connections again");
         }
         self.failures = 0;
         self.pause = Duration::ZERO;

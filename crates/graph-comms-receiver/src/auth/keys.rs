@@ -231,7 +231,10 @@ impl KeyStore {
             // A failed refresh is retried no sooner than `min_refetch_interval`.
             let interval = this.min_refetch_interval;
             if let Err(error) = this.refetch_if_allowed(interval).await {
-                tracing::warn!(%error, "periodic signing-key refresh failed; keeping the old keys");
+                tracing::warn!(
+                    error = ?error.to_string(),
+                    "periodic signing-key refresh failed; keeping the old keys"
+                );
             }
             this.background_refresh.store(false, Ordering::Release);
         });
@@ -267,7 +270,8 @@ impl KeyStore {
                 Ok(())
             }
             Err(error) => {
-                tracing::warn!(%error, "fetching signing keys failed");
+                // The message may quote the key server's documents: logged escaped.
+                tracing::warn!(error = ?error.to_string(), "fetching signing keys failed");
                 state.last_error = Some(error.to_string());
                 Err(error)
             }
