@@ -98,13 +98,11 @@ impl Rules {
 
     pub(crate) fn media_config(&mut self, m: &MediaConfig, path: &str) {
         match m.kind() {
-            MediaConfigKind::AppHosted => {
-                if m.blob.as_deref().is_none_or(str::is_empty) {
-                    self.push(Violation::Required {
-                        path: format!("{path}.blob"),
-                        why: "app-hosted media needs the media platform's configuration blob",
-                    });
-                }
+            MediaConfigKind::AppHosted if m.blob.as_deref().is_none_or(str::is_empty) => {
+                self.push(Violation::Required {
+                    path: format!("{path}.blob"),
+                    why: "app-hosted media needs the media platform's configuration blob",
+                });
             }
             MediaConfigKind::Other(value) => self.push(Violation::UnknownEnumValue {
                 path: format!("{path}.@odata.type"),
