@@ -298,7 +298,7 @@ impl GraphCommsClient {
 
     /// Sends one logical request through auth, ids, retries and redirects, and types the
     /// outcome.
-    async fn send_raw(
+    pub(crate) async fn send_raw(
         &self,
         method: Method,
         url: Url,
