@@ -2,24 +2,7 @@
 //! redirected or hung up is awaited as "established", "declined" or "ended" the way a transfer is
 //! awaited, and an operation (`playPrompt`, hold music) as "completed" or "failed".
 //!
-//! [`CallLifecycle`] is fed the same [`NotificationEvent`]s as the transfer tracker (the
-//! receiver's handler passes each delivery's events to [`CallLifecycle::apply`]); it keeps the
-//! phase of every call it hears of, so a notification that beats Graph's answer is not lost, and
-//! [`CallLifecycle::follow`] returns a [`CallFollower`] to await.
-//!
-//! How each action's notifications end up:
-//!
-//! | after | Graph sends | phase |
-//! |---|---|---|
-//! | `answer`, `POST /calls` answered | `establishing`, `established` | [`CallPhase::Established`] |
-//! | `POST /calls` declined or unanswered | `terminated` with an error `resultInfo`, never `established` | [`CallEnd::Declined`] |
-//! | `reject` | a bare `deleted` (no state) | [`CallEnd::Removed`] |
-//! | `redirect` | `terminated` (no error) | [`CallEnd::Terminated`] |
-//! | `DELETE` (hang up), or the other side hangs up | `terminating`, `terminated` | [`CallEnd::Terminated`] |
-//! | a transfer completed | `terminated` with 7015 or `AppTransferred` | [`CallEnd::Transferred`] |
-//!
-//! Reordered and repeated deliveries do not move a call backwards: an `established` after
-//! `terminated` is ignored, and an ended call stays ended.
+//! The details are on [`CallLifecycle`].
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -155,7 +138,27 @@ struct State {
     operation_order: VecDeque<String>,
 }
 
-/// Follows calls and operations from their notifications (see the [module](self) docs).
+/// Follows calls and operations from their notifications.
+///
+/// [`CallLifecycle`] is fed the same [`NotificationEvent`]s as the transfer tracker (the
+/// receiver's handler passes each delivery's events to [`CallLifecycle::apply`]); it keeps the
+/// phase of every call it hears of, so a notification that beats Graph's answer is not lost, and
+/// [`CallLifecycle::follow`] returns a [`CallFollower`] to await.
+///
+/// How each action's notifications end up:
+///
+/// | after | Graph sends | phase |
+/// |---|---|---|
+/// | `answer`, `POST /calls` answered | `establishing`, `established` | [`CallPhase::Established`] |
+/// | `POST /calls` declined or unanswered | `terminated` with an error `resultInfo`, never `established` | [`CallEnd::Declined`] |
+/// | `reject` | a bare `deleted` (no state) | [`CallEnd::Removed`] |
+/// | `redirect` | `terminated` (no error) | [`CallEnd::Terminated`] |
+/// | `DELETE` (hang up), or the other side hangs up | `terminating`, `terminated` | [`CallEnd::Terminated`] |
+/// | a transfer completed | `terminated` with 7015 or `AppTransferred` | [`CallEnd::Transferred`] |
+///
+/// Reordered and repeated deliveries do not move a call backwards: an `established` after
+/// `terminated` is ignored, and an ended call stays ended.
+///
 ///
 /// ```
 /// use graph_comms_notify::{decode, CallEnd, CallLifecycle, CallPhase};

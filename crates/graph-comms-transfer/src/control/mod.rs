@@ -1,7 +1,8 @@
 //! Call control beside the transfer: place a call, answer, reject or redirect an incoming one,
 //! play a prompt, hold music. Each builder gives the model's body for one Graph action, and
-//! `build_for` checks it against the [`CallContext`] as [`Transfer::build_for`](crate::Transfer::build_for)
-//! does: every violation with its JSON path, in the same [`Report`].
+//! `build_for` checks it against the [`CallContext`](crate::CallContext) as
+//! [`Transfer::build_for`](crate::Transfer::build_for) does: every violation with its JSON path,
+//! in the same [`Report`].
 //!
 //! | Graph request | builder | body | rules |
 //! |---|---|---|---|
