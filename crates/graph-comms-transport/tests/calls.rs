@@ -14,7 +14,8 @@ use graph_comms_model::{
     StartHoldMusicRequestBody, StopHoldMusicRequestBody,
 };
 use graph_comms_transport::{
-    BaseUrl, Error, GraphCommsClient, OutcomeUnknownReason, RetryPolicy, StaticToken,
+    BaseUrl, ClientCredential, ClientCredentials, Error, GraphCommsClient, OutcomeUnknownReason,
+    RetryPolicy, StaticToken,
 };
 use serde_json::{json, Value};
 
@@ -306,4 +307,44 @@ async fn ids_that_would_change_the_url_are_encoded_or_refused() {
     let err = c.hang_up("").await.unwrap_err();
     assert!(matches!(err, Error::InvalidCallId { .. }), "{err:?}");
     assert_eq!(server.requests().len(), 1, "nothing sent for refused ids");
+}
+
+#[tokio::test]
+async fn each_tenant_gets_its_own_token() {
+    const TENANT_A: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const TENANT_B: &str = "aa67bd4c-8475-432d-bd41-39f255720e0a";
+    let server = TestServer::start().await;
+    let tokens = ClientCredentials::builder("bot-app-id", ClientCredential::Secret("s".into()))
+        .authority_host(&server.root())
+        .unwrap()
+        .build()
+        .unwrap();
+    let client = GraphCommsClient::builder(Arc::new(tokens))
+        .base_url(BaseUrl::parse(&server.base()).unwrap())
+        .build()
+        .unwrap();
+    for tenant in [TENANT_A, TENANT_B, TENANT_A] {
+        let c = client.with_tenant(tenant).unwrap();
+        server.script([Action::Answer.success()]);
+        Action::Answer.run(&c).await.unwrap();
+    }
+    let issued: Vec<String> = server
+        .token_requests()
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(issued, [TENANT_A, TENANT_B], "one token per tenant, cached");
+    let auth: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.header("authorization").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        auth,
+        [
+            format!("Bearer token-{TENANT_A}-1"),
+            format!("Bearer token-{TENANT_B}-2"),
+            format!("Bearer token-{TENANT_A}-1"),
+        ]
+    );
 }
