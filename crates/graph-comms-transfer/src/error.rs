@@ -314,6 +314,19 @@ pub enum Violation {
         /// What the range comes from.
         why: &'static str,
     },
+    /// Two tenants stated in a call-control request differ (the call's and a target's, ...)
+    /// (warning: Graph documents a bot's calls inside one tenant; sent as is).
+    #[error("{path}: warning: tenant {found} differs from {expected} ({expected_at}); Graph documents a bot's calls inside one tenant")]
+    CallTenantMismatch {
+        /// JSON path of the differing tenant id.
+        path: String,
+        /// The tenant found there.
+        found: String,
+        /// The tenant expected.
+        expected: String,
+        /// Where the expected tenant was stated: `the call's tenant` or a JSON path.
+        expected_at: String,
+    },
     /// A PSTN number is called or redirected to without the application instance it needs.
     #[error("{path}: {action} a PSTN number needs {needs}")]
     PstnNeedsInstance {
@@ -347,7 +360,8 @@ impl Violation {
             | Self::UnsupportedTargetKind { .. }
             | Self::ApplicationIdNotGuid { .. }
             | Self::MisplacedField { .. }
-            | Self::UnknownEnumValue { .. } => Severity::Warning,
+            | Self::UnknownEnumValue { .. }
+            | Self::CallTenantMismatch { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -382,6 +396,7 @@ impl Violation {
             | Self::Required { path, .. }
             | Self::NotHttpsUrl { path, .. }
             | Self::OutOfRange { path, .. }
+            | Self::CallTenantMismatch { path, .. }
             | Self::PstnNeedsInstance { path, .. } => path,
         }
     }
@@ -413,6 +428,7 @@ impl Violation {
             Self::Required { .. } => "required",
             Self::NotHttpsUrl { .. } => "not-https-url",
             Self::OutOfRange { .. } => "out-of-range",
+            Self::CallTenantMismatch { .. } => "call-tenant-mismatch",
             Self::PstnNeedsInstance { .. } => "pstn-needs-instance",
         }
     }

@@ -145,7 +145,7 @@ impl Rules {
             Ok(found) => match &self.tenant {
                 None => self.tenant = Some((found, path.to_owned())),
                 Some((expected, at)) if *expected != found => {
-                    let v = Violation::TenantMismatch {
+                    let v = Violation::CallTenantMismatch {
                         path: path.to_owned(),
                         found: found.to_string(),
                         expected: expected.to_string(),
