@@ -17,6 +17,10 @@
 //!   events. It copes with early, reordered and duplicated deliveries, and its memory is bounded.
 //!   Its state lives behind the [`TransferStore`] trait ([`MemoryStore`] by default).
 //! - [`explain_subcode`] explains known failure sub-codes.
+//! - [`incoming_calls`] decodes the calls Graph offers the bot ([`IncomingCall`]: caller, callee,
+//!   tenant, `incomingContext` with the transferor), to answer, reject or redirect.
+//! - [`CallLifecycle`] follows the other actions the same way: a placed or answered call to
+//!   established, declined or ended ([`CallFollower`]), an operation to completed or failed.
 //!
 //! This crate never sends HTTP; the receiver crate feeds it.
 //!
@@ -36,6 +40,8 @@
 mod error;
 mod event;
 mod explain;
+mod incoming;
+mod lifecycle;
 mod store;
 mod tracker;
 
@@ -44,6 +50,10 @@ pub use event::{
     classify, decode, EventKind, NotificationEvent, ResourceShape, TRANSFER_COMPLETED_SUBCODE,
 };
 pub use explain::{explain_subcode, KNOWN_SUBCODES};
+pub use incoming::{incoming_calls, is_incoming, IncomingCall};
+pub use lifecycle::{
+    CallEnd, CallFollower, CallLifecycle, CallPhase, OperationFollower, OperationPhase,
+};
 pub use store::{CallRole, MemoryStore, TransferRecord, TransferStore};
 pub use tracker::{
     Applied, ProgressStream, TrackOptions, TrackerConfig, TrackerStats, TransferHandle,

@@ -536,11 +536,21 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .events
         .fetch_add(events.len() as u64, Ordering::Relaxed);
     if let Some(handler) = &shared.handler {
-        handler.on_notifications(&Delivery {
+        let delivery = Delivery {
             caller: &caller,
             events: &events,
             applied: &applied,
-        });
+        };
+        handler.on_notifications(&delivery);
+        // Incoming calls get a full decode, only for the batches that have one.
+        if events.iter().any(graph_comms_notify::is_incoming) {
+            for mut call in graph_comms_notify::incoming_calls(&bytes).unwrap_or_default() {
+                if call.tenant_id.is_none() {
+                    call.tenant_id.clone_from(&caller.tenant_id);
+                }
+                handler.on_incoming_call(&call, &delivery);
+            }
+        }
     }
     shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
     StatusCode::ACCEPTED.into_response()
