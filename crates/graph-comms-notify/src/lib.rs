@@ -41,7 +41,8 @@ mod tracker;
 
 pub use error::{NotifyError, Result};
 pub use event::{
-    classify, decode, EventKind, NotificationEvent, ResourceShape, TRANSFER_COMPLETED_SUBCODE,
+    classify, decode, normalize_call_id, EventKind, NotificationEvent, ResourceShape,
+    TRANSFER_COMPLETED_SUBCODE,
 };
 pub use explain::{explain_subcode, KNOWN_SUBCODES};
 pub use store::{CallRole, MemoryStore, TransferRecord, TransferStore};
