@@ -11,4 +11,6 @@ mod error;
 pub mod reconcile;
 
 pub use error::{FlowError, Result};
-pub use reconcile::{poll, read_call, reconcile, reconcile_handle, CallReading, ReconcileOptions};
+pub use reconcile::{
+    poll, read_call, reconcile, reconcile_handle, settle, CallReading, ReconcileOptions,
+};

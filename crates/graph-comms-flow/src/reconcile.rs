@@ -223,6 +223,26 @@ pub async fn reconcile_handle(
     .await
 }
 
+/// Waits for a tracked transfer's outcome and, when it timed out, [`reconcile_handle`]s it: the
+/// one call a bot needs after sending a transfer. It reads the handle's progress stream (so do
+/// not also consume that stream elsewhere).
+///
+/// # Errors
+/// As [`reconcile`], when the transfer timed out and the call cannot be read.
+pub async fn settle(
+    client: &GraphCommsClient,
+    handle: TransferHandle,
+    options: &ReconcileOptions,
+) -> Result<TransferOutcome> {
+    let mut progress = handle.progress();
+    while let Some(step) = progress.next().await {
+        if let TransferProgress::Finished(_) = step {
+            break;
+        }
+    }
+    reconcile_handle(client, &handle, options).await
+}
+
 async fn reconcile_inner(
     client: &GraphCommsClient,
     call_id: &str,

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use graph_comms_flow::{poll, reconcile, reconcile_handle, FlowError, ReconcileOptions};
+use graph_comms_flow::{poll, reconcile, reconcile_handle, settle, FlowError, ReconcileOptions};
 use graph_comms_model::CallState;
 use graph_comms_notify::{
     EventKind, NotificationEvent, TrackerConfig, TransferOutcome, TransferProgress, TransferTracker,
@@ -218,6 +218,12 @@ async fn a_timed_out_handle_is_reconciled() {
         .expect("no read needed");
     assert!(outcome.is_success() && !outcome.is_inferred());
     assert_eq!(graph.reads.lock().unwrap().len(), 1);
+
+    // `settle` waits, then reconciles: 404 before acceptance is the call ending.
+    let handle = tracker.track("third-call").expect("tracks");
+    let outcome = settle(&client, handle, &fast()).await.expect("settles");
+    assert_eq!((outcome.name(), outcome.is_inferred()), ("callEnded", true));
+    assert_eq!(graph.reads.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]
