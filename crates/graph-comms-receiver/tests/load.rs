@@ -49,8 +49,8 @@ fn flow(i: usize) -> ([String; 4], TransferOutcome) {
             (
                 [transferring, accepted, end.clone(), end],
                 TransferOutcome::Completed {
-                    code: None,
-                    subcode: None,
+                    code: Some(200),
+                    subcode: Some(5000),
                     message: None,
                     termination_reason: Some("AppTransferred".to_owned()),
                     inferred: false,
