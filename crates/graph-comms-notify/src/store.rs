@@ -43,7 +43,8 @@ pub struct TransferRecord {
     /// The outcome, once known. A consultative transfer stays in the store after its outcome
     /// until its consultation call ends (or its deadline passes), so that end can be reported;
     /// a timed-out transfer stays until [`late_until`](Self::late_until).
-    pub outcome: Option<TransferOutcome>,
+    /// Boxed: most records never hold one, and they stay small.
+    pub outcome: Option<Box<TransferOutcome>>,
     /// The tenant (`tid`) the transfer belongs to, lower case: given to `track`, else the tenant of
     /// the first authenticated notification applied to it.
     pub tenant_id: Option<String>,

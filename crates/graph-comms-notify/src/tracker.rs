@@ -716,7 +716,6 @@ impl TransferTracker {
         drop(core);
         Ok(TransferHandle {
             call_id,
-            key,
             attempt,
             deadline,
             slot,
@@ -869,7 +868,7 @@ impl Core {
             (
                 record.call_id.clone(),
                 record.attempt,
-                record.outcome.clone(),
+                record.outcome.as_deref().cloned(),
             )
         });
         match applied {
@@ -1091,7 +1090,7 @@ impl Core {
         let remember = !config.late_result_window.is_zero() && config.max_remembered > 0;
         if !remember {
             if let Some(record) = self.store.find_mut(call_id).map(|(_, r)| r) {
-                record.outcome = Some(TransferOutcome::TimedOut);
+                record.outcome = Some(Box::new(TransferOutcome::TimedOut));
             }
             self.finish(call_id, attempt);
             return;
@@ -1110,7 +1109,7 @@ impl Core {
         }
         let until = later(now, config.late_result_window);
         if let Some((_, record)) = self.store.find_mut(call_id) {
-            record.outcome = Some(TransferOutcome::TimedOut);
+            record.outcome = Some(Box::new(TransferOutcome::TimedOut));
             record.late_until = Some(until);
         }
         self.remembered += 1;
@@ -1305,7 +1304,7 @@ fn apply_to_transfer(
             if let Some(slot) = slots.get(&record.attempt) {
                 slot.late(outcome.clone());
             }
-            record.outcome = Some(outcome);
+            record.outcome = Some(Box::new(outcome));
             return Step::LateResult(fingerprint(event));
         }
         // Only waiting for the consultation call's end; the transfer itself is over.
@@ -1346,7 +1345,7 @@ fn apply_to_transfer(
     if let Some(slot) = slots.get(&record.attempt) {
         slot.resolve(outcome.clone());
     }
-    record.outcome = Some(outcome);
+    record.outcome = Some(Box::new(outcome));
     Step::Resolved(fp)
 }
 
@@ -1381,7 +1380,8 @@ struct Slot {
 #[derive(Default)]
 struct SlotState {
     outcome: Option<TransferOutcome>,
-    late_outcome: Option<TransferOutcome>,
+    /// Boxed: rare, and every open transfer has a slot.
+    late_outcome: Option<Box<TransferOutcome>>,
     /// `transferAccepted` was seen.
     accepted: bool,
     progress: VecDeque<TransferProgress>,
@@ -1432,7 +1432,7 @@ impl Slot {
         if s.late_outcome.is_some() {
             return;
         }
-        s.late_outcome = Some(outcome.clone());
+        s.late_outcome = Some(Box::new(outcome.clone()));
         if !s.closed {
             s.progress.push_back(TransferProgress::Late(outcome));
         }
@@ -1461,8 +1461,6 @@ impl Slot {
 /// (`enable_time`), which runs the timeout; [`outcome`](Self::outcome) works anywhere.
 pub struct TransferHandle {
     call_id: String,
-    /// The call id as compared ([`normalize_call_id`]).
-    key: String,
     attempt: u64,
     deadline: Instant,
     slot: Arc<Slot>,
@@ -1500,7 +1498,7 @@ impl TransferHandle {
     /// The late outcome of a transfer that timed out, if one arrived (see
     /// [`TransferProgress::Late`]).
     pub fn late_outcome(&self) -> Option<TransferOutcome> {
-        self.slot.lock().late_outcome.clone()
+        self.slot.lock().late_outcome.as_deref().cloned()
     }
 
     /// `true` once the target accepted the transfer (`transferAccepted` was applied).
@@ -1539,7 +1537,7 @@ impl TransferHandle {
         ProgressStream {
             slot: Arc::clone(&self.slot),
             shared: Arc::clone(&self.shared),
-            call_id: self.key.clone(),
+            call_id: normalize_call_id(&self.call_id).into_owned(),
             attempt: self.attempt,
             deadline: self.deadline,
             sleep: None,
@@ -1585,7 +1583,8 @@ impl Future for TransferHandle {
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        Poll::Ready(time_out(&self.shared, &self.slot, &self.key, self.attempt))
+        let key = normalize_call_id(&self.call_id).into_owned();
+        Poll::Ready(time_out(&self.shared, &self.slot, &key, self.attempt))
     }
 }
 
@@ -1595,13 +1594,14 @@ impl Drop for TransferHandle {
             return;
         }
         let mut core = self.shared.lock();
+        let key = normalize_call_id(&self.call_id);
         let open = core
             .store
-            .get(&self.key)
+            .get(&key)
             .is_some_and(|r| r.attempt == self.attempt && r.outcome.is_none());
         if open {
             core.stats.abandoned += 1;
-            core.finish(&self.key, self.attempt);
+            core.finish(&key, self.attempt);
         }
     }
 }
