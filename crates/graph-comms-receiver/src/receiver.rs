@@ -530,7 +530,13 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
     };
 
-    let applied: Vec<_> = events.iter().map(|e| shared.tracker.apply(e)).collect();
+    // The token's tenant goes with the events: a transfer followed under one tenant is never
+    // resolved by another's notifications (`Applied::OtherTenant`).
+    let tenant = caller.tenant_id.as_deref();
+    let applied: Vec<_> = events
+        .iter()
+        .map(|e| shared.tracker.apply_for_tenant(e, tenant))
+        .collect();
     shared
         .counters
         .events
