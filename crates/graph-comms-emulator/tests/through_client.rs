@@ -601,7 +601,7 @@ async fn realism_options_resolve_through_the_tracker() {
         let label = serde_json::to_string(&script).unwrap();
         let (outcome, _) = run(&bot, script, PEER_BODY, PlaceCall::new(&bot.callback)).await;
         let got = match outcome {
-            TransferOutcome::Completed => "completed",
+            TransferOutcome::Completed { .. } => "completed",
             TransferOutcome::Failed { .. } => "failed",
             TransferOutcome::CallEnded { .. } => "callEnded",
             TransferOutcome::TimedOut => "timedOut",
