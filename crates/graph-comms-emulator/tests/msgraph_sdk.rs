@@ -4,7 +4,8 @@
 //!
 //! Runs where a Python with msgraph-sdk is found: `GRAPH_COMMS_MSGRAPH_PYTHON`, else the
 //! benchmark's `target/bench-venv`, else `python3`. Elsewhere the recorded bodies of the same
-//! actions (`tests/corpus.rs`, module `msgraph_sdk`) cover it.
+//! actions (`tests/corpus.rs`, module `msgraph_sdk`) cover it; under `CI=true` (where `.ci/run`
+//! installs the SDK) a missing SDK fails the test.
 
 mod common;
 
@@ -35,6 +36,12 @@ fn python_with_sdk() -> Option<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sdk_drives_every_action() {
     let Some(python) = python_with_sdk() else {
+        // CI installs the SDK (`.ci/run`): there, a missing SDK is a failure, not a skip.
+        assert!(
+            std::env::var_os("CI").is_none_or(|v| v != "true"),
+            "CI=true but no Python with msgraph-sdk was found (GRAPH_COMMS_MSGRAPH_PYTHON, \
+             target/bench-venv or python3)"
+        );
         eprintln!(
             "msgraph-sdk not found: the recorded bodies in tests/corpus.rs cover the actions"
         );

@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use graph_comms_notify::TransferTracker;
+use graph_comms_notify::{Applied, TransferTracker};
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -97,6 +97,7 @@ struct Counters {
     unsupported_media_type: AtomicU64,
     payload_too_large: AtomicU64,
     too_many_notifications: AtomicU64,
+    other_tenant: AtomicU64,
     timeout: AtomicU64,
     bad_request: AtomicU64,
     busy: AtomicU64,
@@ -124,6 +125,10 @@ pub struct ReceiverStats {
     pub payload_too_large: u64,
     /// 413s for a body holding more notifications than the limit.
     pub too_many_notifications: u64,
+    /// Notifications of accepted callbacks that were not applied because their transfer belongs
+    /// to another tenant than the callback's token (`tid`). Not a rejection: the callback is
+    /// answered `202` and its other notifications apply.
+    pub other_tenant: u64,
     /// 408s.
     pub timeout: u64,
     /// 400s.
@@ -346,6 +351,7 @@ impl Receiver {
             unsupported_media_type: load(&c.unsupported_media_type),
             payload_too_large: load(&c.payload_too_large),
             too_many_notifications: load(&c.too_many_notifications),
+            other_tenant: load(&c.other_tenant),
             timeout: load(&c.timeout),
             bad_request: load(&c.bad_request),
             busy: load(&c.busy),
@@ -541,6 +547,21 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .counters
         .events
         .fetch_add(events.len() as u64, Ordering::Relaxed);
+    let other_tenant = applied
+        .iter()
+        .filter(|a| matches!(a, Applied::OtherTenant))
+        .count();
+    if other_tenant > 0 {
+        shared
+            .counters
+            .other_tenant
+            .fetch_add(other_tenant as u64, Ordering::Relaxed);
+        tracing::warn!(
+            tenant = ?caller.tenant_id,
+            notifications = other_tenant,
+            "notifications for transfers of another tenant were not applied"
+        );
+    }
     if let Some(handler) = &shared.handler {
         let delivery = Delivery {
             caller: &caller,

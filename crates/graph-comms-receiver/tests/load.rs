@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use graph_comms_notify::{TransferOutcome, TransferTracker};
+use graph_comms_notify::{TrackOptions, TransferOutcome, TransferTracker};
 use graph_comms_receiver::{AuthConfig, Delivery, Receiver};
 use support::*;
 
@@ -87,6 +87,17 @@ fn flow(i: usize) -> ([String; 4], TransferOutcome) {
     }
 }
 
+/// Tracks transfer `i` with a deadline far beyond the run: the test is about accounting, and a
+/// slow machine must not turn a late notification into a time-out.
+fn track(tracker: &TransferTracker, i: usize) -> graph_comms_notify::TransferHandle {
+    tracker
+        .track_with(
+            call_id(i),
+            TrackOptions::default().with_timeout(Duration::from_secs(3600)),
+        )
+        .expect("track")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_hundred_thousand_notifications_over_64_connections_are_all_accounted_for() {
     let keys = KeyServer::start(vec![key().jwk()]).await;
@@ -119,7 +130,7 @@ async fn one_hundred_thousand_notifications_over_64_connections_are_all_accounte
     let mut handles = Vec::with_capacity(TRANSFERS);
     for i in 0..TRANSFERS {
         if i % 8 != 7 {
-            handles.push((i, tracker.track(call_id(i)).expect("track")));
+            handles.push((i, track(&tracker, i)));
         }
     }
 
@@ -145,7 +156,7 @@ async fn one_hundred_thousand_notifications_over_64_connections_are_all_accounte
                     assert_eq!(response.status, 202, "{}", response.body_text());
                     accepted += 1;
                     if k == 0 && i % 8 == 7 {
-                        late.push((i, tracker.track(call_id(i)).expect("late track")));
+                        late.push((i, track(&tracker, i)));
                     }
                 }
             }
