@@ -30,6 +30,9 @@ enum Command {
     /// Work with commsNotifications bodies.
     #[command(subcommand)]
     Notify(cmd::notify::NotifyCommand),
+    /// Place, answer, reject, redirect, hang up or read a call.
+    #[command(subcommand)]
+    Call(cmd::call::CallCommand),
     /// Run the authenticated webhook receiver alone and print each event.
     Listen(cmd::listen::Args),
     /// Run the offline Graph communications emulator.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Transfer(args) => cmd::transfer::run(*args),
         Command::Notify(args) => cmd::notify::run(args),
+        Command::Call(args) => cmd::call::run(args),
         Command::Listen(args) => cmd::listen::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Demo(args) => cmd::demo::run(args),
