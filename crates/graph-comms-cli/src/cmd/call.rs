@@ -2,8 +2,8 @@
 //! an emulator), with the credential, cloud and base-URL flags of `transfer` ([`GraphArgs`]).
 //!
 //! Each body is built with `graph_comms_transfer`'s builders and validated before it leaves (exit
-//! 2 on any error; a plain-http callback is accepted only for a loopback host, as an emulator
-//! reaches it). `--dry-run` prints the request line and JSON body and sends nothing. `create` and
+//! 2 on any error; a plain-http callback to a loopback host, which only an emulator reaches, is
+//! a warning). `--dry-run` prints the request line and JSON body and sends nothing. `create` and
 //! `get` print the call Graph returns as one JSON object (with its `id` and `state`); the other
 //! actions print Graph's acceptance as `transfer` does. A refusal by Graph, an unknown call
 //! included, exits 3 with Graph's error code and request-id.
@@ -210,33 +210,12 @@ fn call_id(value: &str) -> Result<String, Failure> {
     Ok(value.to_owned())
 }
 
-/// Whether `uri` is plain http to a loopback host (an emulator's or a local bot's callback).
-fn is_loopback_http(uri: &str) -> bool {
-    let Some(rest) = uri.strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => host,
-        _ => authority,
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The report's errors as exit 2, its warnings on stderr; an http callback to loopback is a
-/// warning here, not an error.
+/// The report's errors as exit 2, its warnings (such as a plain-http callback to a loopback
+/// host, which only an emulator reaches) on stderr.
 fn checked(action: &str, report: Report) -> Result<(), Failure> {
     let mut errors = Vec::new();
     for v in report.violations() {
-        let loopback = matches!(
-            v,
-            graph_comms_transfer::Violation::NotHttpsUrl { value, .. } if is_loopback_http(value)
-        );
-        if v.is_error() && !loopback {
+        if v.is_error() {
             errors.push(v.to_string());
         } else {
             eprintln!("graph-comms: warning: {v}");
