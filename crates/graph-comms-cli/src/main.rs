@@ -31,7 +31,12 @@ enum Command {
     #[command(subcommand)]
     Notify(cmd::notify::NotifyCommand),
     /// Place, answer, reject, redirect, hang up or read a call.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  graph-comms call create --to-user USER --callback-uri URL --tenant T\n  \
+                      graph-comms call answer --call-id ID --callback-uri URL\n  \
+                      graph-comms call get --call-id ID"
+    )]
     Call(cmd::call::CallCommand),
     /// Run the authenticated webhook receiver alone and print each event.
     Listen(cmd::listen::Args),

@@ -19,6 +19,7 @@ fn every_subcommand_has_help_with_examples() {
         &["validate"][..],
         &["transfer"],
         &["notify", "parse"],
+        &["call"],
         &["call", "create"],
         &["call", "answer"],
         &["call", "reject"],
