@@ -1,13 +1,18 @@
 //! The README's transfer bot: answers every incoming call, plays a greeting, and transfers the
-//! call to the front desk. Compiled with the workspace; it will run against the emulator once the
-//! emulator answers calls. Against Graph: `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
-//! `AZURE_CLIENT_SECRET`, `CALLBACK_URL` (the public https URL of this receiver) and `FRONT_DESK`
-//! (a Teams user's object id), then `cargo run -p graph-comms-cli --example transfer_bot`.
+//! call to the front desk.
+//!
+//! Offline (no `AZURE_CLIENT_ID` set), it runs against the emulator: a caller rings the bot, which
+//! answers through its receiver and client, greets and transfers; `tests/transfer_bot.rs` runs it
+//! so. Against Graph: `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `CALLBACK_URL`
+//! (the public https URL of this receiver) and `FRONT_DESK` (a Teams user's object id), then
+//! `cargo run -p graph-comms-cli --example transfer_bot`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall};
 use graph_comms_receiver::{AuthConfig, Receiver, ServeOptions};
-use graph_comms_transport::ClientCredentials;
+use graph_comms_transport::{BaseUrl, ClientCredentials, StaticToken};
 
 // --- bot ---
 use graph_comms_notify::{CallLifecycle, IncomingCall};
@@ -57,6 +62,11 @@ impl NotificationHandler for FrontDeskBot {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    if std::env::var_os("AZURE_CLIENT_ID").is_none() {
+        let states = against_the_emulator().await?;
+        println!("the call went {}", states.join(" -> "));
+        return Ok(());
+    }
     let env = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
     let tokens = ClientCredentials::from_env()?.build()?;
     let app_id = env("AZURE_CLIENT_ID")?;
@@ -73,4 +83,62 @@ async fn main() -> Result<(), BoxError> {
     println!("listening on {}{}", listener.local_addr()?, receiver.path());
     graph_comms_receiver::serve(listener, receiver.router(), ServeOptions::default()).await?;
     Ok(())
+}
+
+/// Runs the bot against the emulator: a caller rings it; returns the states of the call's
+/// notifications, in order, once the call has ended (or an error after 10 seconds).
+pub(crate) async fn against_the_emulator() -> Result<Vec<String>, BoxError> {
+    let app_id = "9ecd52e5-6592-42b7-b562-093f37f13bde";
+    let emulator = Emulator::start(EmulatorConfig::default().with_bot_app_id(app_id)).await?;
+    let token = emulator.issue_token(emulator.tenant_id(), app_id, &["Calls.Initiate.All"])?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let callback_uri = format!(
+        "http://{}{}",
+        listener.local_addr()?,
+        graph_comms_receiver::DEFAULT_PATH
+    );
+    let bot = FrontDeskBot {
+        client: GraphCommsClient::builder(Arc::new(StaticToken::new(token)))
+            .base_url(BaseUrl::parse(&emulator.base_url("v1.0"))?)
+            .build()?,
+        lifecycle: Arc::default(),
+        callback_uri: callback_uri.clone(),
+        front_desk: "550fae72-d251-43ec-868c-373732c2704f".parse()?,
+    };
+    let auth = AuthConfig::new(app_id).with_openid_config_url(emulator.openid_config_url());
+    let receiver = Receiver::builder(auth).handler(bot).build()?;
+    let server = tokio::spawn(graph_comms_receiver::serve(
+        listener,
+        receiver.router(),
+        ServeOptions::default(),
+    ));
+
+    // A caller rings the bot: Graph offers it the call (`incoming`) for it to answer.
+    let call = emulator.place_call(
+        PlaceCall::new(&callback_uri)
+            .with_app_id(app_id)
+            .answered_by_bot(),
+    )?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = 0;
+    let states = loop {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let records = emulator
+            .wait_for_deliveries(&call.id, seen + 1, remaining)
+            .await;
+        if records
+            .iter()
+            .any(|r| r.state.as_deref() == Some("terminated"))
+        {
+            break records.into_iter().filter_map(|r| r.state).collect();
+        }
+        if remaining.is_zero() {
+            server.abort();
+            return Err(format!("the call did not end in time: {records:?}").into());
+        }
+        seen = records.len();
+    };
+    server.abort();
+    emulator.shutdown().await;
+    Ok(states)
 }

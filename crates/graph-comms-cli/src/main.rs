@@ -30,6 +30,14 @@ enum Command {
     /// Work with commsNotifications bodies.
     #[command(subcommand)]
     Notify(cmd::notify::NotifyCommand),
+    /// Place, answer, reject, redirect, hang up or read a call.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  graph-comms call create --to-user USER --callback-uri URL --tenant T\n  \
+                      graph-comms call answer --call-id ID --callback-uri URL\n  \
+                      graph-comms call get --call-id ID"
+    )]
+    Call(cmd::call::CallCommand),
     /// Run the authenticated webhook receiver alone and print each event.
     Listen(cmd::listen::Args),
     /// Run the offline Graph communications emulator.
@@ -53,6 +61,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Transfer(args) => cmd::transfer::run(*args),
         Command::Notify(args) => cmd::notify::run(args),
+        Command::Call(args) => cmd::call::run(args),
         Command::Listen(args) => cmd::listen::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Demo(args) => cmd::demo::run(args),

@@ -54,7 +54,14 @@ fn every_scenario_ends_as_scripted() {
         ("failed", Some(500), Some(7700))
     );
     assert_eq!(got[7].0, "call ended");
-    assert_eq!(rows.len(), 8);
+    // The call offered to the bot, answered through the receiver and the client, transferred.
+    assert_eq!(got[8], completed(0, 7015), "incoming");
+    assert!(
+        rows[8]["name"].as_str().unwrap().contains("incoming"),
+        "{}",
+        rows[8]
+    );
+    assert_eq!(rows.len(), 9);
 }
 
 #[test]
@@ -62,7 +69,7 @@ fn plain_output_shows_the_flow_and_the_table() {
     let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "1,6"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     for line in [
-        "[1/8] ex1 peer call -> Teams user",
+        "[1/9] ex1 peer call -> Teams user",
         "202 Accepted",
         "transferring",
         "completed (0/7015)",
@@ -74,11 +81,35 @@ fn plain_output_shows_the_flow_and_the_table() {
 }
 
 #[test]
+fn the_incoming_scenario_answers_then_transfers() {
+    let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "9"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let steps = [
+        "[9/9] incoming: answered -> Teams user",
+        "incoming call offered to the bot",
+        "incoming call from",
+        "answer 202 Accepted",
+        "call established",
+        "POST .../transfer",
+        "completed (0/7015)",
+        "1 of 1 scenarios ended as scripted",
+    ];
+    // In this order: answered before transferred.
+    let mut rest = stdout.as_str();
+    for step in steps {
+        let at = rest
+            .find(step)
+            .unwrap_or_else(|| panic!("missing {step:?} (in order) in:\n{stdout}"));
+        rest = &rest[at..];
+    }
+}
+
+#[test]
 fn a_bad_scenario_number_is_invalid_input() {
-    let (code, _, stderr) = demo(&["--only", "9"]);
+    let (code, _, stderr) = demo(&["--only", "10"]);
     assert_eq!(code, 2);
     assert_eq!(
         stderr.trim(),
-        "graph-comms: error: --only 9: scenarios are numbered 1 to 8"
+        "graph-comms: error: --only 10: scenarios are numbered 1 to 9"
     );
 }

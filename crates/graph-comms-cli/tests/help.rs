@@ -19,6 +19,13 @@ fn every_subcommand_has_help_with_examples() {
         &["validate"][..],
         &["transfer"],
         &["notify", "parse"],
+        &["call"],
+        &["call", "create"],
+        &["call", "answer"],
+        &["call", "reject"],
+        &["call", "redirect"],
+        &["call", "hangup"],
+        &["call", "get"],
         &["listen"],
         &["emulate"],
         &["demo"],
@@ -45,7 +52,8 @@ fn completions_are_generated_for_bash() {
     assert_eq!(code, 0);
     assert!(out.contains("complete -F _graph__comms"), "{out}");
     for sub in [
-        "validate", "transfer", "notify", "listen", "emulate", "demo",
+        "validate", "transfer", "notify", "listen", "emulate", "demo", "call", "create", "answer",
+        "reject", "redirect", "hangup",
     ] {
         assert!(out.contains(sub), "completions lack {sub}");
     }

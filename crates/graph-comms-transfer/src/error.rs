@@ -300,6 +300,18 @@ pub enum Violation {
         /// The problem found.
         reason: &'static str,
     },
+    /// A URL Graph must reach is plain `http` to a loopback host: a local emulator reaches it,
+    /// Graph does not (a warning, so that a bot runs against an emulator unchanged).
+    #[error(
+        "{path}: {value:?} is plain http to a loopback host: only a local emulator reaches it; \
+         Graph requires https"
+    )]
+    LoopbackHttpUrl {
+        /// JSON path of the URL.
+        path: String,
+        /// The value found.
+        value: String,
+    },
     /// A number is outside the range Graph accepts.
     #[error("{path}: {value} is outside {min}..={max} ({why})")]
     OutOfRange {
@@ -361,7 +373,8 @@ impl Violation {
             | Self::ApplicationIdNotGuid { .. }
             | Self::MisplacedField { .. }
             | Self::UnknownEnumValue { .. }
-            | Self::CallTenantMismatch { .. } => Severity::Warning,
+            | Self::CallTenantMismatch { .. }
+            | Self::LoopbackHttpUrl { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -395,6 +408,7 @@ impl Violation {
             | Self::UnknownEnumValue { path, .. }
             | Self::Required { path, .. }
             | Self::NotHttpsUrl { path, .. }
+            | Self::LoopbackHttpUrl { path, .. }
             | Self::OutOfRange { path, .. }
             | Self::CallTenantMismatch { path, .. }
             | Self::PstnNeedsInstance { path, .. } => path,
@@ -427,6 +441,7 @@ impl Violation {
             Self::UnknownEnumValue { .. } => "unknown-enum-value",
             Self::Required { .. } => "required",
             Self::NotHttpsUrl { .. } => "not-https-url",
+            Self::LoopbackHttpUrl { .. } => "loopback-http-url",
             Self::OutOfRange { .. } => "out-of-range",
             Self::CallTenantMismatch { .. } => "call-tenant-mismatch",
             Self::PstnNeedsInstance { .. } => "pstn-needs-instance",

@@ -237,3 +237,33 @@ fn documented_bodies_pass_their_rules() {
     assert!(count >= 30, "only {count} documented bodies");
     insta::assert_debug_snapshot!(findings);
 }
+
+#[test]
+fn plain_http_is_a_warning_only_for_a_loopback_callback() {
+    let ctx = CallContext::peer();
+    for (uri, is_error) in [
+        ("http://127.0.0.1:3978/api/calls", false),
+        ("http://localhost/api/calls", false),
+        ("http://[::1]:8080/cb", false),
+        ("http://127.0.0.1.nip.io/cb", true),
+        ("http://user@127.0.0.1/cb", true),
+        ("http://10.0.0.1/cb", true),
+        ("http://bot.contoso.com/cb", true),
+    ] {
+        let report = validate_answer(&Answer::new(uri).build(), &ctx);
+        assert_eq!(report.has_errors(), is_error, "{uri}: {report}");
+        assert_eq!(report.violations().len(), 1, "{uri}: {report}");
+        assert!(lines(&report)[0].starts_with("callbackUri: "), "{uri}");
+    }
+    // Built with `build_for`, a loopback callback passes with its warning.
+    let (_, report) = Answer::new("http://127.0.0.1:3978/api/calls")
+        .build_for(&ctx)
+        .unwrap();
+    assert_eq!(
+        lines(&report),
+        [
+            "callbackUri: \"http://127.0.0.1:3978/api/calls\" is plain http to a loopback host: \
+          only a local emulator reaches it; Graph requires https"
+        ]
+    );
+}

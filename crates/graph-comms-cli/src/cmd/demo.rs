@@ -7,6 +7,11 @@
 //! emulator's token endpoint), and follows it through signed callbacks, the receiver and the
 //! `TransferTracker`, showing each state change as it arrives. It ends with a table and exits 4
 //! when any scenario ends other than scripted.
+//!
+//! The incoming scenario ([`drive_incoming`]) starts the other way round, as a real bot's calls
+//! do: the emulator offers the bot a call (`incoming`), the receiver hands it to the bot's
+//! handler, the bot answers it with `GraphCommsClient::answer`, awaits `established` through
+//! `CallLifecycle`, then transfers it.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -16,11 +21,11 @@ use std::time::{Duration, Instant};
 use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
 use graph_comms_model::TransferRequestBody;
 use graph_comms_notify::{
-    explain_subcode, TrackOptions, TrackerConfig, TransferOutcome, TransferProgress,
-    TransferTracker,
+    explain_subcode, CallLifecycle, IncomingCall, TrackOptions, TrackerConfig, TransferOutcome,
+    TransferProgress, TransferTracker,
 };
-use graph_comms_receiver::{AuthConfig, Receiver, ServeOptions};
-use graph_comms_transfer::{CallContext, CallId, Guid, Transfer, Transferee, E164};
+use graph_comms_receiver::{AuthConfig, Delivery, NotificationHandler, Receiver, ServeOptions};
+use graph_comms_transfer::{Answer, CallContext, CallId, Guid, Transfer, Transferee, E164};
 use graph_comms_transport::{
     BaseUrl, ClientCredential, ClientCredentials, GraphCommsClient, Secret,
 };
@@ -50,7 +55,7 @@ pub(crate) struct Args {
     /// Print the results as JSON lines instead of the live view and table.
     #[arg(long)]
     json: bool,
-    /// Run only these scenarios (numbers from 1 to 8; repeat or separate with commas).
+    /// Run only these scenarios (numbers from 1 to 9; repeat or separate with commas).
     #[arg(long, value_name = "N", value_delimiter = ',')]
     only: Vec<usize>,
 }
@@ -100,7 +105,17 @@ struct Scenario {
     expect: Expect,
 }
 
-const SCENARIOS: [Scenario; 8] = [
+/// A call offered to the bot, answered, then transferred ([`drive_incoming`]).
+const INCOMING: Scenario = Scenario {
+    name: "incoming: answered -> Teams user",
+    target: Target::TeamsUser,
+    consultative: false,
+    group: false,
+    flow: TransferFlow::Success,
+    expect: Expect::Completed,
+};
+
+const SCENARIOS: [Scenario; 9] = [
     Scenario {
         name: "ex1 peer call -> Teams user",
         target: Target::TeamsUser,
@@ -165,6 +180,7 @@ const SCENARIOS: [Scenario; 8] = [
         flow: TransferFlow::CallerHangUp,
         expect: Expect::CallEnded,
     },
+    INCOMING,
 ];
 
 /// How one scenario ended.
@@ -299,8 +315,14 @@ async fn demo(args: &Args) -> Result<Vec<Row>, String> {
         TrackerConfig::default().with_timeout(Duration::from_secs(args.timeout)),
     );
     let auth = AuthConfig::new(BOT_APP_ID).with_openid_config_url(emulator.openid_config_url());
+    let lifecycle = Arc::new(CallLifecycle::default());
+    let (offers_tx, offers) = tokio::sync::mpsc::channel(OFFERS);
     let receiver = Receiver::builder(auth)
         .tracker(tracker.clone())
+        .handler(Bot {
+            lifecycle: lifecycle.clone(),
+            offers: offers_tx,
+        })
         .build()
         .map_err(|e| format!("cannot build the receiver: {e}"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -339,6 +361,7 @@ async fn demo(args: &Args) -> Result<Vec<Row>, String> {
         println!("receiver  {callback}\n");
     }
     let live = !args.json && std::io::stdout().is_terminal();
+    let offers = tokio::sync::Mutex::new(offers);
     let mut rows = Vec::new();
     for (i, scenario) in SCENARIOS.iter().enumerate() {
         let number = i + 1;
@@ -351,6 +374,9 @@ async fn demo(args: &Args) -> Result<Vec<Row>, String> {
             tracker: &tracker,
             callback: &callback,
             tenant: &tenant,
+            lifecycle: &lifecycle,
+            offers: &offers,
+            timeout: Duration::from_secs(args.timeout),
             delay_ms: args.delay_ms,
             quiet: args.json,
             live,
@@ -369,6 +395,11 @@ struct Ctx<'a> {
     tracker: &'a TransferTracker,
     callback: &'a str,
     tenant: &'a str,
+    /// Each call's phase, from the receiver's callbacks (the incoming scenario).
+    lifecycle: &'a CallLifecycle,
+    /// The calls offered to the bot, from the receiver's handler.
+    offers: &'a tokio::sync::Mutex<tokio::sync::mpsc::Receiver<IncomingCall>>,
+    timeout: Duration,
     delay_ms: u64,
     quiet: bool,
     live: bool,
@@ -420,7 +451,11 @@ impl Progress {
 async fn run_scenario(ctx: &Ctx<'_>, number: usize, scenario: Scenario) -> Row {
     let progress = Progress::new(ctx, number, scenario.name);
     let started = Instant::now();
-    let outcome = drive(ctx, scenario, &progress).await;
+    let outcome = if scenario.name == INCOMING.name {
+        drive_incoming(ctx, scenario, &progress).await
+    } else {
+        drive(ctx, scenario, &progress).await
+    };
     let elapsed = started.elapsed();
     let outcome = outcome.map(|(_, o)| o);
     // The outcome carries the final notification's codes and termination reason.
@@ -481,7 +516,18 @@ async fn drive(
     } else {
         None
     };
-    let (body, call_ctx) = build(ctx, scenario, &call, replaces.clone())?;
+    transfer_and_follow(ctx, scenario, &call, replaces, progress).await
+}
+
+/// Builds, validates and sends the transfer of `call`, then follows it to its outcome.
+async fn transfer_and_follow(
+    ctx: &Ctx<'_>,
+    scenario: Scenario,
+    call: &graph_comms_emulator::PlacedCall,
+    replaces: Option<CallId>,
+    progress: &Progress,
+) -> Result<(String, TransferOutcome), String> {
+    let (body, call_ctx) = build(ctx, scenario, call, replaces.clone())?;
     let report = graph_comms_transfer::validate(&body, &call_ctx);
     if report.has_errors() {
         return Err(format!("validation: {report}"));
@@ -536,7 +582,87 @@ async fn drive(
             outcome = o;
         }
     }
-    Ok((call.id, outcome))
+    Ok((call.id.clone(), outcome))
+}
+
+/// Bounds the calls offered to the bot and not yet taken by the demo.
+const OFFERS: usize = 16;
+
+/// The demo bot's handler: feeds the call lifecycle, and hands each offered call to the demo.
+struct Bot {
+    lifecycle: Arc<CallLifecycle>,
+    offers: tokio::sync::mpsc::Sender<IncomingCall>,
+}
+
+impl NotificationHandler for Bot {
+    fn on_notifications(&self, delivery: &Delivery<'_>) {
+        for e in delivery.events {
+            self.lifecycle.apply(e);
+        }
+    }
+
+    fn on_incoming_call(&self, call: &IncomingCall, _: &Delivery<'_>) {
+        // Bounded: an offer beyond the bound is dropped (the demo offers one call at a time).
+        let _ = self.offers.try_send(call.clone());
+    }
+}
+
+/// The incoming scenario: the emulator offers the bot a call; the bot, told by its receiver,
+/// answers it, awaits `established`, then transfers it as the other scenarios do.
+async fn drive_incoming(
+    ctx: &Ctx<'_>,
+    scenario: Scenario,
+    progress: &Progress,
+) -> Result<(String, TransferOutcome), String> {
+    let script = Script::new(scenario.flow).with_delay_ms(ctx.delay_ms);
+    let call = ctx
+        .emulator
+        .place_call(
+            PlaceCall::new(ctx.callback)
+                .with_app_id(BOT_APP_ID)
+                .with_script(script)
+                .answered_by_bot(),
+        )
+        .map_err(|e| e.to_string())?;
+    progress.step("ringing: incoming call offered to the bot");
+
+    // The receiver hands the offer to the bot's handler, which passes it on here.
+    let offer = tokio::time::timeout(ctx.timeout, async {
+        let mut offers = ctx.offers.lock().await;
+        while let Some(offer) = offers.recv().await {
+            if offer.call_id == call.id {
+                return Some(offer);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .ok_or("the receiver did not deliver the incoming call")?;
+    let caller = offer
+        .caller_display_name()
+        .map_or_else(|| "a caller".to_owned(), |n| format!("{n:?}"));
+    progress.step(&format!("incoming call from {caller}: POST .../answer"));
+
+    // Follow first: `established` may arrive before the 202 does.
+    let mut follower = ctx.lifecycle.follow(&offer.call_id);
+    let answer = Answer::new(ctx.callback).build();
+    let accepted = ctx
+        .client
+        .answer(&offer.call_id, &answer)
+        .await
+        .map_err(|e| format!("answer: {e}"))?;
+    progress.step(&format!(
+        "answer 202 Accepted (request-id {})",
+        accepted.request_id.as_deref().unwrap_or("-")
+    ));
+    tokio::time::timeout(ctx.timeout, follower.established())
+        .await
+        .map_err(|_| "the answered call was not established in time".to_owned())?
+        .map_err(|end| format!("the answered call ended: {end:?}"))?;
+    progress.step("call established");
+    transfer_and_follow(ctx, scenario, &call, None, progress).await
 }
 
 /// The transfer body of a scenario, and the call context it is validated against.

@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub(crate) mod call;
 pub(crate) mod completions;
 pub(crate) mod demo;
 pub(crate) mod emulate;
+pub(crate) mod graph;
 pub(crate) mod listen;
 pub(crate) mod notify;
 pub(crate) mod transfer;

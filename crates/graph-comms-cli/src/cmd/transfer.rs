@@ -11,41 +11,13 @@
 //! The steps are separate functions ([`prepare`], [`client`], [`send`]) so that a command
 //! following the outcome can reuse the send path.
 
-use std::process::ExitCode;
-use std::sync::Arc;
-
 use graph_comms_model::TransferRequestBody;
 use graph_comms_transfer::{CallContext, CallId, Guid, Report, Transfer, Transferee, E164};
-use graph_comms_transport::{
-    Accepted, ApiVersion, BaseUrl, CallsPath, ClientCredentials, Cloud, Error as TransportError,
-    GraphCommsClient, ReqwestTransport, StaticToken, TokenProvider, Transport,
-};
+use graph_comms_transport::{Accepted, BaseUrl, Error as TransportError, GraphCommsClient};
+use std::process::ExitCode;
 
+use crate::cmd::graph::GraphArgs;
 use crate::exit::{fail, INVALID_INPUT, NOT_ACCEPTED};
-
-/// A national cloud, for `--cloud`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum CloudArg {
-    /// graph.microsoft.com
-    Global,
-    /// US Government L4: graph.microsoft.us
-    UsgovL4,
-    /// US Government L5 (DOD): dod-graph.microsoft.us
-    UsgovL5,
-    /// China (21Vianet): microsoftgraph.chinacloudapi.cn
-    China,
-}
-
-impl From<CloudArg> for Cloud {
-    fn from(c: CloudArg) -> Self {
-        match c {
-            CloudArg::Global => Cloud::Global,
-            CloudArg::UsgovL4 => Cloud::UsGovL4,
-            CloudArg::UsgovL5 => Cloud::UsGovL5,
-            CloudArg::China => Cloud::China,
-        }
-    }
-}
 
 /// Arguments of `graph-comms transfer`.
 #[derive(Debug, Clone, clap::Args)]
@@ -86,10 +58,6 @@ pub(crate) struct Args {
     /// Transfer to an application instance (auto attendant or call queue resource account).
     #[arg(long, value_name = "ID")]
     pub(crate) to_application_instance: Option<String>,
-    /// The call's tenant (GUID or domain): whose token is used, and, when a GUID, the tenant of
-    /// the users named.
-    #[arg(long, value_name = "T", env = "AZURE_TENANT_ID")]
-    pub(crate) tenant: Option<String>,
     /// Consultative transfer: the id of the call with the transfer target that this transfer
     /// replaces (`replacesCallId`).
     #[arg(long, value_name = "ID")]
@@ -109,31 +77,9 @@ pub(crate) struct Args {
     /// The bot is an application instance with a phone number (needed for `--to-phone`).
     #[arg(long)]
     pub(crate) app_instance: bool,
-    /// The API root including its version (default: the cloud's v1.0, e.g.
-    /// `https://graph.microsoft.com/v1.0`); any URL, such as a local emulator's.
-    #[arg(long, value_name = "URL")]
-    pub(crate) base_url: Option<String>,
-    /// Use the beta API instead of v1.0.
-    #[arg(long, conflicts_with = "base_url")]
-    pub(crate) beta: bool,
-    /// The national cloud: picks the default API root, token authority and scope.
-    #[arg(long, value_enum, default_value = "global")]
-    pub(crate) cloud: CloudArg,
-    /// Send to the deprecated /app/calls path instead of /communications/calls.
-    #[arg(long)]
-    pub(crate) legacy_app_calls: bool,
-    /// A bearer token to send as it is, instead of the client-credentials flow.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "GRAPH_COMMS_TOKEN",
-        hide_env_values = true
-    )]
-    pub(crate) token: Option<String>,
-    /// The Azure AD authority host (default: the cloud's); tokens come from
-    /// {HOST}/{tenant}/oauth2/v2.0/token.
-    #[arg(long, value_name = "URL", env = "AZURE_AUTHORITY_HOST")]
-    pub(crate) authority_host: Option<String>,
+    /// Where the request goes and with which credentials.
+    #[command(flatten)]
+    pub(crate) graph: GraphArgs,
     /// Print the request (URL and exact JSON body) and send nothing.
     #[arg(long, conflicts_with = "wait")]
     pub(crate) dry_run: bool,
@@ -176,7 +122,7 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    fn invalid(message: impl std::fmt::Display) -> Self {
+    pub(crate) fn invalid(message: impl std::fmt::Display) -> Self {
         Self {
             code: INVALID_INPUT,
             message: message.to_string(),
@@ -215,26 +161,9 @@ fn guid(flag: &str, value: &str) -> Result<Guid, Failure> {
     Guid::parse(value).map_err(|e| Failure::invalid(format_args!("--{flag}: {e}")))
 }
 
-/// The API root from `--base-url`, `--beta`, `--cloud` and `--legacy-app-calls`.
+/// The API root the flags name.
 fn base_url(args: &Args) -> Result<BaseUrl, Failure> {
-    let base = match &args.base_url {
-        Some(url) => {
-            BaseUrl::parse(url).map_err(|e| Failure::invalid(format_args!("--base-url: {e}")))?
-        }
-        None => {
-            let version = if args.beta {
-                ApiVersion::Beta
-            } else {
-                ApiVersion::V1
-            };
-            BaseUrl::new(args.cloud.into(), version)
-        }
-    };
-    Ok(if args.legacy_app_calls {
-        base.with_calls_path(CallsPath::LegacyApp)
-    } else {
-        base
-    })
+    args.graph.base_url()
 }
 
 /// Builds the body from the flags and validates it against the call they describe.
@@ -248,7 +177,11 @@ pub(crate) fn prepare(args: &Args) -> Result<Prepared, Failure> {
         .map_err(|e| Failure::invalid(format_args!("--call-id: {e}")))?
         .to_string();
     // The tenant of users named, when the call's tenant is given as a GUID.
-    let tenant_guid = args.tenant.as_deref().and_then(|t| Guid::parse(t).ok());
+    let tenant_guid = args
+        .graph
+        .tenant
+        .as_deref()
+        .and_then(|t| Guid::parse(t).ok());
     let mut transfer = if let Some(user) = &args.to_user {
         Transfer::to_teams_user(guid("to-user", user)?, tenant_guid)
     } else if let Some(phone) = &args.to_phone {
@@ -307,69 +240,12 @@ pub(crate) fn prepare(args: &Args) -> Result<Prepared, Failure> {
     })
 }
 
-/// The Graph client the flags describe: `--token`, else client credentials from `AZURE_*`, with
-/// `--tenant` as the token's tenant.
+/// The Graph client the flags describe (see [`GraphArgs::client`]).
 ///
 /// # Errors
-/// Exit code 2 when a token from the cloud's authority would go to a URL that is not one of
-/// that cloud's Graph hosts (name `--authority-host` or pass `--token`), or when a token would
-/// go over plain http to a host other than loopback; exit code 3 when credentials are missing
-/// or unusable.
+/// As [`GraphArgs::client`].
 pub(crate) fn client(args: &Args, base: &BaseUrl) -> Result<GraphCommsClient, Failure> {
-    let cloud = base.cloud().unwrap_or(args.cloud.into());
-    if args.token.is_none() && args.authority_host.is_none() && base.cloud().is_none() {
-        return Err(Failure::invalid(format_args!(
-            "--base-url {} is not a Microsoft Graph host of the {cloud:?} cloud, and the token \
-             would come from that cloud's authority ({}): a production token is not sent to \
-             another host; pass --authority-host (the token issuer that URL trusts, such as an \
-             emulator's root) or --token",
-            base.as_str(),
-            cloud.authority_host(),
-        )));
-    }
-    // One connection pool for the token endpoint and Graph.
-    let transport: Arc<dyn Transport> = Arc::new(
-        ReqwestTransport::new()
-            .map_err(|e| Failure::not_accepted(format_args!("transport: {e}")))?,
-    );
-    let tokens: Arc<dyn TokenProvider> = match &args.token {
-        Some(token) => Arc::new(StaticToken::new(token.clone())),
-        None => {
-            // `--tenant` (or AZURE_TENANT_ID, which it defaults to) is the token's tenant;
-            // `--authority-host` (or AZURE_AUTHORITY_HOST) is read by clap and set below.
-            let tenant = args.tenant.clone();
-            let lookup = move |name: &str| match name {
-                "AZURE_TENANT_ID" => tenant.clone(),
-                "AZURE_AUTHORITY_HOST" => None,
-                _ => std::env::var(name).ok(),
-            };
-            let mut builder = ClientCredentials::from_env_with(lookup)
-                .map_err(|e| {
-                    Failure::not_accepted(format_args!(
-                        "{e} (or pass --token; --tenant names the tenant)"
-                    ))
-                })?
-                .cloud(cloud)
-                .transport(transport.clone());
-            if let Some(host) = &args.authority_host {
-                builder = builder
-                    .authority_host(host)
-                    .map_err(|e| Failure::invalid(format_args!("--authority-host: {e}")))?;
-            }
-            Arc::new(builder.build().map_err(Failure::not_accepted)?)
-        }
-    };
-    let mut builder = GraphCommsClient::builder(tokens)
-        .base_url(base.clone())
-        .transport(transport);
-    if let Some(tenant) = &args.tenant {
-        builder = builder.tenant(tenant.clone());
-    }
-    builder.build().map_err(|e| match e {
-        TransportError::InvalidTenant { .. } => Failure::invalid(format_args!("--tenant: {e}")),
-        TransportError::InsecureUrl { .. } => Failure::invalid(format_args!("--base-url: {e}")),
-        e => Failure::not_accepted(e),
-    })
+    args.graph.client(base)
 }
 
 /// The exit-3 line of a transfer Graph did not accept: the error, and what a known refusal

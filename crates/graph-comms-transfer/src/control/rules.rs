@@ -48,6 +48,12 @@ impl Rules {
             } else {
                 None
             }
+        } else if value.starts_with("http://") && is_loopback_http(value) {
+            self.push(Violation::LoopbackHttpUrl {
+                path: path.to_owned(),
+                value: value.to_owned(),
+            });
+            None
         } else if value.starts_with("http://") {
             Some("Graph reaches only https URLs")
         } else {
@@ -447,4 +453,28 @@ pub fn validate_start_hold_music(body: &StartHoldMusicRequestBody, ctx: &CallCon
 /// Checks a `stopHoldMusic` body (it has no rules: `clientContext` is free text).
 pub fn validate_stop_hold_music(_body: &StopHoldMusicRequestBody, ctx: &CallContext) -> Report {
     Rules::new(ctx).report
+}
+
+/// Whether `url` is plain http to a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`), with no
+/// whitespace or control characters.
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
