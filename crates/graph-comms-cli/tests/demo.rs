@@ -54,7 +54,19 @@ fn every_scenario_ends_as_scripted() {
         ("failed", Some(500), Some(7700))
     );
     assert_eq!(got[7].0, "call ended");
-    assert_eq!(rows.len(), 8);
+    // The consultations: transferred, rolled back (declined), rolled back (7700).
+    assert_eq!(got[8], app_transferred, "consult, target answers");
+    assert_eq!(
+        got[9],
+        ("rolledBack".to_owned(), Some(603), Some(0), None),
+        "consult, target declines"
+    );
+    assert_eq!(
+        got[10],
+        ("rolledBack".to_owned(), Some(500), Some(7700), None),
+        "consult, 7700"
+    );
+    assert_eq!(rows.len(), 11);
 }
 
 #[test]
@@ -62,7 +74,7 @@ fn plain_output_shows_the_flow_and_the_table() {
     let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "1,6"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     for line in [
-        "[1/8] ex1 peer call -> Teams user",
+        "[1/11] ex1 peer call -> Teams user",
         "202 Accepted",
         "transferring",
         "completed (0/7015)",
@@ -74,11 +86,55 @@ fn plain_output_shows_the_flow_and_the_table() {
 }
 
 #[test]
+fn consultations_show_hold_unhold_and_hang_up() {
+    let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "9,10,11"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let lines = |prefix: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(|l| l[prefix.len()..].trim().to_owned())
+            .collect()
+    };
+    let answered = lines("[9/11] consult, target answers");
+    let declined = lines("[10/11] consult, target declines");
+    let failed = lines("[11/11] consult, transfer fails (7700)");
+    let has = |steps: &[String], step: &str| steps.iter().any(|s| s.starts_with(step));
+    for steps in [&answered, &declined, &failed] {
+        assert!(has(steps, "caller on hold (startHoldMusic)"), "{steps:?}");
+        assert!(has(steps, "consultation call "), "{steps:?}");
+    }
+    assert!(has(&answered, "target answered"), "{answered:?}");
+    assert!(has(&answered, "completed (AppTransferred)"), "{answered:?}");
+    assert!(!has(&answered, "caller off hold"), "{answered:?}");
+    assert!(
+        has(&declined, "rolling back: the target declined"),
+        "{declined:?}"
+    );
+    assert!(
+        has(&declined, "caller off hold (stopHoldMusic)"),
+        "{declined:?}"
+    );
+    assert!(has(&declined, "rolledBack (603/0)"), "{declined:?}");
+    assert!(has(&failed, "transferring"), "{failed:?}");
+    assert!(has(&failed, "consultation call hung up"), "{failed:?}");
+    assert!(
+        has(&failed, "caller off hold (stopHoldMusic)"),
+        "{failed:?}"
+    );
+    assert!(has(&failed, "rolledBack (500/7700)"), "{failed:?}");
+    assert!(
+        stdout.contains("3 of 3 scenarios ended as scripted"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_bad_scenario_number_is_invalid_input() {
-    let (code, _, stderr) = demo(&["--only", "9"]);
+    let (code, _, stderr) = demo(&["--only", "12"]);
     assert_eq!(code, 2);
     assert_eq!(
         stderr.trim(),
-        "graph-comms: error: --only 9: scenarios are numbered 1 to 8"
+        "graph-comms: error: --only 12: scenarios are numbered 1 to 11"
     );
 }

@@ -281,6 +281,8 @@ pub enum ConsultStep {
     TransferSent,
     /// A step of the transfer.
     Transfer(TransferProgress),
+    /// The consultation is being rolled back, and why.
+    RollingBack(RollbackReason),
     /// The hold music was stopped (rolling back).
     HoldStopped,
     /// The flow hung up the consultation call.
@@ -441,17 +443,15 @@ impl Consultation {
             Ok(Ok(())) => on_step(ConsultStep::TargetAnswered),
             Ok(Err(end)) => {
                 let (reason, code, subcode) = refused_by(&end);
-                guard.roll_back(&mut on_step, Some(&target)).await;
-                return Ok(rolled_back(reason, code, subcode, consult_id));
+                return Ok(guard
+                    .give_up(&mut on_step, &target, reason, code, subcode, consult_id)
+                    .await);
             }
             Err(_elapsed) => {
-                guard.roll_back(&mut on_step, Some(&target)).await;
-                return Ok(rolled_back(
-                    RollbackReason::NoAnswer,
-                    None,
-                    None,
-                    consult_id,
-                ));
+                let reason = RollbackReason::NoAnswer;
+                return Ok(guard
+                    .give_up(&mut on_step, &target, reason, None, None, consult_id)
+                    .await);
             }
         }
 
@@ -469,8 +469,9 @@ impl Consultation {
             _ = target.ended() => Some(RollbackReason::ConsultationEnded),
         };
         if let Some(reason) = reason {
-            guard.roll_back(&mut on_step, Some(&target)).await;
-            return Ok(rolled_back(reason, None, None, consult_id));
+            return Ok(guard
+                .give_up(&mut on_step, &target, reason, None, None, consult_id)
+                .await);
         }
 
         // 5. Transfer, replacing the consultation call; track before sending.
@@ -503,13 +504,14 @@ impl Consultation {
         let mut progress = handle.progress();
         if let Err(e) = client.transfer(&call_id, &body).await {
             let (code, subcode) = refusal_code(&e);
-            guard.roll_back(&mut on_step, Some(&target)).await;
             let reason = if e.is_outcome_unknown() {
                 RollbackReason::TransferTimedOut
             } else {
                 RollbackReason::TransferRefused
             };
-            return Ok(rolled_back(reason, code, subcode, consult_id));
+            return Ok(guard
+                .give_up(&mut on_step, &target, reason, code, subcode, consult_id)
+                .await);
         }
         on_step(ConsultStep::TransferSent);
         while let Some(step) = progress.next().await {
@@ -543,39 +545,19 @@ impl Consultation {
                 Ok(ConsultOutcome::CallEnded { code, subcode })
             }
             TransferOutcome::TimedOut => {
-                guard.roll_back(&mut on_step, Some(&target)).await;
-                Ok(rolled_back(
-                    RollbackReason::TransferTimedOut,
-                    None,
-                    None,
-                    consult_id,
-                ))
+                let reason = RollbackReason::TransferTimedOut;
+                Ok(guard
+                    .give_up(&mut on_step, &target, reason, None, None, consult_id)
+                    .await)
             }
             other => {
                 let (code, subcode) = (other.code(), other.subcode());
-                guard.roll_back(&mut on_step, Some(&target)).await;
-                Ok(rolled_back(
-                    RollbackReason::TransferFailed,
-                    code,
-                    subcode,
-                    consult_id,
-                ))
+                let reason = RollbackReason::TransferFailed;
+                Ok(guard
+                    .give_up(&mut on_step, &target, reason, code, subcode, consult_id)
+                    .await)
             }
         }
-    }
-}
-
-fn rolled_back(
-    reason: RollbackReason,
-    code: Option<i64>,
-    subcode: Option<i64>,
-    consult_id: String,
-) -> ConsultOutcome {
-    ConsultOutcome::RolledBack {
-        reason,
-        code,
-        subcode,
-        consultation_call_id: Some(consult_id),
     }
 }
 
@@ -627,6 +609,26 @@ struct Guard {
 }
 
 impl Guard {
+    /// Reports [`ConsultStep::RollingBack`], rolls back, and says so.
+    async fn give_up(
+        &mut self,
+        on_step: &mut (impl FnMut(ConsultStep) + Send),
+        target: &CallFollower,
+        reason: RollbackReason,
+        code: Option<i64>,
+        subcode: Option<i64>,
+        consult_id: String,
+    ) -> ConsultOutcome {
+        on_step(ConsultStep::RollingBack(reason.clone()));
+        self.roll_back(on_step, Some(target)).await;
+        ConsultOutcome::RolledBack {
+            reason,
+            code,
+            subcode,
+            consultation_call_id: Some(consult_id),
+        }
+    }
+
     /// Stops the hold music and hangs up the consultation call (unless `target` shows it has
     /// ended); errors are ignored (the caller may be gone, the call already over). Disarms.
     async fn roll_back(
