@@ -222,7 +222,10 @@ async fn check_rolled_back(
     let steps = steps.lock().unwrap().clone();
     assert!(steps.contains(&ConsultStep::HoldStarted));
     assert!(steps.contains(&ConsultStep::HoldStopped), "{steps:?}");
-    assert!(steps.contains(&ConsultStep::RollingBack(want.0)), "{steps:?}");
+    assert!(
+        steps.contains(&ConsultStep::RollingBack(want.0)),
+        "{steps:?}"
+    );
     assert_eq!(bot.emulator.on_hold(&call), None);
     assert_eq!(
         bot.emulator.call_state(&call).as_deref(),
