@@ -681,3 +681,62 @@ impl Drop for Guard {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declined(code: i64) -> CallEnd {
+        CallEnd::Declined {
+            code,
+            subcode: None,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn how_the_consultation_call_ended_names_the_rollback() {
+        let check = |end: CallEnd| refused_by(&end).0;
+        assert_eq!(check(declined(603)), RollbackReason::Declined);
+        assert_eq!(check(declined(486)), RollbackReason::Busy);
+        assert_eq!(check(declined(408)), RollbackReason::NoAnswer);
+        assert_eq!(check(declined(480)), RollbackReason::NoAnswer);
+        assert_eq!(check(CallEnd::Removed), RollbackReason::Declined);
+        assert_eq!(
+            refused_by(&CallEnd::Terminated {
+                code: Some(200),
+                subcode: Some(5001),
+                message: None,
+                termination_reason: None,
+                was_established: true,
+            }),
+            (RollbackReason::ConsultationEnded, Some(200), Some(5001))
+        );
+    }
+
+    #[test]
+    fn outcomes_read_as_their_names_and_reasons() {
+        let rolled = ConsultOutcome::RolledBack {
+            reason: RollbackReason::Busy,
+            code: Some(486),
+            subcode: None,
+            consultation_call_id: None,
+        };
+        assert_eq!(rolled.name(), "rolledBack");
+        assert_eq!(rolled.to_string(), "rolled back: the target was busy (486)");
+        let hook = RollbackReason::Hook("no \"thanks\"\n".into());
+        // The bot's text is quoted and escaped.
+        assert_eq!(
+            hook.to_string(),
+            r#"the bot rolled back: "no \"thanks\"\n""#
+        );
+        assert_eq!(
+            ConsultOutcome::CallEnded {
+                code: Some(200),
+                subcode: Some(5001)
+            }
+            .to_string(),
+            "the caller's call ended (200/5001)"
+        );
+    }
+}
