@@ -55,7 +55,8 @@ Credentials: --token, or the client-credentials flow from AZURE_CLIENT_ID and AZ
 from a cloud's authority goes only to that cloud's Graph hosts: with another --base-url, name the
 issuer with --authority-host or pass --token. Tokens never go over plain http, except to loopback.
 Exit codes: 0 accepted (with --wait: completed); 2 invalid input; 3 not accepted by Graph;
-4 (with --wait) accepted, then failed, ended the call another way, or timed out.
+4 (with --wait) accepted, then failed, ended the call another way, or timed out; with --consult,
+rolled back (the caller is back with the bot) or the caller's call ended.
 
 Examples:
   graph-comms transfer --call-id ID --to-user 550fae72-d251-43ec-868c-373732c2704f --dry-run
