@@ -61,7 +61,19 @@ fn every_scenario_ends_as_scripted() {
         "{}",
         rows[8]
     );
-    assert_eq!(rows.len(), 9);
+    // The consultations: transferred, rolled back (declined), rolled back (7700).
+    assert_eq!(got[9], app_transferred, "consult, target answers");
+    assert_eq!(
+        got[10],
+        ("rolledBack".to_owned(), Some(603), Some(0), None),
+        "consult, target declines"
+    );
+    assert_eq!(
+        got[11],
+        ("rolledBack".to_owned(), Some(500), Some(7700), None),
+        "consult, 7700"
+    );
+    assert_eq!(rows.len(), 12);
 }
 
 #[test]
@@ -69,7 +81,7 @@ fn plain_output_shows_the_flow_and_the_table() {
     let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "1,6"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     for line in [
-        "[1/9] ex1 peer call -> Teams user",
+        "[1/12] ex1 peer call -> Teams user",
         "202 Accepted",
         "transferring",
         "completed (0/7015)",
@@ -85,7 +97,7 @@ fn the_incoming_scenario_answers_then_transfers() {
     let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "9"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     let steps = [
-        "[9/9] incoming: answered -> Teams user",
+        "[9/12] incoming: answered -> Teams user",
         "incoming call offered to the bot",
         "incoming call from",
         "answer 202 Accepted",
@@ -105,11 +117,55 @@ fn the_incoming_scenario_answers_then_transfers() {
 }
 
 #[test]
+fn consultations_show_hold_unhold_and_hang_up() {
+    let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "10,11,12"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let lines = |prefix: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(|l| l[prefix.len()..].trim().to_owned())
+            .collect()
+    };
+    let answered = lines("[10/12] consult, target answers");
+    let declined = lines("[11/12] consult, target declines");
+    let failed = lines("[12/12] consult, transfer fails (7700)");
+    let has = |steps: &[String], step: &str| steps.iter().any(|s| s.starts_with(step));
+    for steps in [&answered, &declined, &failed] {
+        assert!(has(steps, "caller on hold (startHoldMusic)"), "{steps:?}");
+        assert!(has(steps, "consultation call "), "{steps:?}");
+    }
+    assert!(has(&answered, "target answered"), "{answered:?}");
+    assert!(has(&answered, "completed (AppTransferred)"), "{answered:?}");
+    assert!(!has(&answered, "caller off hold"), "{answered:?}");
+    assert!(
+        has(&declined, "rolling back: the target declined"),
+        "{declined:?}"
+    );
+    assert!(
+        has(&declined, "caller off hold (stopHoldMusic)"),
+        "{declined:?}"
+    );
+    assert!(has(&declined, "rolledBack (603/0)"), "{declined:?}");
+    assert!(has(&failed, "transferring"), "{failed:?}");
+    assert!(has(&failed, "consultation call hung up"), "{failed:?}");
+    assert!(
+        has(&failed, "caller off hold (stopHoldMusic)"),
+        "{failed:?}"
+    );
+    assert!(has(&failed, "rolledBack (500/7700)"), "{failed:?}");
+    assert!(
+        stdout.contains("3 of 3 scenarios ended as scripted"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_bad_scenario_number_is_invalid_input() {
-    let (code, _, stderr) = demo(&["--only", "10"]);
+    let (code, _, stderr) = demo(&["--only", "13"]);
     assert_eq!(code, 2);
     assert_eq!(
         stderr.trim(),
-        "graph-comms: error: --only 10: scenarios are numbered 1 to 9"
+        "graph-comms: error: --only 13: scenarios are numbered 1 to 12"
     );
 }

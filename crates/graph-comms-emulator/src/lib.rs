@@ -298,6 +298,14 @@ impl Emulator {
             .map(|r| r.state().to_owned())
     }
 
+    /// The participant of the call on hold (`startHoldMusic`), while the call lives.
+    pub fn on_hold(&self, call_id: &str) -> Option<String> {
+        self.shared
+            .calls()
+            .get(call_id)
+            .and_then(|r| r.on_hold.clone())
+    }
+
     /// What was delivered to the call's callback so far, in order (kept after the call ended, for
     /// the 10 000 most recent calls).
     pub fn deliveries(&self, call_id: &str) -> Vec<DeliveryRecord> {

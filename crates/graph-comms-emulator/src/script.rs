@@ -92,6 +92,8 @@ pub enum CallTarget {
     /// Does not answer: `establishing`, then `terminated` (`deleted`) with `resultInfo`
     /// 408/10057.
     NoAnswer,
+    /// Rings and never answers: `establishing`, then nothing until the bot hangs up (`DELETE`).
+    Ring,
 }
 
 impl Script {

@@ -105,6 +105,33 @@ async fn an_unanswered_call_ends_with_408() {
 }
 
 #[tokio::test]
+async fn a_ringing_call_rings_until_the_bot_hangs_up() {
+    let em = emulator().await;
+    em.set_default_script(Script::default().with_target(CallTarget::Ring));
+    let mut cb = Callback::start().await;
+    let g = Graph::new(&em, "v1.0").await;
+    let r = g.post("/communications/calls", &create_body(&cb.url)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let got = cb.take(1).await;
+    assert_eq!(got[0].state(), "establishing");
+    em.wait_for_deliveries(&id, 1, WAIT).await;
+    cb.assert_empty();
+    assert_eq!(em.call_state(&id).as_deref(), Some("establishing"));
+    // The bot gives up: DELETE ends it.
+    let r = g
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/communications/calls/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let got = cb.take(2).await;
+    assert_eq!(got[1].state(), "terminated");
+}
+
+#[tokio::test]
 async fn the_target_is_set_through_the_control_api() {
     let em = emulator().await;
     let r = reqwest::Client::new()

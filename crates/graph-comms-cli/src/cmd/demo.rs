@@ -18,14 +18,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
+use graph_comms_emulator::{CallTarget, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
+use graph_comms_flow::{ConsultOptions, ConsultOutcome, ConsultStep, Consultation, RollbackReason};
 use graph_comms_model::TransferRequestBody;
 use graph_comms_notify::{
     explain_subcode, CallLifecycle, IncomingCall, TrackOptions, TrackerConfig, TransferOutcome,
     TransferProgress, TransferTracker,
 };
 use graph_comms_receiver::{AuthConfig, Delivery, NotificationHandler, Receiver, ServeOptions};
-use graph_comms_transfer::{Answer, CallContext, CallId, Guid, Transfer, Transferee, E164};
+use graph_comms_transfer::{
+    Answer, CallContext, CallId, Guid, OutgoingCall, Transfer, Transferee, E164,
+};
 use graph_comms_transport::{
     BaseUrl, ClientCredential, ClientCredentials, GraphCommsClient, Secret,
 };
@@ -55,7 +58,7 @@ pub(crate) struct Args {
     /// Print the results as JSON lines instead of the live view and table.
     #[arg(long)]
     json: bool,
-    /// Run only these scenarios (numbers from 1 to 9; repeat or separate with commas).
+    /// Run only these scenarios (numbers from 1 to 12; repeat or separate with commas).
     #[arg(long, value_name = "N", value_delimiter = ',')]
     only: Vec<usize>,
 }
@@ -66,14 +69,29 @@ enum Expect {
     Completed,
     Failed(i64),
     CallEnded,
+    /// A consultation rolled back with this code or sub-code.
+    RolledBack(i64),
 }
 
 impl Expect {
     fn label(self) -> String {
         match self {
+            Self::RolledBack(code) => format!("rolled back {code}"),
             Self::Completed => "completed".into(),
             Self::Failed(sub) => format!("failed {sub}"),
             Self::CallEnded => "call ended".into(),
+        }
+    }
+
+    /// Whether a consultation ended as this expects.
+    fn matches_consult(self, outcome: &ConsultOutcome) -> bool {
+        match (self, outcome) {
+            (Self::Completed, ConsultOutcome::Completed { .. }) => true,
+            (Self::RolledBack(want), ConsultOutcome::RolledBack { .. }) => {
+                outcome.code() == Some(want) || outcome.subcode() == Some(want)
+            }
+            (Self::CallEnded, ConsultOutcome::CallEnded { .. }) => true,
+            _ => false,
         }
     }
 
@@ -183,11 +201,56 @@ const SCENARIOS: [Scenario; 9] = [
     INCOMING,
 ];
 
+/// The consultation scenarios, after [`SCENARIOS`]: the flow crate's [`Consultation`] holds the
+/// caller, calls the target (who does what the script says), then transfers or rolls back.
+const CONSULT_SCENARIOS: [(Scenario, CallTarget); 3] = [
+    (
+        Scenario {
+            name: "consult, target answers",
+            target: Target::TeamsUser,
+            consultative: true,
+            group: false,
+            flow: TransferFlow::Success,
+            expect: Expect::Completed,
+        },
+        CallTarget::Answer,
+    ),
+    (
+        Scenario {
+            name: "consult, target declines",
+            target: Target::TeamsUser,
+            consultative: true,
+            group: false,
+            flow: TransferFlow::Success,
+            expect: Expect::RolledBack(603),
+        },
+        CallTarget::Decline,
+    ),
+    (
+        Scenario {
+            name: "consult, transfer fails (7700)",
+            target: Target::TeamsUser,
+            consultative: true,
+            group: false,
+            flow: TransferFlow::ConsultativeFailed,
+            expect: Expect::RolledBack(7700),
+        },
+        CallTarget::Answer,
+    ),
+];
+
+/// The number of scenarios.
+fn scenario_count() -> usize {
+    SCENARIOS.len() + CONSULT_SCENARIOS.len()
+}
+
 /// How one scenario ended.
 #[derive(Debug)]
 struct Row {
     number: usize,
     scenario: Scenario,
+    /// A consultation scenario's outcome (its transfer's, when there was one, is `outcome`).
+    consult: Option<ConsultOutcome>,
     outcome: Result<TransferOutcome, String>,
     code: Option<i64>,
     subcode: Option<i64>,
@@ -197,12 +260,20 @@ struct Row {
 
 impl Row {
     fn as_scripted(&self) -> bool {
+        if let Some(c) = &self.consult {
+            return self.scenario.expect.matches_consult(c);
+        }
         self.outcome
             .as_ref()
             .is_ok_and(|o| self.scenario.expect.matches(o))
     }
 
     fn outcome_label(&self) -> String {
+        match &self.consult {
+            Some(ConsultOutcome::RolledBack { .. }) => return "rolledBack".into(),
+            Some(ConsultOutcome::CallEnded { .. }) => return "call ended".into(),
+            _ => {}
+        }
         match &self.outcome {
             Ok(TransferOutcome::Completed { .. }) => "completed".into(),
             Ok(TransferOutcome::Failed { .. }) => "failed".into(),
@@ -230,6 +301,15 @@ impl Row {
             (Some(text), _) => text,
             (None, Some("AppTransferred")) => {
                 "AppTransferred: the call was handed to the transfer target"
+            }
+            (None, _) if matches!(self.consult, Some(ConsultOutcome::RolledBack { .. })) => {
+                match &self.consult {
+                    Some(ConsultOutcome::RolledBack {
+                        reason: RollbackReason::Declined,
+                        ..
+                    }) => "the target declined the consultation call; the caller is back",
+                    _ => "the consultation was rolled back; the caller is back",
+                }
             }
             (None, _) if matches!(self.outcome, Ok(TransferOutcome::CallEnded { .. })) => {
                 "the call ended without a transfer result (the caller hung up)"
@@ -259,13 +339,13 @@ pub(crate) fn run(args: Args) -> ExitCode {
     if let Some(bad) = args
         .only
         .iter()
-        .find(|n| !(1..=SCENARIOS.len()).contains(*n))
+        .find(|n| !(1..=scenario_count()).contains(*n))
     {
         return fail(
             crate::exit::INVALID_INPUT,
             format!(
                 "--only {bad}: scenarios are numbered 1 to {}",
-                SCENARIOS.len()
+                scenario_count()
             ),
         );
     }
@@ -383,6 +463,24 @@ async fn demo(args: &Args) -> Result<Vec<Row>, String> {
         };
         rows.push(run_scenario(&ctx, number, *scenario).await);
     }
+    for (i, (scenario, target)) in CONSULT_SCENARIOS.iter().enumerate() {
+        let number = SCENARIOS.len() + i + 1;
+        if !args.only.is_empty() && !args.only.contains(&number) {
+            continue;
+        }
+        let ctx = Ctx {
+            emulator: &emulator,
+            client: &client,
+            tracker: &tracker,
+            lifecycle: &lifecycle,
+            callback: &callback,
+            tenant: &tenant,
+            delay_ms: args.delay_ms,
+            quiet: args.json,
+            live,
+        };
+        rows.push(run_consult_scenario(&ctx, number, *scenario, *target, args.timeout).await);
+    }
     server.abort();
     emulator.shutdown().await;
     Ok(rows)
@@ -414,7 +512,7 @@ struct Progress {
 
 impl Progress {
     fn new(ctx: &Ctx<'_>, number: usize, name: &str) -> Self {
-        let prefix = format!("[{number}/{}] {name}", SCENARIOS.len());
+        let prefix = format!("[{number}/{}] {name}", scenario_count());
         let bar = ctx.live.then(|| {
             let bar = ProgressBar::new_spinner();
             if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix:40} {msg}") {
@@ -470,6 +568,7 @@ async fn run_scenario(ctx: &Ctx<'_>, number: usize, scenario: Scenario) -> Row {
     let row = Row {
         number,
         scenario,
+        consult: None,
         outcome,
         code,
         subcode,
@@ -665,6 +764,152 @@ async fn drive_incoming(
     transfer_and_follow(ctx, scenario, &call, None, progress).await
 }
 
+/// A consultation scenario: a call at the bot, then [`Consultation`] with the target scripted
+/// to answer or decline, each step shown live (hold, the consultation call, the answer, the
+/// transfer, unhold and hang-up when rolling back).
+async fn run_consult_scenario(
+    ctx: &Ctx<'_>,
+    number: usize,
+    scenario: Scenario,
+    target: CallTarget,
+    timeout: u64,
+) -> Row {
+    let progress = Progress::new(ctx, number, scenario.name);
+    let started = Instant::now();
+    let result = consult(ctx, scenario, target, timeout, &progress).await;
+    // Calls the bot places from now on answer (the other scenarios' consultation calls).
+    ctx.emulator.set_default_script(Script::default());
+    let elapsed = started.elapsed();
+    // `outcome` is the transfer's; a consultation rolled back before or after its transfer is
+    // labelled from `consult`.
+    let (consult, outcome) = match result {
+        Ok(c) => {
+            let transfer = match &c {
+                ConsultOutcome::Completed { transfer, .. } => transfer.clone(),
+                _ => TransferOutcome::TimedOut,
+            };
+            (Some(c), Ok(transfer))
+        }
+        Err(e) => (None, Err(e)),
+    };
+    let (code, subcode, termination_reason) = match (&consult, &outcome) {
+        (Some(ConsultOutcome::Completed { transfer, .. }), _) => (
+            transfer.code(),
+            transfer.subcode(),
+            transfer.termination_reason().map(str::to_owned),
+        ),
+        (Some(c), _) => (c.code(), c.subcode(), None),
+        (None, _) => (None, None, None),
+    };
+    let row = Row {
+        number,
+        scenario,
+        consult,
+        outcome,
+        code,
+        subcode,
+        termination_reason,
+        elapsed,
+    };
+    let mark = if row.as_scripted() {
+        "ok"
+    } else {
+        "NOT AS SCRIPTED"
+    };
+    progress.finish(&format!(
+        "{} ({}) in {:.2} s: {mark}",
+        row.outcome_label(),
+        row.code_label(),
+        elapsed.as_secs_f64()
+    ));
+    row
+}
+
+/// Places the call, finds the caller's participant, runs the consultation.
+async fn consult(
+    ctx: &Ctx<'_>,
+    scenario: Scenario,
+    target: CallTarget,
+    timeout: u64,
+    progress: &Progress,
+) -> Result<ConsultOutcome, String> {
+    let script = Script::new(scenario.flow).with_delay_ms(ctx.delay_ms);
+    // The consultation call the bot places is scripted by the emulator's default script.
+    ctx.emulator.set_default_script(
+        Script::default()
+            .with_target(target)
+            .with_delay_ms(ctx.delay_ms),
+    );
+    let call = ctx
+        .emulator
+        .place_call(
+            PlaceCall::new(ctx.callback)
+                .with_app_id(BOT_APP_ID)
+                .with_script(script),
+        )
+        .map_err(|e| e.to_string())?;
+    progress.step("call established");
+    let participants = ctx
+        .client
+        .list_participants(&call.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let caller = participants
+        .iter()
+        .find_map(|p| p.id.clone())
+        .ok_or("the call has no participant with an id")?;
+    let tenant = guid(ctx.tenant)?;
+    let heidi = guid(HEIDI)?;
+    let consultation = Consultation::new(
+        call.id.clone(),
+        caller,
+        OutgoingCall::to_teams_user(ctx.callback, heidi, tenant).build(),
+        Transfer::to_teams_user(heidi, tenant).display_name("Heidi Steen"),
+    )
+    .tenant(ctx.tenant)
+    .options(
+        ConsultOptions::default()
+            .with_answer_timeout(Duration::from_secs(timeout))
+            .with_transfer_timeout(Duration::from_secs(timeout))
+            .with_reconcile(
+                graph_comms_flow::ReconcileOptions::default()
+                    .with_grace(Duration::from_secs(2))
+                    .with_interval(Duration::from_millis(200)),
+            ),
+    );
+    consultation
+        .run(ctx.client, ctx.tracker, ctx.lifecycle, |step| {
+            progress.step(&consult_step(&step));
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// One line of a consultation's live view.
+fn consult_step(step: &ConsultStep) -> String {
+    match step {
+        ConsultStep::HoldStarted => "caller on hold (startHoldMusic)".into(),
+        ConsultStep::ConsultationPlaced { call_id } => {
+            format!("consultation call {call_id} placed, ringing")
+        }
+        ConsultStep::TargetAnswered => "target answered".into(),
+        ConsultStep::TransferSent => "POST .../transfer (replacesCallId): 202 Accepted".into(),
+        ConsultStep::Transfer(TransferProgress::Transferring) => "transferring".into(),
+        ConsultStep::Transfer(TransferProgress::TransferAccepted) => "transferAccepted".into(),
+        ConsultStep::Transfer(TransferProgress::ConsultationEnded { call_id, .. }) => {
+            format!("consultation call {call_id} ended")
+        }
+        ConsultStep::Transfer(TransferProgress::Finished(o)) => {
+            format!("transfer {}", o.name())
+        }
+        ConsultStep::Transfer(other) => format!("{other:?}"),
+        ConsultStep::RollingBack(reason) => format!("rolling back: {reason}"),
+        ConsultStep::HoldStopped => "caller off hold (stopHoldMusic)".into(),
+        ConsultStep::ConsultationHungUp => "consultation call hung up".into(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// The transfer body of a scenario, and the call context it is validated against.
 fn build(
     ctx: &Ctx<'_>,
@@ -716,7 +961,7 @@ fn guid(s: &str) -> Result<Guid, String> {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "{:<3} {:<34} {:<12} {:<12} {:<16} {:>8}  explanation",
+        "{:<3} {:<34} {:<16} {:<12} {:<16} {:>8}  explanation",
         "#", "scenario", "expected", "outcome", "code/subcode", "time"
     );
     for r in rows {
@@ -728,7 +973,7 @@ fn print_table(rows: &[Row]) {
             .unwrap_or_default()
             .trim_end();
         println!(
-            "{:<3} {:<34} {:<12} {:<12} {:<16} {:>6.2} s  {}",
+            "{:<3} {:<34} {:<16} {:<12} {:<16} {:>6.2} s  {}",
             r.number,
             r.scenario.name,
             r.scenario.expect.label(),

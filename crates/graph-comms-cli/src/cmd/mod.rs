@@ -2,6 +2,7 @@
 
 pub(crate) mod call;
 pub(crate) mod completions;
+pub(crate) mod consult;
 pub(crate) mod demo;
 pub(crate) mod emulate;
 pub(crate) mod graph;

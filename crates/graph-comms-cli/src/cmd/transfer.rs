@@ -27,7 +27,8 @@ Credentials: --token, or the client-credentials flow from AZURE_CLIENT_ID and AZ
 from a cloud's authority goes only to that cloud's Graph hosts: with another --base-url, name the
 issuer with --authority-host or pass --token. Tokens never go over plain http, except to loopback.
 Exit codes: 0 accepted (with --wait: completed); 2 invalid input; 3 not accepted by Graph;
-4 (with --wait) accepted, then failed, ended the call another way, or timed out.
+4 (with --wait) accepted, then failed, ended the call another way, or timed out; with --consult,
+rolled back (the caller is back with the bot) or the caller's call ended.
 
 Examples:
   graph-comms transfer --call-id ID --to-user 550fae72-d251-43ec-868c-373732c2704f --dry-run
@@ -35,7 +36,9 @@ Examples:
   graph-comms transfer --call-id ID --to-user USER --replaces CONSULTATION-CALL-ID --beta
   graph-comms transfer --call-id ID --to-user USER --transferee-user U2 --transferee-participant P
   graph-comms transfer --call-id ID --to-user USER --wait --listen 0.0.0.0:3978 --app-id APP
-  graph-comms transfer --call-id ID --to-user USER --wait --poll 2 --timeout 60")]
+  graph-comms transfer --call-id ID --to-user USER --wait --poll 2 --timeout 60
+  graph-comms transfer --call-id ID --to-user USER --consult --wait --listen 0.0.0.0:3978 \\
+    --app-id APP --callback-uri https://bot.contoso.com/api/calls")]
 #[command(group(
     clap::ArgGroup::new("target")
         .required(true)
@@ -110,6 +113,22 @@ pub(crate) struct Args {
     /// With --wait: print the progress and the outcome as JSON lines.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Consultative transfer, orchestrated: hold the caller, call the target (--to-user or
+    /// --to-phone) with --callback-uri, transfer once it answers, or put the caller back. Exit 0
+    /// when transferred, 4 when rolled back or the call ended (the reason on stderr).
+    #[arg(long, requires_all = ["wait", "listen", "callback_uri"],
+          conflicts_with_all = ["replaces", "poll", "to_application", "to_application_instance"])]
+    pub(crate) consult: bool,
+    /// With --consult: the bot's callback URL for the consultation call (it must reach --listen).
+    #[arg(long, value_name = "URL", requires = "consult")]
+    pub(crate) callback_uri: Option<String>,
+    /// With --consult --to-phone: the application instance (resource account) placing the
+    /// consultation call.
+    #[arg(long, value_name = "ID", requires = "consult")]
+    pub(crate) app_instance_id: Option<String>,
+    /// With --consult: seconds the target has to answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub(crate) answer_timeout: u64,
 }
 
 /// A failure: the exit code and the one-line message.
@@ -313,6 +332,12 @@ pub(crate) fn run(args: Args) -> ExitCode {
             )
         }
     };
+    if args.consult {
+        return match runtime.block_on(crate::cmd::consult::consult_and_wait(&args)) {
+            Ok(code) => code,
+            Err(f) => f.exit(),
+        };
+    }
     if args.wait {
         return match runtime.block_on(crate::cmd::wait::send_and_wait(&args)) {
             Ok(code) => code,

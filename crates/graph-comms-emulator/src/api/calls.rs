@@ -140,6 +140,11 @@ fn placed_call_notifications(
     delay: std::time::Duration,
 ) -> Vec<Outgoing> {
     let result = match target {
+        CallTarget::Ring => {
+            let mut ringing = establish_notifications(id, "outgoing", tenant_id, delay);
+            ringing.truncate(1);
+            return ringing;
+        }
         CallTarget::Decline => declined(strings),
         CallTarget::NoAnswer => not_answered(strings),
         _ => return establish_notifications(id, "outgoing", tenant_id, delay),
