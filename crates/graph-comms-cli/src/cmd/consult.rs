@@ -30,7 +30,11 @@ fn parts(args: &Args, callback: &str) -> Result<(OutgoingCall, Transfer), Failur
         code: crate::exit::INVALID_INPUT,
         message: m,
     };
-    let tenant = args.tenant.as_deref().and_then(|t| Guid::parse(t).ok());
+    let tenant = args
+        .graph
+        .tenant
+        .as_deref()
+        .and_then(|t| Guid::parse(t).ok());
     if let Some(user) = &args.to_user {
         let user = Guid::parse(user).map_err(|e| invalid(format!("--to-user: {e}")))?;
         let mut call = OutgoingCall::to(callback, Target::teams_user(user, None));
@@ -173,7 +177,7 @@ async fn run(
                 .with_answer_timeout(Duration::from_secs(args.answer_timeout))
                 .with_transfer_timeout(timeout),
         );
-    if let Some(t) = &args.tenant {
+    if let Some(t) = &args.graph.tenant {
         if Guid::parse(t).is_ok() {
             consultation = consultation.tenant(t.clone());
         }

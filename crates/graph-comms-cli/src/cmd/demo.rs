@@ -442,44 +442,32 @@ async fn demo(args: &Args) -> Result<Vec<Row>, String> {
     }
     let live = !args.json && std::io::stdout().is_terminal();
     let offers = tokio::sync::Mutex::new(offers);
+    let ctx = Ctx {
+        emulator: &emulator,
+        client: &client,
+        tracker: &tracker,
+        callback: &callback,
+        tenant: &tenant,
+        lifecycle: &lifecycle,
+        offers: &offers,
+        timeout: Duration::from_secs(args.timeout),
+        delay_ms: args.delay_ms,
+        quiet: args.json,
+        live,
+    };
+    let wanted = |number: usize| args.only.is_empty() || args.only.contains(&number);
     let mut rows = Vec::new();
     for (i, scenario) in SCENARIOS.iter().enumerate() {
         let number = i + 1;
-        if !args.only.is_empty() && !args.only.contains(&number) {
-            continue;
+        if wanted(number) {
+            rows.push(run_scenario(&ctx, number, *scenario).await);
         }
-        let ctx = Ctx {
-            emulator: &emulator,
-            client: &client,
-            tracker: &tracker,
-            callback: &callback,
-            tenant: &tenant,
-            lifecycle: &lifecycle,
-            offers: &offers,
-            timeout: Duration::from_secs(args.timeout),
-            delay_ms: args.delay_ms,
-            quiet: args.json,
-            live,
-        };
-        rows.push(run_scenario(&ctx, number, *scenario).await);
     }
     for (i, (scenario, target)) in CONSULT_SCENARIOS.iter().enumerate() {
         let number = SCENARIOS.len() + i + 1;
-        if !args.only.is_empty() && !args.only.contains(&number) {
-            continue;
+        if wanted(number) {
+            rows.push(run_consult_scenario(&ctx, number, *scenario, *target, args.timeout).await);
         }
-        let ctx = Ctx {
-            emulator: &emulator,
-            client: &client,
-            tracker: &tracker,
-            lifecycle: &lifecycle,
-            callback: &callback,
-            tenant: &tenant,
-            delay_ms: args.delay_ms,
-            quiet: args.json,
-            live,
-        };
-        rows.push(run_consult_scenario(&ctx, number, *scenario, *target, args.timeout).await);
     }
     server.abort();
     emulator.shutdown().await;
