@@ -179,12 +179,13 @@ fn note_progress(record: &mut TransferRecord, event: &NotificationEvent) -> Opti
 }
 
 /// Applies one event to the transferred call's record. Pure: the record and the event decide,
-/// plus `previous_final`, the fingerprint of the previous attempt's final event while a retried
-/// delivery of it is still expected (see `TrackerConfig::late_window`).
+/// plus `retried`, which tells whether a final event's fingerprint is that of the previous
+/// attempt's final event while a retried delivery of it is still expected (see
+/// `TrackerConfig::late_window`); it is asked only about a final event before any progress.
 pub(crate) fn apply_to_transfer(
     record: &mut TransferRecord,
     event: &NotificationEvent,
-    previous_final: Option<u64>,
+    retried: impl FnOnce(u64) -> bool,
 ) -> Step {
     if record.outcome.is_some() {
         if record.late_until.is_some() {
@@ -216,7 +217,7 @@ pub(crate) fn apply_to_transfer(
     let fp = fingerprint(event);
     // A retried delivery of the previous attempt's final event must not end this attempt.
     let fresh = record.seen_transferring || record.seen_accepted;
-    if !fresh && previous_final == Some(fp) {
+    if !fresh && retried(fp) {
         return Step::Late;
     }
     record.outcome = Some(Box::new(outcome));

@@ -466,18 +466,17 @@ impl Core {
             return Applied::Ignored;
         };
         let call_id = normalize_call_id(raw_id);
-        let previous_final = self
-            .recent
-            .get(call_id.as_ref())
-            .filter(|r| r.until > now)
-            .map(|r| r.fingerprint);
-        let other_tenant = &mut false;
+        let recent = &self.recent;
+        // Looked up only when a final event meets a transfer that saw no progress yet.
+        let retried = |fp: u64| {
+            recent
+                .get(call_id.as_ref())
+                .is_some_and(|r| r.until > now && r.fingerprint == fp)
+        };
         let changed = update_with(self.store.as_mut(), &call_id, |role, record| {
             match (&record.tenant_id, tenant) {
-                (Some(own), Some(theirs)) if own.as_str() != theirs => {
-                    *other_tenant = true;
-                    return None;
-                }
+                // Another tenant's transfer: not applied (`None`).
+                (Some(own), Some(theirs)) if own.as_str() != theirs => return None,
                 (None, Some(theirs)) if is_relevant(event) => {
                     record.tenant_id = Some(theirs.to_owned());
                 }
@@ -485,7 +484,7 @@ impl Core {
             }
             let was_open = record.outcome.is_none();
             let applied = match role {
-                CallRole::Transferred => apply_to_transfer(record, event, previous_final),
+                CallRole::Transferred => apply_to_transfer(record, event, retried),
                 CallRole::Consultation => apply_to_consultation(record, event),
             };
             let done = matches!(applied, Step::LateResult(_))
