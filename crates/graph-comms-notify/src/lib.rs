@@ -40,29 +40,33 @@
 //! # Ok::<(), graph_comms_notify::NotifyError>(())
 //! ```
 
+mod config;
 mod error;
 mod event;
 mod explain;
+mod handle;
 mod incoming;
 mod lifecycle;
+mod machine;
+mod outcome;
 mod store;
 mod tracker;
 
+pub use config::{TrackOptions, TrackerConfig};
 pub use error::{NotifyError, Result};
 pub use event::{
     classify, decode, normalize_call_id, EventKind, NotificationEvent, ResourceShape,
     TRANSFER_COMPLETED_SUBCODE,
 };
 pub use explain::{explain_subcode, KNOWN_SUBCODES};
+pub use handle::{ProgressStream, TransferHandle};
 pub use incoming::{incoming_calls, is_incoming, IncomingCall};
 pub use lifecycle::{
     CallEnd, CallFollower, CallLifecycle, CallPhase, OperationFollower, OperationPhase,
 };
+pub use outcome::{TransferOutcome, TransferProgress};
 pub use store::{CallRole, MemoryStore, TransferRecord, TransferStore};
-pub use tracker::{
-    Applied, ProgressStream, TrackOptions, TrackerConfig, TrackerStats, TransferHandle,
-    TransferOutcome, TransferProgress, TransferTracker,
-};
+pub use tracker::{Applied, TrackerStats, TransferTracker};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

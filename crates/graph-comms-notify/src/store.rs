@@ -1,16 +1,23 @@
-//! Where the tracker keeps its open transfers: the [`TransferStore`] trait and the in-memory
-//! default, [`MemoryStore`].
+//! Where the tracker keeps its open transfers: the [`TransferStore`] trait, its plain-data
+//! [`TransferRecord`], and the in-memory default, [`MemoryStore`].
+//!
+//! The shape is the one a store shared by several bot instances can implement: records are plain
+//! data (serializable, deadlines in Unix time), and a store is only asked to register a transfer
+//! exclusively, run the state machine on one record atomically
+//! ([`update`](TransferStore::update): a read-modify-write), read one, and remove one. The wakers
+//! that resolve handles stay in the process that called `track`.
 
 use std::collections::HashMap;
 use std::fmt;
 
-use tokio::time::Instant;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{NotifyError, Result};
-use crate::tracker::TransferOutcome;
+use crate::outcome::TransferOutcome;
 
 /// Which call of an open transfer a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum CallRole {
     /// The call being transferred (the id given to `track`).
@@ -21,9 +28,13 @@ pub enum CallRole {
 
 /// The state of one open transfer, as a [`TransferStore`] keeps it.
 ///
-/// Everything here is plain data, so a store shared by several bot instances can serialize it;
-/// the wakers that resolve handles stay in the process that called `track`.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything here is plain data (it round-trips through JSON with serde), so a store shared by
+/// several bot instances can serialize it; times are Unix milliseconds. The wakers that resolve
+/// handles stay in the process that called `track`. The tenant the transfer belongs to, the
+/// remembered `TimedOut` awaiting a late result ([`late_until`](Self::late_until)) and whether it
+/// counts against `TrackerConfig::max_followed` ([`followed`](Self::followed)) travel with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct TransferRecord {
     /// The call being transferred.
@@ -32,8 +43,8 @@ pub struct TransferRecord {
     pub replaces_call_id: Option<String>,
     /// Tells attempts on the same call apart; unique per tracker.
     pub attempt: u64,
-    /// When the transfer times out.
-    pub deadline: Instant,
+    /// When the transfer times out, in Unix milliseconds.
+    pub deadline: u64,
     /// A `transferring` notification was applied.
     pub seen_transferring: bool,
     /// A `transferAccepted` notification was applied.
@@ -54,8 +65,9 @@ pub struct TransferRecord {
     pub seen_established: bool,
     /// Followed on the tracker's own initiative (bounded by `TrackerConfig::max_followed`).
     pub followed: bool,
-    /// The transfer timed out and is remembered until then for a late result.
-    pub late_until: Option<Instant>,
+    /// The transfer timed out and is remembered until then (Unix milliseconds) for a late
+    /// result.
+    pub late_until: Option<u64>,
 }
 
 impl TransferRecord {
@@ -64,7 +76,7 @@ impl TransferRecord {
         call_id: String,
         replaces_call_id: Option<String>,
         attempt: u64,
-        deadline: Instant,
+        deadline: u64,
     ) -> Self {
         TransferRecord {
             call_id,
@@ -88,22 +100,32 @@ impl TransferRecord {
 /// id. The tracker passes ids already normalized ([`normalize_call_id`](crate::normalize_call_id)),
 /// so a store compares them exactly.
 ///
+/// Records are handed over by value and changed through a closure, never lent out as `&mut`, so
+/// a store may keep them serialized (see the tests' JSON store) or in a shared engine: `update`
+/// is a read-modify-write that such a store runs atomically (compare-and-set, or a transaction).
+///
 /// The tracker serializes every call into the store behind one lock, so implementations need no
 /// locking of their own. Every method must be O(1) (amortized): the tracker calls them on the
 /// notification hot path.
 pub trait TransferStore: Send + fmt::Debug + 'static {
-    /// Stores a new open transfer.
+    /// Registers a new open transfer, atomically and exclusively.
     ///
     /// # Errors
     /// [`NotifyError::AlreadyTracking`] when the call, or the record's consultation call, already
     /// belongs to a stored transfer.
     fn insert(&mut self, record: TransferRecord) -> Result<()>;
 
-    /// The transfer that `call_id` belongs to, as the transferred call or as its consultation call.
-    fn find_mut(&mut self, call_id: &str) -> Option<(CallRole, &mut TransferRecord)>;
+    /// Runs `change` on the transfer that `call_id` belongs to, as the transferred call or as its
+    /// consultation call, and stores the changed record; `false` when no transfer has the call.
+    fn update(
+        &mut self,
+        call_id: &str,
+        change: &mut dyn FnMut(CallRole, &mut TransferRecord),
+    ) -> bool;
 
-    /// The transfer of the transferred call `call_id`.
-    fn get(&self, call_id: &str) -> Option<&TransferRecord>;
+    /// Shows the transfer of the transferred call `call_id` to `read`; `false` when there is
+    /// none.
+    fn read(&self, call_id: &str, read: &mut dyn FnMut(&TransferRecord)) -> bool;
 
     /// Removes the transfer of the transferred call `call_id` when it is attempt `attempt`.
     fn remove(&mut self, call_id: &str, attempt: u64) -> Option<TransferRecord>;
@@ -115,6 +137,38 @@ pub trait TransferStore: Send + fmt::Debug + 'static {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Reads the transfer of the transferred call `call_id` through `read`, returning what it returns.
+pub(crate) fn read_with<R>(
+    store: &dyn TransferStore,
+    call_id: &str,
+    read: impl FnOnce(&TransferRecord) -> R,
+) -> Option<R> {
+    let mut read = Some(read);
+    let mut out = None;
+    store.read(call_id, &mut |record| {
+        if let Some(read) = read.take() {
+            out = Some(read(record));
+        }
+    });
+    out
+}
+
+/// Changes the transfer that `call_id` belongs to through `change`, returning what it returns.
+pub(crate) fn update_with<R>(
+    store: &mut dyn TransferStore,
+    call_id: &str,
+    change: impl FnOnce(CallRole, &mut TransferRecord) -> R,
+) -> Option<R> {
+    let mut change = Some(change);
+    let mut out = None;
+    store.update(call_id, &mut |role, record| {
+        if let Some(change) = change.take() {
+            out = Some(change(role, record));
+        }
+    });
+    out
 }
 
 /// The default [`TransferStore`]: two hash maps in memory.
@@ -156,21 +210,35 @@ impl TransferStore for MemoryStore {
         Ok(())
     }
 
-    fn find_mut(&mut self, call_id: &str) -> Option<(CallRole, &mut TransferRecord)> {
-        if self.records.contains_key(call_id) {
-            return self
-                .records
-                .get_mut(call_id)
-                .map(|r| (CallRole::Transferred, r));
+    fn update(
+        &mut self,
+        call_id: &str,
+        change: &mut dyn FnMut(CallRole, &mut TransferRecord),
+    ) -> bool {
+        if let Some(record) = self.records.get_mut(call_id) {
+            change(CallRole::Transferred, record);
+            return true;
         }
-        let primary = self.consultations.get(call_id)?;
-        self.records
-            .get_mut(primary)
-            .map(|r| (CallRole::Consultation, r))
+        let Some(primary) = self.consultations.get(call_id) else {
+            return false;
+        };
+        match self.records.get_mut(primary) {
+            Some(record) => {
+                change(CallRole::Consultation, record);
+                true
+            }
+            None => false,
+        }
     }
 
-    fn get(&self, call_id: &str) -> Option<&TransferRecord> {
-        self.records.get(call_id)
+    fn read(&self, call_id: &str, read: &mut dyn FnMut(&TransferRecord)) -> bool {
+        match self.records.get(call_id) {
+            Some(record) => {
+                read(record);
+                true
+            }
+            None => false,
+        }
     }
 
     fn remove(&mut self, call_id: &str, attempt: u64) -> Option<TransferRecord> {

@@ -290,33 +290,58 @@ fn deliveries() -> impl Strategy<Value = (usize, Vec<usize>, usize)> {
     })
 }
 
+/// Delivers `flow` in `order` (with noise), calling `track` after `track_at` deliveries, to a
+/// tracker made by `new_tracker`, and checks the ordered flow's outcome.
+fn ordered_outcome(
+    new_tracker: fn(TrackerConfig) -> TransferTracker,
+    flow: usize,
+    order: Vec<usize>,
+    track_at: usize,
+) -> Result<(), TestCaseError> {
+    let (events, consultative, expected, after) = flows().swap_remove(flow);
+    let mut order = order;
+    respect(&mut order, &after);
+    let noise = noise();
+    let pick = |i: usize| {
+        if i < events.len() {
+            &events[i]
+        } else {
+            &noise[i - events.len()]
+        }
+    };
+    let mut config = TrackerConfig::default();
+    config.max_buffered_per_call = 64;
+    let tracker = new_tracker(config);
+    let options = if consultative {
+        TrackOptions::consultative(CONSULT)
+    } else {
+        TrackOptions::default()
+    };
+    let track_at = track_at.min(order.len());
+    for &i in &order[..track_at] {
+        tracker.apply(pick(i));
+    }
+    let handle = tracker.track_with(CALL, options).expect("tracks");
+    for &i in &order[track_at..] {
+        tracker.apply(pick(i));
+    }
+    prop_assert_eq!(handle.outcome(), Some(expected));
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn any_order_and_duplication_gives_the_ordered_outcome((flow, order, track_at) in deliveries()) {
-        let (events, consultative, expected, after) = flows().swap_remove(flow);
-        let mut order = order;
-        respect(&mut order, &after);
-        let noise = noise();
-        let pick = |i: usize| if i < events.len() { &events[i] } else { &noise[i - events.len()] };
-        let mut config = TrackerConfig::default();
-        config.max_buffered_per_call = 64;
-        let tracker = TransferTracker::new(config);
-        let options = if consultative {
-            TrackOptions::consultative(CONSULT)
-        } else {
-            TrackOptions::default()
-        };
-        let track_at = track_at.min(order.len());
-        for &i in &order[..track_at] {
-            tracker.apply(pick(i));
-        }
-        let handle = tracker.track_with(CALL, options).expect("tracks");
-        for &i in &order[track_at..] {
-            tracker.apply(pick(i));
-        }
-        prop_assert_eq!(handle.outcome(), Some(expected));
+        ordered_outcome(memory_tracker, flow, order, track_at)?;
+    }
+
+    /// The same over a store that serializes every record through JSON: the state machine needs
+    /// nothing but a record's plain data.
+    #[test]
+    fn the_outcome_is_the_same_over_a_serializing_store((flow, order, track_at) in deliveries()) {
+        ordered_outcome(json_tracker, flow, order, track_at)?;
     }
 }
 
