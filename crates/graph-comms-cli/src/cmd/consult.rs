@@ -208,15 +208,5 @@ fn print_step(step: &ConsultStep, json: bool) {
         ConsultStep::ConsultationHungUp => ("consultationHungUp", None),
         _ => return,
     };
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({ "event": event, "detail": detail })
-        );
-    } else {
-        eprintln!(
-            "{event}{}",
-            detail.map(|d| format!(" {d:?}")).unwrap_or_default()
-        );
-    }
+    super::wait::print_event(event, "detail", detail, json);
 }

@@ -563,6 +563,11 @@ async fn run_scenario(ctx: &Ctx<'_>, number: usize, scenario: Scenario) -> Row {
         termination_reason,
         elapsed,
     };
+    report_row(&progress, row)
+}
+
+/// Ends a scenario's live view with its outcome and whether it went as scripted.
+fn report_row(progress: &Progress, row: Row) -> Row {
     let mark = if row.as_scripted() {
         "ok"
     } else {
@@ -572,7 +577,7 @@ async fn run_scenario(ctx: &Ctx<'_>, number: usize, scenario: Scenario) -> Row {
         "{} ({}) in {:.2} s: {mark}",
         row.outcome_label(),
         row.code_label(),
-        elapsed.as_secs_f64()
+        row.elapsed.as_secs_f64()
     ));
     row
 }
@@ -799,18 +804,7 @@ async fn run_consult_scenario(
         termination_reason,
         elapsed,
     };
-    let mark = if row.as_scripted() {
-        "ok"
-    } else {
-        "NOT AS SCRIPTED"
-    };
-    progress.finish(&format!(
-        "{} ({}) in {:.2} s: {mark}",
-        row.outcome_label(),
-        row.code_label(),
-        elapsed.as_secs_f64()
-    ));
-    row
+    report_row(&progress, row)
 }
 
 /// Places the call, finds the caller's participant, runs the consultation.

@@ -171,11 +171,17 @@ fn print_step(step: &TransferProgress, json: bool) {
         }
         _ => return,
     };
+    print_event(event, "callId", detail, json);
+}
+
+/// Prints one event: `{"event": …, key: detail}` on stdout with `--json`, else the event and its
+/// detail (quoted) on stderr.
+pub(crate) fn print_event(event: &str, key: &str, detail: Option<String>, json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "event": event, "callId": detail })
-        );
+        let mut line = serde_json::Map::new();
+        line.insert("event".into(), event.into());
+        line.insert(key.into(), detail.into());
+        println!("{}", serde_json::Value::Object(line));
     } else {
         eprintln!(
             "{event}{}",
