@@ -16,8 +16,10 @@
 //! Checks, besides "no panic": the status is one the receiver documents (never a 5xx); it is the
 //! one the headers call for (401 for no, an expired, an unpublished or a `Basic` token, 403 for
 //! another app's, 415 for a valid token with the wrong content type); with a valid token and
-//! JSON it is 202 exactly when [`graph_comms_notify::decode`] reads the body, else 400; and a
-//! request answered anything but 202 applies nothing to the tracker.
+//! JSON it is 202 exactly when [`graph_comms_notify::decode`] reads the body into at most
+//! [`MAX_NOTIFICATIONS`] events, 413 when it reads more, else 400 (or 413 when the receiver's
+//! count before decoding finds more than the limit: then the body has at least that many commas);
+//! and a request answered anything but 202 applies nothing to the tracker.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
@@ -161,6 +163,9 @@ const SMALL_LIMIT: usize = 1024;
 
 const ALLOWED: [u16; 7] = [202, 400, 401, 403, 408, 413, 415];
 
+/// The receivers' limit on notifications per body (the default).
+const MAX_NOTIFICATIONS: usize = graph_comms_receiver::DEFAULT_MAX_NOTIFICATIONS;
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, mut body)) = data.split_first() else {
         return;
@@ -211,10 +216,10 @@ fuzz_target!(|data: &[u8]| {
         (3, _) => Some(403),
         (_, 2 | 3) => Some(415),
         _ if declared > limit => Some(413),
-        _ => Some(if graph_comms_notify::decode(body).is_ok() {
-            202
-        } else {
-            400
+        _ => Some(match graph_comms_notify::decode(body) {
+            Ok(events) if events.len() > MAX_NOTIFICATIONS => 413,
+            Ok(_) => 202,
+            Err(_) => 400,
         }),
     };
     let request = request
@@ -222,13 +227,19 @@ fuzz_target!(|data: &[u8]| {
         .expect("a well-formed request");
 
     let before = receiver.tracker().stats().applied;
+    let too_many_before = receiver.stats().too_many_notifications;
     let response = f
         .runtime
         .block_on(router.clone().oneshot(request))
         .expect("the router is infallible");
     let status = response.status().as_u16();
     assert!(ALLOWED.contains(&status), "status {status}");
-    if let Some(expected) = expected {
+    if receiver.stats().too_many_notifications > too_many_before {
+        // Refused by the count before decoding: more elements than the limit need as many commas.
+        assert_eq!(status, 413, "selector {selector:#04x}");
+        let commas = body.iter().filter(|b| **b == b',').count();
+        assert!(commas >= MAX_NOTIFICATIONS, "413 for {commas} commas");
+    } else if let Some(expected) = expected {
         assert_eq!(status, expected, "selector {selector:#04x}");
     }
     if status != 202 {

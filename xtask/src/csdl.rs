@@ -37,12 +37,16 @@ pub(crate) struct Parameter {
     pub(crate) nullable: bool,
 }
 
-/// An `Action`.
+/// A bound `Action`.
 #[derive(Debug, Clone)]
 pub(crate) struct Action {
     pub(crate) name: String,
+    /// The type the action is bound to (`call`, `participant`, ...), without the alias.
+    pub(crate) binding: String,
     pub(crate) description: Option<String>,
     pub(crate) parameters: Vec<Parameter>,
+    /// The `ReturnType`, if any (e.g. `graph.playPromptOperation`).
+    pub(crate) return_type: Option<String>,
 }
 
 /// The `microsoft.graph` schema of one CSDL file.
@@ -50,7 +54,9 @@ pub(crate) struct Action {
 pub(crate) struct Schema {
     pub(crate) enums: BTreeMap<String, EnumType>,
     pub(crate) types: BTreeMap<String, StructuredType>,
-    pub(crate) actions: BTreeMap<String, Action>,
+    /// Bound actions by `(binding type, name)`: names repeat across bindings (`redirect` is an
+    /// action of `call` and of `printJob`).
+    pub(crate) actions: BTreeMap<(String, String), Action>,
 }
 
 const EDM: &str = "http://docs.oasis-open.org/odata/ns/edm";
@@ -116,13 +122,35 @@ pub(crate) fn parse(xml: &str) -> Result<Schema, String> {
                 let parameters = node
                     .children()
                     .filter(|c| c.has_tag_name((EDM, "Parameter")))
-                    .filter(|c| c.attribute("Name") != Some("bindingParameter"))
+                    .filter(|c| {
+                        !matches!(
+                            c.attribute("Name"),
+                            Some("bindingParameter" | "bindparameter")
+                        )
+                    })
                     .map(|c| Parameter {
                         name: c.attribute("Name").unwrap_or_default().to_owned(),
                         ty: c.attribute("Type").unwrap_or_default().to_owned(),
                         nullable: c.attribute("Nullable") != Some("false"),
                     })
                     .collect();
+                let binding = node
+                    .children()
+                    .filter(|c| c.has_tag_name((EDM, "Parameter")))
+                    .find(|c| {
+                        matches!(
+                            c.attribute("Name"),
+                            Some("bindingParameter" | "bindparameter")
+                        )
+                    })
+                    .and_then(|c| c.attribute("Type"))
+                    .map(|t| local_name(t).to_owned())
+                    .unwrap_or_default();
+                let return_type = node
+                    .children()
+                    .find(|c| c.has_tag_name((EDM, "ReturnType")))
+                    .and_then(|c| c.attribute("Type"))
+                    .map(str::to_owned);
                 let description = node
                     .descendants()
                     .filter(|c| c.has_tag_name((EDM, "PropertyValue")))
@@ -130,11 +158,13 @@ pub(crate) fn parse(xml: &str) -> Result<Schema, String> {
                     .and_then(|c| c.attribute("String"))
                     .map(str::to_owned);
                 out.actions.insert(
-                    name.clone(),
+                    (binding.clone(), name.clone()),
                     Action {
                         name,
+                        binding,
                         description,
                         parameters,
+                        return_type,
                     },
                 );
             }

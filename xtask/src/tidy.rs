@@ -127,4 +127,23 @@ mod tests {
             "README.md does not show examples/tour.rs's tour"
         );
     }
+
+    /// The README's "Build a transfer bot" is the code that `examples/transfer_bot.rs` compiles.
+    #[test]
+    fn readme_transfer_bot_is_the_compiled_example() {
+        let root = crate::workspace_root();
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let example =
+            std::fs::read_to_string(root.join("crates/graph-comms-cli/examples/transfer_bot.rs"))
+                .unwrap();
+        let bot = example
+            .split("// --- bot ---\n")
+            .nth(1)
+            .and_then(|t| t.split("// --- end of bot ---").next())
+            .expect("bot markers in examples/transfer_bot.rs");
+        assert!(
+            readme.contains(bot),
+            "README.md does not show examples/transfer_bot.rs's bot"
+        );
+    }
 }

@@ -9,6 +9,7 @@ use graph_comms_receiver::{AuthConfig, Receiver, ServeOptions};
 use graph_comms_transport::{BaseUrl, StaticToken};
 
 // --- tour ---
+use graph_comms_flow::{settle, ReconcileOptions};
 use graph_comms_notify::{TransferOutcome, TransferTracker};
 use graph_comms_transfer::{validate, CallContext, Guid, Transfer};
 use graph_comms_transport::GraphCommsClient;
@@ -27,10 +28,11 @@ async fn transfer_to_heidi(
     if report.has_errors() {
         return Err(report.to_string().into()); // e.g. "transferTarget.identity.phone.id: ..."
     }
-    let outcome = tracker.track(call_id)?; // before sending: callbacks may beat the 202
+    let handle = tracker.track(call_id)?; // before sending: callbacks may beat the 202
     let accepted = client.transfer(call_id, &body).await?;
     println!("202 Accepted, request-id {:?}", accepted.request_id);
-    Ok(outcome.await) // Completed, Failed { code, subcode, .. }, CallEnded { .. } or TimedOut
+    // Completed, Failed, CallEnded or TimedOut, with codes; Graph is asked if no result came.
+    Ok(settle(client, handle, &ReconcileOptions::default()).await?)
 }
 // --- end of tour ---
 

@@ -234,3 +234,334 @@ fn listen_prints_events_and_outcomes_and_rejects_forgeries() {
     assert_eq!(outcome["resultCode"], 500);
     assert_eq!(outcome["resultSubcode"], 7700);
 }
+
+/// A signing key served by a key server, and tokens minted with it.
+struct Keys {
+    key: rsa::RsaPrivateKey,
+    server: SocketAddr,
+}
+
+impl Keys {
+    fn new() -> Self {
+        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key");
+        let public = key.to_public_key();
+        let jwk = serde_json::json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
+            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+        });
+        let server = key_server(jwk);
+        Keys { key, server }
+    }
+
+    /// A token for the bot, from tenant `tid`.
+    fn token(&self, tid: &str) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(KID.to_owned());
+        let der = self.key.to_pkcs1_der().expect("DER");
+        let claims = serde_json::json!({
+            "iss": "https://api.botframework.com", "aud": APP_ID, "tid": tid,
+            "iat": now, "nbf": now, "exp": now + 3600,
+        });
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(der.as_bytes()))
+            .expect("token")
+    }
+}
+
+/// A running `graph-comms listen` with `extra` arguments: its address and its stdout lines.
+struct Running {
+    addr: SocketAddr,
+    lines: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    _child: Listener,
+}
+
+impl Running {
+    fn start(keys: &Keys, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
+            .args(["listen", "--addr", "127.0.0.1:0", "--app-id", APP_ID])
+            .arg("--openid-config")
+            .arg(format!(
+                "http://{}/v1/.well-known/OpenIdConfiguration",
+                keys.server
+            ))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn graph-comms listen");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let child = Listener(child);
+        let mut stderr = BufReader::new(stderr);
+        let mut line = String::new();
+        stderr.read_line(&mut line).expect("stderr line");
+        let addr: SocketAddr = line
+            .trim()
+            .strip_prefix("graph-comms: listening on http://")
+            .and_then(|rest| rest.strip_suffix("/api/calls"))
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first stderr line: {line:?}"));
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (etx, stderr_lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if etx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            addr,
+            lines,
+            stderr: stderr_lines,
+            _child: child,
+        }
+    }
+
+    /// Posts `body` with `token`; expects 202.
+    fn post(&self, token: &str, body: &str) {
+        assert_eq!(post(self.addr, token, body), 202, "{body}");
+    }
+
+    /// The outcome lines among the next `count` lines (reading notification lines past).
+    fn outcomes(&self, count: usize) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        while out.len() < count {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("an outcome line within 30 s; got {out:?}"));
+            let value: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+            if value.get("outcome").is_some() {
+                out.push(value);
+            }
+        }
+        out
+    }
+
+    /// No further outcome line within `wait`.
+    fn no_more_outcomes(&self, wait: Duration) {
+        let until = std::time::Instant::now() + wait;
+        while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => assert!(!line.contains("\"outcome\""), "unexpected outcome: {line}"),
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// One body of `(changeType, resourceUrl or resource, resourceData)` notifications.
+fn body(notes: &[(&str, &str, serde_json::Value)]) -> String {
+    let value: Vec<serde_json::Value> = notes
+        .iter()
+        .map(|(change, path, data)| {
+            let key = if path.starts_with("/app/") {
+                "resource"
+            } else {
+                "resourceUrl"
+            };
+            serde_json::json!({ "changeType": change, key: path, "resourceData": data })
+        })
+        .collect();
+    serde_json::json!({ "value": value }).to_string()
+}
+
+const GUID: &str = "57dab8b1-894c-409a-b240-bd8beae78896";
+const GUID_OLD: &str = "57DAB8B1894C409AB240BD8BEAE78896";
+
+fn call_path(id: &str) -> String {
+    format!("/communications/calls/{id}")
+}
+
+fn state(s: &str) -> serde_json::Value {
+    serde_json::json!({ "@odata.type": "#microsoft.graph.call", "state": s })
+}
+
+fn bare(id: &str) -> serde_json::Value {
+    serde_json::json!({ "@odata.type": "#microsoft.graph.call", "@odata.id": call_path(id) })
+}
+
+fn completed_7015() -> serde_json::Value {
+    serde_json::json!({"@odata.type": "#microsoft.graph.call", "state": "terminated",
+        "resultInfo": {"code": 0, "subcode": 7015, "message": "GracefulTransferCompleted"}})
+}
+
+#[test]
+fn listen_prints_one_outcome_per_transfer_for_every_shape_graph_sends() {
+    let keys = Keys::new();
+    let token = keys.token("72f988bf-86f1-41af-91ab-2d7cd011db47");
+    let running = Running::start(&keys, &["--transfer-timeout", "2"]);
+
+    // Deleted after transferAccepted, holding only @odata.type / @odata.id: completed, inferred.
+    let a = "a0000000-0000-4000-8000-00000000000a";
+    running.post(
+        &token,
+        &body(&[("updated", &call_path(a), state("transferring"))]),
+    );
+    running.post(
+        &token,
+        &body(&[("updated", &call_path(a), state("transferAccepted"))]),
+    );
+    running.post(&token, &body(&[("deleted", &call_path(a), bare(a))]));
+    let [line] = <[_; 1]>::try_from(running.outcomes(1)).expect("one line");
+    assert_eq!(line["callId"], a);
+    assert_eq!(line["outcome"], "transferCompleted");
+    assert_eq!(line["inferred"], true);
+    assert!(line.get("late").is_none());
+
+    // One body holding the whole flow.
+    let b = "b0000000-0000-4000-8000-00000000000b";
+    running.post(
+        &token,
+        &body(&[
+            ("updated", &call_path(b), state("transferring")),
+            ("updated", &call_path(b), state("transferAccepted")),
+            ("deleted", &call_path(b), completed_7015()),
+        ]),
+    );
+    let [line] = <[_; 1]>::try_from(running.outcomes(1)).expect("one line");
+    assert_eq!(
+        (line["callId"].as_str(), line["outcome"].as_str()),
+        (Some(b), Some("transferCompleted"))
+    );
+    assert_eq!(
+        (line["resultCode"].as_i64(), line["resultSubcode"].as_i64()),
+        (Some(0), Some(7015))
+    );
+    assert!(line.get("inferred").is_none());
+
+    // The older operations flow, the call spelled in upper case without dashes, then its failed
+    // operation; a later notification spelled with dashes is the same transfer.
+    let op = format!("/app/calls/{GUID_OLD}/operations/0FE0623FD62842EDB4BD8AC290072CC5");
+    let progress = |sub: &str| {
+        serde_json::json!({"@odata.type": "#microsoft.graph.commsOperation",
+            "resultInfo": {"code": "200", "subCode": sub}, "status": "running"})
+    };
+    running.post(&token, &body(&[("updated", &op, progress("transferring"))]));
+    running.post(
+        &token,
+        &body(&[(
+            "deleted",
+            &op,
+            serde_json::json!({"@odata.type": "#microsoft.graph.commsOperation",
+                "resultInfo": {"code": "500", "subCode": "7000", "message": "Call transfer failed"},
+                "status": "failed"}),
+        )]),
+    );
+    let [line] = <[_; 1]>::try_from(running.outcomes(1)).expect("one line");
+    assert_eq!(line["callId"], GUID_OLD, "spelled as Graph spelled it");
+    assert_eq!(line["outcome"], "transferFailed");
+    assert_eq!(
+        (line["resultCode"].as_i64(), line["resultSubcode"].as_i64()),
+        (Some(500), Some(7000))
+    );
+    // The call's deletion (spelled with dashes) after that outcome starts nothing new.
+    running.post(&token, &body(&[("deleted", &call_path(GUID), bare(GUID))]));
+
+    // A final result after the deadline: a timedOut line, then the late outcome of that transfer.
+    let c = "c0000000-0000-4000-8000-00000000000c";
+    running.post(
+        &token,
+        &body(&[("updated", &call_path(c), state("transferring"))]),
+    );
+    let [line] = <[_; 1]>::try_from(running.outcomes(1)).expect("one line");
+    assert_eq!(
+        (line["callId"].as_str(), line["outcome"].as_str()),
+        (Some(c), Some("timedOut"))
+    );
+    running.post(
+        &token,
+        &body(&[("deleted", &call_path(c), completed_7015())]),
+    );
+    let [line] = <[_; 1]>::try_from(running.outcomes(1)).expect("one line");
+    assert_eq!(
+        (line["callId"].as_str(), line["outcome"].as_str()),
+        (Some(c), Some("transferCompleted"))
+    );
+    assert_eq!(line["late"], true);
+    running.no_more_outcomes(Duration::from_secs(3));
+}
+
+#[test]
+fn listen_binds_transfers_to_their_tenant_and_bounds_what_it_follows() {
+    let keys = Keys::new();
+    let tenant_a = keys.token("72f988bf-86f1-41af-91ab-2d7cd011db47");
+    let tenant_b = keys.token("11111111-2222-3333-4444-555555555555");
+    // A long timeout: any `timedOut` line below comes from --max-open, not from the clock.
+    let running = Running::start(&keys, &["--transfer-timeout", "600", "--max-open", "1"]);
+
+    // Followed under tenant A; tenant B's "completed" is not applied (and is logged), tenant A's
+    // own end is.
+    let a = "a1000000-0000-4000-8000-00000000000a";
+    running.post(
+        &tenant_a,
+        &body(&[("updated", &call_path(a), state("transferring"))]),
+    );
+    running.post(
+        &tenant_b,
+        &body(&[("deleted", &call_path(a), completed_7015())]),
+    );
+    let logged = running
+        .stderr
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a stderr line");
+    assert!(
+        logged.contains("another tenant") && logged.contains(a),
+        "{logged}"
+    );
+    let app_transferred = serde_json::json!({"@odata.type": "#microsoft.graph.call",
+        "state": "terminated", "terminationReason": "AppTransferred"});
+    running.post(
+        &tenant_a,
+        &body(&[("deleted", &call_path(a), app_transferred)]),
+    );
+    let [line] = <[_; 1]>::try_from(running.outcomes(1)).expect("one line");
+    assert_eq!(
+        (line["callId"].as_str(), line["outcome"].as_str()),
+        (Some(a), Some("transferCompleted"))
+    );
+    assert!(
+        line["resultCode"].is_null(),
+        "tenant A's end, not B's 0/7015: {line}"
+    );
+
+    // --max-open 1: a second followed transfer times the first out.
+    let b = "b1000000-0000-4000-8000-00000000000b";
+    let c = "c1000000-0000-4000-8000-00000000000c";
+    running.post(
+        &tenant_a,
+        &body(&[("updated", &call_path(b), state("transferring"))]),
+    );
+    running.post(
+        &tenant_a,
+        &body(&[("updated", &call_path(c), state("transferring"))]),
+    );
+    let [line] = <[_; 1]>::try_from(running.outcomes(1)).expect("one line");
+    assert_eq!(
+        (line["callId"].as_str(), line["outcome"].as_str()),
+        (Some(b), Some("timedOut"))
+    );
+    running.post(
+        &tenant_a,
+        &body(&[("deleted", &call_path(c), completed_7015())]),
+    );
+    let [line] = <[_; 1]>::try_from(running.outcomes(1)).expect("one line");
+    assert_eq!(
+        (line["callId"].as_str(), line["outcome"].as_str()),
+        (Some(c), Some("transferCompleted"))
+    );
+}

@@ -1,6 +1,6 @@
 //! Typed notification events and the stateless classifier.
 
-use graph_comms_model::routing::{self, RoutingData, RoutingNotification};
+use graph_comms_model::routing::{self, RoutingCode, RoutingData, RoutingNotification};
 use graph_comms_model::{CallState, ChangeType};
 use serde::Serialize;
 
@@ -33,23 +33,121 @@ use crate::explain::explain_subcode;
 pub fn decode(body: &[u8]) -> Result<Vec<NotificationEvent>> {
     let batch = routing::from_slice(body).map_err(|e| NotifyError::from_json(&e))?;
     let value = batch.value.ok_or(NotifyError::MissingValue)?;
-    Ok(value.iter().map(NotificationEvent::from_routing).collect())
+    let mut events: Vec<NotificationEvent> =
+        value.iter().map(NotificationEvent::from_routing).collect();
+    if events.iter().any(|e| e.operation_id.is_some()) {
+        add_operation_status(body, &mut events);
+    }
+    Ok(events)
+}
+
+/// Reads `resourceData.status` of the operation notifications of a batch (the older
+/// `commsOperation` flow; rare, so read by a second, owned parse of the body only when a batch
+/// holds one), and classifies a failed `commsOperation` as [`EventKind::OperationFailed`].
+fn add_operation_status(body: &[u8], events: &mut [NotificationEvent]) {
+    let Ok(batch) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return;
+    };
+    let Some(value) = batch.get("value").and_then(serde_json::Value::as_array) else {
+        return;
+    };
+    for (event, raw) in events.iter_mut().zip(value) {
+        if event.operation_id.is_none() {
+            continue;
+        }
+        let status = raw
+            .get("resourceData")
+            .and_then(|d| d.get("status"))
+            .and_then(serde_json::Value::as_str);
+        let Some(status) = status else { continue };
+        event.operation_status = Some(status.to_owned());
+        // Transfers run as a plain `commsOperation`; a failed `recordOperation`,
+        // `playPromptOperation`, ... is about something else.
+        let generic = raw
+            .get("resourceData")
+            .and_then(|d| d.get("@odata.type"))
+            .and_then(serde_json::Value::as_str)
+            .is_none_or(|t| {
+                t.trim_start_matches('#')
+                    .eq_ignore_ascii_case("microsoft.graph.commsOperation")
+            });
+        if generic && status.eq_ignore_ascii_case("failed") {
+            event.kind = EventKind::OperationFailed {
+                code: event.result_code,
+                subcode: event.result_subcode,
+                message: event.result_message.clone(),
+            };
+        }
+    }
+}
+
+/// The key under which a call id is compared: Graph spells the same call id in lower case with
+/// dashes (`57dab8b1-894c-409a-b240-bd8beae78896`) or, in older payloads, in upper case without
+/// them (`57DAB8B1894C409AB240BD8BEAE78896`). A GUID-shaped id (32 hex digits, bare or dashed
+/// 8-4-4-4-12) becomes its lower-case dashed form; any other id is compared exactly.
+///
+/// ```
+/// use graph_comms_notify::normalize_call_id;
+/// assert_eq!(
+///     normalize_call_id("57DAB8B1894C409AB240BD8BEAE78896"),
+///     "57dab8b1-894c-409a-b240-bd8beae78896"
+/// );
+/// assert_eq!(normalize_call_id("Call-1"), "Call-1");
+/// ```
+pub fn normalize_call_id(id: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let b = id.as_bytes();
+    let dashed = b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    let bare = b.len() == 32 && b.iter().all(u8::is_ascii_hexdigit);
+    if dashed && !b.iter().any(u8::is_ascii_uppercase) {
+        return Cow::Borrowed(id);
+    }
+    if !dashed && !bare {
+        return Cow::Borrowed(id);
+    }
+    let mut out = String::with_capacity(36);
+    for (i, c) in b.iter().filter(|c| **c != b'-').enumerate() {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        out.push(char::from(c.to_ascii_lowercase()));
+    }
+    Cow::Owned(out)
 }
 
 /// Classifies one routing-decoded notification without any state.
 ///
+/// On the call itself (`/communications/calls/{id}`, `/app/calls/{id}`):
 /// - state `transferring` → [`EventKind::Transferring`]; `transferAccepted` →
 ///   [`EventKind::TransferAccepted`];
-/// - state `terminated` with sub-code 7015 (`GracefulTransferCompleted`, code 0 or 2xx, numbers or
-///   numeric strings) or `terminationReason: AppTransferred` → [`EventKind::Completed`];
-/// - state `established` with an error `resultInfo` (code ≥ 400) → [`EventKind::Failed`];
-/// - everything else, including roster arrays, operations, sub-resources
-///   (`…/calls/{id}/participants`) and unknown states → [`EventKind::Other`].
+/// - state `terminated`, or `changeType: deleted`, with sub-code 7015 (`GracefulTransferCompleted`,
+///   code 0 or 2xx, numbers or numeric strings) or `terminationReason: AppTransferred` →
+///   [`EventKind::Completed`]; any other end of the call is [`EventKind::Other`] here and
+///   [`NotificationEvent::is_call_end`] (the tracker decides what it means for a transfer);
+/// - state `established` with a `resultInfo` whose code is not a success (neither 0 nor 2xx) →
+///   [`EventKind::Failed`].
 ///
-/// The change type does not decide: Graph sends completion with `changeType: deleted`, but the
-/// state is what counts.
+/// On an operation of the call (`…/calls/{id}/operations/{opId}`, the older `commsOperation`
+/// flow): `resultInfo.subCode` `transferring` / `transferAccepted` → [`EventKind::Transferring`] /
+/// [`EventKind::TransferAccepted`]. (A `failed` operation is [`EventKind::OperationFailed`], set by
+/// [`decode`], which also reads the operation's `status`.)
+///
+/// Everything else, including roster arrays, other sub-resources (`…/calls/{id}/participants`) and
+/// unknown states → [`EventKind::Other`].
 pub fn classify(n: &RoutingNotification<'_>) -> EventKind {
     classify_at(n, resource_path(n))
+}
+
+/// `true` for a result code that means success: 0 or 2xx.
+fn is_success_code(code: i64) -> bool {
+    code == 0 || (200..300).contains(&code)
 }
 
 /// [`classify`] with the notification's resource path already split (see [`resource_path`]).
@@ -57,22 +155,32 @@ fn classify_at(n: &RoutingNotification<'_>, path: Option<(&str, &str)>) -> Event
     let RoutingData::Call(call) = &n.resource_data else {
         return EventKind::Other;
     };
+    let info = call.result_info.as_ref();
+    if operation_of(path).is_some() {
+        let sub = info.and_then(|i| i.sub_code.as_ref().or(i.subcode.as_ref()));
+        return match sub {
+            Some(RoutingCode::Str(s)) if s.eq_ignore_ascii_case("transferring") => {
+                EventKind::Transferring
+            }
+            Some(RoutingCode::Str(s)) if s.eq_ignore_ascii_case("transferAccepted") => {
+                EventKind::TransferAccepted
+            }
+            _ => EventKind::Other,
+        };
+    }
     if !names_the_call_itself(path) {
         return EventKind::Other;
     }
-    let Some(state) = call.state.as_deref() else {
-        return EventKind::Other;
-    };
-    let info = call.result_info.as_ref();
+    let deleted = n
+        .change_type
+        .as_deref()
+        .is_some_and(|c| c.eq_ignore_ascii_case("deleted"));
+    let state = call.state.as_deref().unwrap_or_default();
     let code = info.and_then(|i| i.code_value());
     let subcode = info.and_then(|i| i.subcode_value());
-    if state.eq_ignore_ascii_case("transferring") {
-        EventKind::Transferring
-    } else if state.eq_ignore_ascii_case("transferAccepted") {
-        EventKind::TransferAccepted
-    } else if state.eq_ignore_ascii_case("terminated") {
-        let graceful = subcode == Some(TRANSFER_COMPLETED_SUBCODE)
-            && code.is_none_or(|c| c == 0 || (200..300).contains(&c));
+    if deleted || state.eq_ignore_ascii_case("terminated") {
+        let graceful =
+            subcode == Some(TRANSFER_COMPLETED_SUBCODE) && code.is_none_or(is_success_code);
         let app_transferred = call
             .termination_reason
             .as_deref()
@@ -82,9 +190,13 @@ fn classify_at(n: &RoutingNotification<'_>, path: Option<(&str, &str)>) -> Event
         } else {
             EventKind::Other
         }
+    } else if state.eq_ignore_ascii_case("transferring") {
+        EventKind::Transferring
+    } else if state.eq_ignore_ascii_case("transferAccepted") {
+        EventKind::TransferAccepted
     } else if state.eq_ignore_ascii_case("established") {
         match code {
-            Some(code) if code >= 400 => EventKind::Failed {
+            Some(code) if !is_success_code(code) => EventKind::Failed {
                 code,
                 subcode,
                 message: info.and_then(|i| i.message.as_deref()).map(str::to_owned),
@@ -95,6 +207,14 @@ fn classify_at(n: &RoutingNotification<'_>, path: Option<(&str, &str)>) -> Event
     } else {
         EventKind::Other
     }
+}
+
+/// The operation id when the resource path is `…/calls/{id}/operations/{opId}`.
+fn operation_of<'p>(path: Option<(&str, &'p str)>) -> Option<&'p str> {
+    let (_, tail) = path?;
+    let rest = tail.strip_prefix("/operations/")?;
+    let id = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    (!id.is_empty()).then_some(id)
 }
 
 /// The sub-code of `resultInfo` that marks a completed transfer (`GracefulTransferCompleted`).
@@ -152,6 +272,19 @@ pub enum EventKind {
         /// `replacesContext` (consultative transfers).
         replaces_context: Option<String>,
     },
+    /// An operation of the call (`…/calls/{id}/operations/{opId}`) reported `status: failed`.
+    /// It is the transfer's failure only when that operation is the transfer's (the tracker knows:
+    /// the operation that reported `transferring` or `transferAccepted`); a failed prompt or
+    /// hold-music operation is not.
+    #[serde(rename = "operationFailed", rename_all = "camelCase")]
+    OperationFailed {
+        /// `resultInfo.code`, when numeric.
+        code: Option<i64>,
+        /// `resultInfo.subcode` / `subCode`, when numeric.
+        subcode: Option<i64>,
+        /// `resultInfo.message`.
+        message: Option<String>,
+    },
     /// Anything else: other states, roster updates, operations, unknown values.
     #[serde(rename = "other")]
     Other,
@@ -159,13 +292,14 @@ pub enum EventKind {
 
 impl EventKind {
     /// The `event` name printed by `graph-comms notify parse`: `transferring`,
-    /// `transferAccepted`, `transferCompleted`, `transferFailed` or `other`.
+    /// `transferAccepted`, `transferCompleted`, `transferFailed`, `operationFailed` or `other`.
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::Transferring => "transferring",
             EventKind::TransferAccepted => "transferAccepted",
             EventKind::Completed => "transferCompleted",
             EventKind::Failed { .. } => "transferFailed",
+            EventKind::OperationFailed { .. } => "operationFailed",
             EventKind::Other => "other",
         }
     }
@@ -179,6 +313,9 @@ impl EventKind {
     pub fn explanation(&self) -> Option<&'static str> {
         match self {
             EventKind::Failed {
+                subcode: Some(s), ..
+            }
+            | EventKind::OperationFailed {
                 subcode: Some(s), ..
             } => explain_subcode(*s),
             _ => None,
@@ -230,6 +367,15 @@ pub struct NotificationEvent {
     pub resource_url: Option<String>,
     /// What `resourceData` held.
     pub resource_shape: ResourceShape,
+    /// The notification is about the call itself (`/communications/calls/{id}`), not one of its
+    /// sub-resources (participants, operations, ...). `true` when it names no path at all.
+    pub on_call: bool,
+    /// The operation id, when the resource is `…/calls/{id}/operations/{opId}`.
+    pub operation_id: Option<String>,
+    /// The operation's `status` (`running`, `completed`, `failed`), for operation resources.
+    pub operation_status: Option<String>,
+    /// `resourceData` held a `resultInfo` object.
+    pub has_result_info: bool,
 }
 
 impl NotificationEvent {
@@ -238,7 +384,12 @@ impl NotificationEvent {
         let call = n.call();
         let info = call.and_then(|c| c.result_info.as_ref());
         let path = resource_path(n);
+        let on_call = names_the_call_itself(path);
         NotificationEvent {
+            on_call,
+            operation_id: operation_of(path).map(str::to_owned),
+            operation_status: None,
+            has_result_info: info.is_some(),
             call_id: path.map(|(id, _)| id.to_owned()),
             change_type: n.change_type.as_deref().map(ChangeType::from),
             state: call.and_then(|c| c.state.as_deref()).map(CallState::from),
@@ -288,12 +439,31 @@ impl NotificationEvent {
             replaces_context: None,
             resource_url: None,
             resource_shape: ResourceShape::Object,
+            on_call: true,
+            operation_id: None,
+            operation_status: None,
+            has_result_info: false,
         }
     }
 
-    /// `true` when the call itself ended (state `terminated`), whatever the reason.
+    /// `true` when the call itself ended, whatever the reason: state `terminated`, or
+    /// `changeType: deleted` on the call's own resource (Graph deletes the call; the notification
+    /// may hold nothing but `@odata.type` and `@odata.id`).
     pub fn is_call_end(&self) -> bool {
-        self.state == Some(CallState::Terminated)
+        self.on_call
+            && (self.state == Some(CallState::Terminated)
+                || self.change_type == Some(ChangeType::Deleted))
+    }
+
+    /// `true` for a bare deletion of the call: `changeType: deleted` on the call itself with no
+    /// `state`, no `resultInfo` and no `terminationReason` (as in the `call: reject` examples).
+    /// It says the call is gone, not why.
+    pub fn is_bare_delete(&self) -> bool {
+        self.on_call
+            && self.change_type == Some(ChangeType::Deleted)
+            && self.state.is_none()
+            && !self.has_result_info
+            && self.termination_reason.is_none()
     }
 
     /// A human explanation of the result sub-code, when known.

@@ -9,7 +9,7 @@
 ///
 /// ```
 /// use graph_comms_notify::explain_subcode;
-/// assert!(explain_subcode(7505).unwrap().contains("tenant"));
+/// assert!(explain_subcode(7505).is_some_and(|e| e.contains("tenant")));
 /// assert_eq!(explain_subcode(1), None);
 /// ```
 pub fn explain_subcode(subcode: i64) -> Option<&'static str> {
@@ -29,26 +29,28 @@ pub fn explain_subcode(subcode: i64) -> Option<&'static str> {
 pub const KNOWN_SUBCODES: &[(i64, &str)] = &[
     (
         7015,
-        "GracefulTransferCompleted: the transfer completed and the bot's call ended",
+        "the transfer completed: the caller is with the target and the bot's leg has ended; \
+         nothing more to do for this call",
     ),
     (
         7000,
-        "the transfer failed (the sub-code of the failed direct transfer in Microsoft's \
-         call: transfer examples); the call is back in the established state",
+        "the target did not take the transfer (declined, unreachable or not answering); the \
+         caller is still connected to the bot: tell them, then retry, transfer elsewhere or keep \
+         handling the call",
     ),
     (
         7700,
-        "the consultative transfer failed (the sub-code of the failed consultative transfer in \
-         Microsoft's call: transfer examples); the call is back in the established state",
+        "the consultative transfer failed; the caller is still connected to the bot and the \
+         consultation call may still be up: end or reuse it, then retry or keep handling the call",
     ),
     (
         7505,
-        "request authorization tenant mismatch: the bot, the call and the transfer target must \
-         belong to the same tenant",
+        "Graph refused the transfer because the bot, the call and the target are not in the same \
+         tenant; transfer to a target of the call's tenant",
     ),
     (
         8523,
-        "cannot transfer in meeting mode: the call became a group (meeting) call, for example after \
-         participants were invited; invite the target and remove the transferee instead",
+        "Graph cannot transfer a call that became a meeting (group) call; invite the target and \
+         remove the bot instead",
     ),
 ];

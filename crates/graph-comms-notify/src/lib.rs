@@ -9,14 +9,21 @@
 //!
 //! - [`decode`] reads a `commsNotifications` body into [`NotificationEvent`]s (through the model's
 //!   borrowed, routing-only decode), each classified by [`classify`] into an [`EventKind`]:
-//!   `Transferring`, `TransferAccepted`, `Completed`, `Failed { .. }` or `Other`. Roster updates,
-//!   operations and anything newer than this crate decode as `Other`, never as an error.
+//!   `Transferring`, `TransferAccepted`, `Completed`, `Failed { .. }`, `OperationFailed { .. }` or
+//!   `Other`. The older `commsOperation` flow's steps are transfer steps too; roster updates and
+//!   anything newer than this crate decode as `Other`, never as an error.
 //! - [`TransferTracker`] follows many transfers at once: [`TransferTracker::track`] returns a
 //!   [`TransferHandle`], a future resolving to a [`TransferOutcome`] (`Completed`, `Failed`,
-//!   `CallEnded`, `TimedOut`) with a [`ProgressStream`] for UIs; [`TransferTracker::apply`] feeds it
-//!   events. It copes with early, reordered and duplicated deliveries, and its memory is bounded.
-//!   Its state lives behind the [`TransferStore`] trait ([`MemoryStore`] by default).
+//!   `CallEnded`, `TimedOut`, each with its codes and whether it was inferred or late) with a
+//!   [`ProgressStream`] for UIs; [`TransferTracker::apply_for_tenant`] feeds it events. It copes
+//!   with early, batched, reordered, duplicated and late deliveries, compares call ids as Graph
+//!   means them ([`normalize_call_id`]), binds each transfer to one tenant, and its memory is
+//!   bounded. Its state lives behind the [`TransferStore`] trait ([`MemoryStore`] by default).
 //! - [`explain_subcode`] explains known failure sub-codes.
+//! - [`incoming_calls`] decodes the calls Graph offers the bot ([`IncomingCall`]: caller, callee,
+//!   tenant, `incomingContext` with the transferor), to answer, reject or redirect.
+//! - [`CallLifecycle`] follows the other actions the same way: a placed or answered call to
+//!   established, declined or ended ([`CallFollower`]), an operation to completed or failed.
 //!
 //! This crate never sends HTTP; the receiver crate feeds it.
 //!
@@ -36,14 +43,21 @@
 mod error;
 mod event;
 mod explain;
+mod incoming;
+mod lifecycle;
 mod store;
 mod tracker;
 
 pub use error::{NotifyError, Result};
 pub use event::{
-    classify, decode, EventKind, NotificationEvent, ResourceShape, TRANSFER_COMPLETED_SUBCODE,
+    classify, decode, normalize_call_id, EventKind, NotificationEvent, ResourceShape,
+    TRANSFER_COMPLETED_SUBCODE,
 };
 pub use explain::{explain_subcode, KNOWN_SUBCODES};
+pub use incoming::{incoming_calls, is_incoming, IncomingCall};
+pub use lifecycle::{
+    CallEnd, CallFollower, CallLifecycle, CallPhase, OperationFollower, OperationPhase,
+};
 pub use store::{CallRole, MemoryStore, TransferRecord, TransferStore};
 pub use tracker::{
     Applied, ProgressStream, TrackOptions, TrackerConfig, TrackerStats, TransferHandle,

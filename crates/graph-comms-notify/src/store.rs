@@ -41,8 +41,21 @@ pub struct TransferRecord {
     /// The consultation call has ended.
     pub consultation_ended: bool,
     /// The outcome, once known. A consultative transfer stays in the store after its outcome
-    /// until its consultation call ends (or its deadline passes), so that end can be reported.
-    pub outcome: Option<TransferOutcome>,
+    /// until its consultation call ends (or its deadline passes), so that end can be reported;
+    /// a timed-out transfer stays until [`late_until`](Self::late_until).
+    /// Boxed: most records never hold one, and they stay small.
+    pub outcome: Option<Box<TransferOutcome>>,
+    /// The tenant (`tid`) the transfer belongs to, lower case: given to `track`, else the tenant of
+    /// the first authenticated notification applied to it.
+    pub tenant_id: Option<String>,
+    /// The operation that reported the transfer's progress (the older `commsOperation` flow).
+    pub operation_id: Option<String>,
+    /// The call was seen back in `established` (without a failure code) after `transferring`.
+    pub seen_established: bool,
+    /// Followed on the tracker's own initiative (bounded by `TrackerConfig::max_followed`).
+    pub followed: bool,
+    /// The transfer timed out and is remembered until then for a late result.
+    pub late_until: Option<Instant>,
 }
 
 impl TransferRecord {
@@ -62,12 +75,18 @@ impl TransferRecord {
             seen_accepted: false,
             consultation_ended: false,
             outcome: None,
+            tenant_id: None,
+            operation_id: None,
+            seen_established: false,
+            followed: false,
+            late_until: None,
         }
     }
 }
 
 /// Storage for open transfers, indexed by the transferred call's id and by its consultation call's
-/// id.
+/// id. The tracker passes ids already normalized ([`normalize_call_id`](crate::normalize_call_id)),
+/// so a store compares them exactly.
 ///
 /// The tracker serializes every call into the store behind one lock, so implementations need no
 /// locking of their own. Every method must be O(1) (amortized): the tracker calls them on the

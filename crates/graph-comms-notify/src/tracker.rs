@@ -15,27 +15,57 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::{NotifyError, Result};
-use crate::event::{EventKind, NotificationEvent};
+use graph_comms_model::CallState;
+
+use crate::event::{normalize_call_id, EventKind, NotificationEvent};
 use crate::explain::explain_subcode;
 use crate::store::{CallRole, MemoryStore, TransferRecord, TransferStore};
 
 /// How a tracked transfer ended.
+///
+/// Every variant but [`TimedOut`](TransferOutcome::TimedOut) carries what the final notification
+/// said (`resultInfo` code, sub-code and message, `terminationReason`), whether the outcome was
+/// **inferred** (no final code was seen: e.g. the call was deleted after `transferAccepted`, or
+/// reconciliation found it gone) and whether it arrived **late** (after the transfer had been
+/// reported [`TimedOut`](TransferOutcome::TimedOut)). The accessors ([`code`](Self::code),
+/// [`subcode`](Self::subcode), ...) read them whatever the variant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransferOutcome {
     /// The transfer completed: the call ended with sub-code 7015 (`GracefulTransferCompleted`) or
-    /// `terminationReason: AppTransferred`.
-    Completed,
-    /// The transfer failed and the call is back to `established`.
+    /// `terminationReason: AppTransferred`, or (inferred) it was deleted after `transferAccepted`.
+    Completed {
+        /// `resultInfo.code`, when numeric.
+        code: Option<i64>,
+        /// `resultInfo.subcode` / `subCode`, when numeric.
+        subcode: Option<i64>,
+        /// `resultInfo.message`.
+        message: Option<String>,
+        /// `terminationReason`.
+        termination_reason: Option<String>,
+        /// No final code was seen; the outcome follows from what was.
+        inferred: bool,
+        /// Reported after the transfer had timed out.
+        late: bool,
+    },
+    /// The transfer failed and the call is back to `established` (or the transfer's operation
+    /// failed).
     Failed {
-        /// `resultInfo.code` (≥ 400).
-        code: i64,
+        /// `resultInfo.code`, when numeric (`None` only for an inferred failure).
+        code: Option<i64>,
         /// `resultInfo.subcode` / `subCode`, when numeric.
         subcode: Option<i64>,
         /// `resultInfo.message`.
         message: Option<String>,
         /// `replacesContext` (consultative transfers).
         replaces_context: Option<String>,
+        /// `terminationReason`.
+        termination_reason: Option<String>,
+        /// No failure code was seen; the outcome follows from what was (e.g. the call was found
+        /// back in `established`).
+        inferred: bool,
+        /// Reported after the transfer had timed out.
+        late: bool,
     },
     /// The call ended without a transfer code (for example the caller hung up mid-transfer).
     CallEnded {
@@ -45,73 +75,184 @@ pub enum TransferOutcome {
         subcode: Option<i64>,
         /// `resultInfo.message`.
         message: Option<String>,
+        /// `terminationReason`.
+        termination_reason: Option<String>,
+        /// No final notification said so; the outcome follows from what was (e.g. Graph answered
+        /// 404 for the call).
+        inferred: bool,
+        /// Reported after the transfer had timed out.
+        late: bool,
     },
     /// Nothing final arrived before the transfer's timeout.
     TimedOut,
 }
 
 impl TransferOutcome {
-    /// `true` for [`Completed`](TransferOutcome::Completed).
-    pub fn is_success(&self) -> bool {
-        matches!(self, TransferOutcome::Completed)
+    /// A completion with nothing but its inference flag set; fill the rest with struct update
+    /// syntax on the variant, or use it as it is.
+    pub fn completed(inferred: bool) -> Self {
+        TransferOutcome::Completed {
+            code: None,
+            subcode: None,
+            message: None,
+            termination_reason: None,
+            inferred,
+            late: false,
+        }
     }
 
-    /// A human explanation of the sub-code, when known.
-    pub fn explanation(&self) -> Option<&'static str> {
+    /// `true` for [`Completed`](TransferOutcome::Completed).
+    pub fn is_success(&self) -> bool {
+        matches!(self, TransferOutcome::Completed { .. })
+    }
+
+    /// The outcome's name as `listen` prints it: `transferCompleted`, `transferFailed`,
+    /// `callEnded` or `timedOut`.
+    pub fn name(&self) -> &'static str {
         match self {
-            TransferOutcome::Failed {
-                subcode: Some(s), ..
+            TransferOutcome::Completed { .. } => "transferCompleted",
+            TransferOutcome::Failed { .. } => "transferFailed",
+            TransferOutcome::CallEnded { .. } => "callEnded",
+            TransferOutcome::TimedOut => "timedOut",
+        }
+    }
+
+    /// `resultInfo.code` of the final notification.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            TransferOutcome::Completed { code, .. }
+            | TransferOutcome::Failed { code, .. }
+            | TransferOutcome::CallEnded { code, .. } => *code,
+            TransferOutcome::TimedOut => None,
+        }
+    }
+
+    /// `resultInfo.subcode` / `subCode` of the final notification.
+    pub fn subcode(&self) -> Option<i64> {
+        match self {
+            TransferOutcome::Completed { subcode, .. }
+            | TransferOutcome::Failed { subcode, .. }
+            | TransferOutcome::CallEnded { subcode, .. } => *subcode,
+            TransferOutcome::TimedOut => None,
+        }
+    }
+
+    /// `resultInfo.message` of the final notification.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            TransferOutcome::Completed { message, .. }
+            | TransferOutcome::Failed { message, .. }
+            | TransferOutcome::CallEnded { message, .. } => message.as_deref(),
+            TransferOutcome::TimedOut => None,
+        }
+    }
+
+    /// `terminationReason` of the final notification.
+    pub fn termination_reason(&self) -> Option<&str> {
+        match self {
+            TransferOutcome::Completed {
+                termination_reason, ..
+            }
+            | TransferOutcome::Failed {
+                termination_reason, ..
             }
             | TransferOutcome::CallEnded {
-                subcode: Some(s), ..
-            } => explain_subcode(*s),
+                termination_reason, ..
+            } => termination_reason.as_deref(),
+            TransferOutcome::TimedOut => None,
+        }
+    }
+
+    /// `replacesContext` of a failed consultative transfer.
+    pub fn replaces_context(&self) -> Option<&str> {
+        match self {
+            TransferOutcome::Failed {
+                replaces_context, ..
+            } => replaces_context.as_deref(),
             _ => None,
         }
+    }
+
+    /// `true` when no final code was seen and the outcome follows from what was.
+    pub fn is_inferred(&self) -> bool {
+        match self {
+            TransferOutcome::Completed { inferred, .. }
+            | TransferOutcome::Failed { inferred, .. }
+            | TransferOutcome::CallEnded { inferred, .. } => *inferred,
+            TransferOutcome::TimedOut => false,
+        }
+    }
+
+    /// `true` when the outcome arrived after the transfer had been reported timed out.
+    pub fn is_late(&self) -> bool {
+        match self {
+            TransferOutcome::Completed { late, .. }
+            | TransferOutcome::Failed { late, .. }
+            | TransferOutcome::CallEnded { late, .. } => *late,
+            TransferOutcome::TimedOut => false,
+        }
+    }
+
+    /// The same outcome marked late.
+    pub fn into_late(mut self) -> Self {
+        match &mut self {
+            TransferOutcome::Completed { late, .. }
+            | TransferOutcome::Failed { late, .. }
+            | TransferOutcome::CallEnded { late, .. } => *late = true,
+            TransferOutcome::TimedOut => {}
+        }
+        self
+    }
+
+    /// What the outcome means for the bot and what to do next: the sub-code's explanation when
+    /// it is known, else one for the outcome itself.
+    pub fn explanation(&self) -> Option<&'static str> {
+        if let Some(known) = self.subcode().and_then(explain_subcode) {
+            return Some(known);
+        }
+        Some(match self {
+            TransferOutcome::Completed { inferred: true, .. } => {
+                "the call was deleted after the target accepted, so the transfer is taken as \
+                 completed; the bot's leg is gone and there is nothing more to do for this call"
+            }
+            TransferOutcome::Completed { .. } => return None,
+            TransferOutcome::Failed { .. } => {
+                "the transfer did not happen and the caller is still connected to the bot; \
+                 tell the caller, then retry, transfer elsewhere or keep handling the call"
+            }
+            TransferOutcome::CallEnded { .. } => {
+                "the call ended before the transfer completed (often the caller hung up); \
+                 there is no call left to act on"
+            }
+            TransferOutcome::TimedOut => {
+                "no final notification came in time; read the call (GET \
+                 /communications/calls/{id}) to learn what happened before acting on it again"
+            }
+        })
     }
 }
 
 impl fmt::Display for TransferOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let detail = |f: &mut fmt::Formatter<'_>,
-                      code: Option<i64>,
-                      subcode: Option<i64>,
-                      message: &Option<String>| {
-            if let Some(c) = code {
-                write!(f, " (code {c}")?;
-                if let Some(s) = subcode {
-                    write!(f, ", subcode {s}")?;
-                }
-                f.write_str(")")?;
-            }
-            if let Some(m) = message {
-                write!(f, ": {m}")?;
-            }
-            if let Some(e) = subcode.and_then(explain_subcode) {
-                write!(f, " — {e}")?;
-            }
-            Ok(())
-        };
-        match self {
-            TransferOutcome::Completed => f.write_str("transfer completed"),
-            TransferOutcome::Failed {
-                code,
-                subcode,
-                message,
-                ..
-            } => {
-                f.write_str("transfer failed")?;
-                detail(f, Some(*code), *subcode, message)
-            }
-            TransferOutcome::CallEnded {
-                code,
-                subcode,
-                message,
-            } => {
-                f.write_str("call ended before the transfer completed")?;
-                detail(f, *code, *subcode, message)
-            }
-            TransferOutcome::TimedOut => f.write_str("no final transfer notification in time"),
+        f.write_str(match self {
+            TransferOutcome::Completed { .. } => "transfer completed",
+            TransferOutcome::Failed { .. } => "transfer failed",
+            TransferOutcome::CallEnded { .. } => "call ended before the transfer completed",
+            TransferOutcome::TimedOut => "no final transfer notification in time",
+        })?;
+        match (self.code(), self.subcode()) {
+            (Some(c), Some(s)) => write!(f, " ({c}/{s})")?,
+            (Some(c), None) => write!(f, " ({c})")?,
+            (None, Some(s)) => write!(f, " (sub-code {s})")?,
+            (None, None) => {}
         }
+        if self.is_inferred() {
+            f.write_str(", inferred")?;
+        }
+        if self.is_late() {
+            f.write_str(", reported late")?;
+        }
+        Ok(())
     }
 }
 
@@ -130,8 +271,13 @@ pub enum TransferProgress {
         /// Its `terminationReason`.
         termination_reason: Option<String>,
     },
-    /// The transfer's outcome (always the last item but for a later `ConsultationEnded`).
+    /// The transfer's outcome (always the last item but for a later `ConsultationEnded` or
+    /// `Late`).
     Finished(TransferOutcome),
+    /// The final result of a transfer already reported `Finished(TimedOut)`, which arrived
+    /// within [`TrackerConfig::late_result_window`]; its outcome is marked
+    /// [late](TransferOutcome::is_late).
+    Late(TransferOutcome),
 }
 
 /// What [`TransferTracker::apply`] did with an event.
@@ -152,6 +298,11 @@ pub enum Applied {
     Buffered,
     /// For a call nobody tracks; counted and dropped.
     Untracked,
+    /// The final result of a transfer that had timed out, reported as its late outcome.
+    LateResult,
+    /// For a transfer that belongs to another tenant than the notification's token says; not
+    /// applied (count it and log it, escaped).
+    OtherTenant,
     /// Not about a transfer (roster update, other state, no call id); dropped.
     Ignored,
 }
@@ -191,6 +342,14 @@ pub struct TrackerStats {
     pub timed_out: u64,
     /// Transfers whose handle was dropped before an outcome.
     pub abandoned: u64,
+    /// Timed-out transfers remembered for a late result.
+    pub remembered: usize,
+    /// Late results reported for timed-out transfers.
+    pub late_results: u64,
+    /// Events not applied because they came under another tenant than their transfer's.
+    pub other_tenant: u64,
+    /// Followed transfers timed out early to stay within [`TrackerConfig::max_followed`].
+    pub evicted: u64,
 }
 
 /// Settings of a [`TransferTracker`].
@@ -216,6 +375,17 @@ pub struct TrackerConfig {
     pub max_recent: usize,
     /// At most this many transfers are open at once. Default 1 000 000.
     pub max_open: usize,
+    /// A transfer that timed out is remembered this long, so that a final notification arriving
+    /// later is reported as the late outcome of that same transfer
+    /// ([`TransferProgress::Late`]), never as a new one. Default 10 minutes; zero disables it.
+    pub late_result_window: Duration,
+    /// At most this many timed-out transfers are remembered (the oldest is forgotten first).
+    /// Default 10 000.
+    pub max_remembered: usize,
+    /// At most this many transfers followed on the tracker's own initiative
+    /// ([`TrackOptions::followed`]) are open at once; past it the oldest of them is timed out.
+    /// Default 10 000.
+    pub max_followed: usize,
 }
 
 impl Default for TrackerConfig {
@@ -228,6 +398,9 @@ impl Default for TrackerConfig {
             late_window: Duration::from_secs(60),
             max_recent: 100_000,
             max_open: 1_000_000,
+            late_result_window: Duration::from_secs(600),
+            max_remembered: 10_000,
+            max_followed: 10_000,
         }
     }
 }
@@ -256,6 +429,18 @@ impl TrackerConfig {
         self.max_open = max_open;
         self
     }
+
+    /// Sets [`late_result_window`](TrackerConfig::late_result_window).
+    pub fn with_late_result_window(mut self, window: Duration) -> Self {
+        self.late_result_window = window;
+        self
+    }
+
+    /// Sets [`max_followed`](TrackerConfig::max_followed).
+    pub fn with_max_followed(mut self, max_followed: usize) -> Self {
+        self.max_followed = max_followed;
+        self
+    }
 }
 
 /// Options of one [`TransferTracker::track_with`] call.
@@ -267,6 +452,14 @@ pub struct TrackOptions {
     pub replaces_call_id: Option<String>,
     /// A timeout for this transfer instead of [`TrackerConfig::timeout`].
     pub timeout: Option<Duration>,
+    /// The tenant the call belongs to (a `tid`). Notifications authenticated for another tenant
+    /// are not applied to this transfer ([`Applied::OtherTenant`]). Without it, the transfer
+    /// belongs to the tenant of the first authenticated notification applied to it.
+    pub tenant_id: Option<String>,
+    /// The tracker follows this transfer on its own initiative (a listener that saw a transfer
+    /// notification), not because this process sent it: such transfers are bounded by
+    /// [`TrackerConfig::max_followed`], the oldest timed out first.
+    pub followed: bool,
 }
 
 impl TrackOptions {
@@ -274,8 +467,23 @@ impl TrackOptions {
     pub fn consultative(replaces_call_id: impl Into<String>) -> Self {
         TrackOptions {
             replaces_call_id: Some(replaces_call_id.into()),
-            timeout: None,
+            ..TrackOptions::default()
         }
+    }
+
+    /// Options for a transfer followed on the tracker's own initiative (see
+    /// [`followed`](TrackOptions::followed)).
+    pub fn followed() -> Self {
+        TrackOptions {
+            followed: true,
+            ..TrackOptions::default()
+        }
+    }
+
+    /// Sets [`tenant_id`](TrackOptions::tenant_id).
+    pub fn with_tenant(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
     }
 
     /// Sets [`timeout`](TrackOptions::timeout).
@@ -317,7 +525,9 @@ impl TrackOptions {
 /// for event in decode(body)? {
 ///     tracker.apply(&event);
 /// }
-/// assert_eq!(handle.await, TransferOutcome::Completed);
+/// let outcome = handle.await;
+/// assert!(outcome.is_success());
+/// assert_eq!(outcome.termination_reason(), Some("AppTransferred"));
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -349,12 +559,20 @@ struct Core {
     store: Box<dyn TransferStore>,
     /// Attempt → the slot its handle waits on.
     slots: HashMap<u64, Arc<Slot>>,
-    /// Deadlines of open transfers (entries of removed transfers are skipped when popped).
+    /// Deadlines of open transfers and ends of remembered ones (entries of removed transfers are
+    /// skipped when popped).
     deadlines: BinaryHeap<Reverse<(Instant, u64, Box<str>)>>,
     early: HashMap<Box<str>, Early>,
     early_order: VecDeque<(Instant, Box<str>, u64)>,
     recent: HashMap<Box<str>, Recent>,
     recent_order: VecDeque<(Instant, Box<str>, u64)>,
+    /// Followed transfers in the order they were tracked (stale entries skipped).
+    followed_order: VecDeque<(Box<str>, u64)>,
+    /// Followed transfers without an outcome.
+    followed_open: usize,
+    /// Remembered timed-out transfers in the order they timed out (stale entries skipped).
+    remembered_order: VecDeque<(Box<str>, u64)>,
+    remembered: usize,
     next_attempt: u64,
     next_gen: u64,
     stats: TrackerStats,
@@ -362,7 +580,8 @@ struct Core {
 
 struct Early {
     gen: u64,
-    events: Vec<NotificationEvent>,
+    /// Each event with the tenant it was authenticated for.
+    events: Vec<(NotificationEvent, Option<Box<str>>)>,
 }
 
 struct Recent {
@@ -390,6 +609,10 @@ impl TransferTracker {
                     early_order: VecDeque::new(),
                     recent: HashMap::new(),
                     recent_order: VecDeque::new(),
+                    followed_order: VecDeque::new(),
+                    followed_open: 0,
+                    remembered_order: VecDeque::new(),
+                    remembered: 0,
                     next_attempt: 1,
                     next_gen: 1,
                     stats: TrackerStats::default(),
@@ -412,7 +635,12 @@ impl TransferTracker {
     }
 
     /// Starts following the transfer of `call_id`; events buffered for it (and for its
-    /// consultation call) are applied at once.
+    /// consultation call) are applied at once, in the order they arrived.
+    ///
+    /// Call ids are compared as Graph means them ([`normalize_call_id`](crate::normalize_call_id)):
+    /// `57DAB8B1894C409AB240BD8BEAE78896` is `57dab8b1-894c-409a-b240-bd8beae78896`. Tracking a call
+    /// whose previous transfer timed out and is remembered for a late result starts afresh and
+    /// forgets that one.
     ///
     /// # Errors
     /// [`NotifyError::EmptyCallId`]; [`NotifyError::AlreadyTracking`] when a transfer of this call
@@ -426,18 +654,27 @@ impl TransferTracker {
         if call_id.is_empty() || options.replaces_call_id.as_deref() == Some("") {
             return Err(NotifyError::EmptyCallId);
         }
+        let key = normalize_call_id(&call_id).into_owned();
+        let replaces = options
+            .replaces_call_id
+            .as_deref()
+            .map(|r| normalize_call_id(r).into_owned());
         let config = &self.shared.config;
         let now = Instant::now();
         let deadline = later(now, options.timeout.unwrap_or(config.timeout));
         let mut core = self.lock();
-        core.sweep(now);
-        // A consultative transfer that already has its outcome but still waits for its
-        // consultation call's end does not block a new attempt.
-        if let Some(old) = core.store.get(&call_id) {
+        core.sweep(config, now);
+        // A transfer that already has its outcome (a consultative one waiting for its
+        // consultation call's end, or a timed-out one remembered for a late result) does not
+        // block a new attempt.
+        if let Some(old) = core.store.get(&key) {
             if old.outcome.is_some() {
                 let attempt = old.attempt;
-                core.finish(&call_id, attempt);
+                core.finish(&key, attempt);
             }
+        }
+        if options.followed {
+            core.make_room_for_followed(config, now);
         }
         if core.store.len() >= config.max_open {
             return Err(NotifyError::TrackerFull {
@@ -445,26 +682,36 @@ impl TransferTracker {
             });
         }
         let attempt = core.next_attempt;
-        let record = TransferRecord::new(
-            call_id.clone(),
-            options.replaces_call_id.clone(),
-            attempt,
-            deadline,
-        );
-        core.store.insert(record)?;
+        let mut record = TransferRecord::new(key.clone(), replaces.clone(), attempt, deadline);
+        record.tenant_id = options.tenant_id.as_deref().map(tenant_key);
+        record.followed = options.followed;
+        core.store.insert(record).map_err(|e| match e {
+            // Report the id as the caller spelled it.
+            NotifyError::AlreadyTracking { call_id: taken } if taken == key => {
+                NotifyError::AlreadyTracking {
+                    call_id: call_id.clone(),
+                }
+            }
+            other => other,
+        })?;
         core.next_attempt += 1;
+        if options.followed {
+            core.followed_open += 1;
+            core.followed_order
+                .push_back((key.as_str().into(), attempt));
+        }
         let slot = Arc::new(Slot::default());
         core.slots.insert(attempt, Arc::clone(&slot));
         core.deadlines
-            .push(Reverse((deadline, attempt, call_id.as_str().into())));
-        core.compact_deadlines();
-        // Replay what arrived before `track`.
-        let mut buffered = core.take_early(&call_id);
-        if let Some(consultation) = &options.replaces_call_id {
+            .push(Reverse((deadline, attempt, key.as_str().into())));
+        core.compact();
+        // Replay what arrived before `track`, in arrival order.
+        let mut buffered = core.take_early(&key);
+        if let Some(consultation) = &replaces {
             buffered.extend(core.take_early(consultation));
         }
-        for event in &buffered {
-            core.apply_tracked(config, event, now);
+        for (event, tenant) in &buffered {
+            core.apply_tracked(config, event, tenant.as_deref(), now);
         }
         drop(core);
         Ok(TransferHandle {
@@ -478,16 +725,27 @@ impl TransferTracker {
     }
 
     /// Applies one decoded notification. Synchronous and O(1) (amortized); never fails.
+    ///
+    /// The notification's tenant is not known here: use
+    /// [`apply_for_tenant`](Self::apply_for_tenant) for authenticated callbacks.
     pub fn apply(&self, event: &NotificationEvent) -> Applied {
-        let config = &self.shared.config;
-        let now = Instant::now();
-        let mut core = self.lock();
-        core.sweep(now);
-        core.stats.applied += 1;
-        core.apply_tracked(config, event, now)
+        self.apply_for_tenant(event, None)
     }
 
-    /// Applies every event of a batch; returns how many moved or resolved a transfer.
+    /// Applies one decoded notification whose callback was authenticated for `tenant_id` (the
+    /// token's `tid`). A transfer belongs to one tenant (see [`TrackOptions::tenant_id`]); an event
+    /// for it under another tenant is not applied and returns [`Applied::OtherTenant`].
+    pub fn apply_for_tenant(&self, event: &NotificationEvent, tenant_id: Option<&str>) -> Applied {
+        let config = &self.shared.config;
+        let now = Instant::now();
+        let tenant = tenant_id.map(tenant_key);
+        let mut core = self.lock();
+        core.sweep(config, now);
+        core.stats.applied += 1;
+        core.apply_tracked(config, event, tenant.as_deref(), now)
+    }
+
+    /// Applies every event of a batch, in order; returns how many moved or resolved a transfer.
     pub fn apply_all<'a>(&self, events: impl IntoIterator<Item = &'a NotificationEvent>) -> usize {
         events
             .into_iter()
@@ -495,7 +753,10 @@ impl TransferTracker {
             .filter(|a| {
                 matches!(
                     a,
-                    Applied::Progress | Applied::Resolved | Applied::ConsultationEnded
+                    Applied::Progress
+                        | Applied::Resolved
+                        | Applied::ConsultationEnded
+                        | Applied::LateResult
                 )
             })
             .count()
@@ -505,17 +766,18 @@ impl TransferTracker {
     /// `track` do this too, so calling it is only needed when neither runs for a long time.
     pub fn sweep(&self) {
         let now = Instant::now();
-        self.lock().sweep(now);
+        self.lock().sweep(&self.shared.config, now);
     }
 
     /// Counters and sizes.
     pub fn stats(&self) -> TrackerStats {
         let core = self.lock();
         let mut stats = core.stats;
-        stats.open = core.store.len();
+        stats.open = core.store.len() - core.remembered.min(core.store.len());
         stats.buffered_calls = core.early.len();
         stats.buffered_events = core.early.values().map(|e| e.events.len()).sum();
         stats.recent = core.recent.len();
+        stats.remembered = core.remembered;
         stats
     }
 
@@ -528,6 +790,11 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A tenant id as compared: GUIDs in lower case.
+fn tenant_key(tenant: &str) -> String {
+    normalize_call_id(tenant).into_owned()
 }
 
 /// `now + duration`, saturating about thirty years out, so that a huge duration (such as
@@ -549,6 +816,7 @@ fn fingerprint(event: &NotificationEvent) -> u64 {
     let mut h = DefaultHasher::new();
     event.kind.hash(&mut h);
     event.state.hash(&mut h);
+    event.change_type.hash(&mut h);
     event.result_code.hash(&mut h);
     event.result_subcode.hash(&mut h);
     event.result_message.hash(&mut h);
@@ -562,29 +830,45 @@ impl Core {
         &mut self,
         config: &TrackerConfig,
         event: &NotificationEvent,
+        tenant: Option<&str>,
         now: Instant,
     ) -> Applied {
-        let Some(call_id) = event.call_id.as_deref() else {
+        let Some(raw_id) = event.call_id.as_deref() else {
             self.stats.ignored += 1;
             return Applied::Ignored;
         };
-        let Some((role, record)) = self.store.find_mut(call_id) else {
-            return self.apply_untracked(config, call_id, event, now);
+        let call_id = normalize_call_id(raw_id);
+        let Some((role, record)) = self.store.find_mut(&call_id) else {
+            return self.apply_untracked(config, &call_id, event, tenant, now);
         };
+        match (&record.tenant_id, tenant) {
+            (Some(own), Some(theirs)) if own.as_str() != theirs => {
+                self.stats.other_tenant += 1;
+                return Applied::OtherTenant;
+            }
+            (None, Some(theirs)) if is_relevant(event) => {
+                record.tenant_id = Some(theirs.to_owned());
+            }
+            _ => {}
+        }
+        let was_open = record.outcome.is_none();
         let applied = match role {
             CallRole::Transferred => {
                 apply_to_transfer(record, event, &self.recent, now, &self.slots)
             }
-            CallRole::Consultation => apply_to_consultation(record, call_id, event, &self.slots),
+            CallRole::Consultation => apply_to_consultation(record, &call_id, event, &self.slots),
         };
-        let done = record.outcome.is_some()
-            && (record.replaces_call_id.is_none() || record.consultation_ended);
+        let done = matches!(applied, Step::LateResult(_))
+            || (record.outcome.is_some()
+                && record.late_until.is_none()
+                && (record.replaces_call_id.is_none() || record.consultation_ended));
+        let followed = record.followed;
         // Only an ending transfer needs its id copied out of the store.
         let ending = (matches!(applied, Step::Resolved(_)) || done).then(|| {
             (
                 record.call_id.clone(),
                 record.attempt,
-                record.outcome.clone(),
+                record.outcome.as_deref().cloned(),
             )
         });
         match applied {
@@ -592,16 +876,19 @@ impl Core {
             Step::Duplicate => self.stats.duplicates += 1,
             Step::Late => self.stats.late += 1,
             Step::Ignored => self.stats.ignored += 1,
+            Step::LateResult(_) => self.stats.late_results += 1,
             Step::Resolved(_) => {}
         }
         if let Some((primary, attempt, outcome)) = ending {
             if let Step::Resolved(fp) = applied {
-                match outcome {
-                    Some(TransferOutcome::Completed) => self.stats.completed += 1,
-                    Some(TransferOutcome::Failed { .. }) => self.stats.failed += 1,
-                    Some(TransferOutcome::CallEnded { .. }) => self.stats.call_ended += 1,
-                    _ => {}
+                if was_open && followed {
+                    self.followed_open = self.followed_open.saturating_sub(1);
                 }
+                self.count_outcome(outcome.as_ref());
+                self.remember(config, &primary, fp, now);
+            }
+            if let Step::LateResult(fp) = applied {
+                self.count_outcome(outcome.as_ref());
                 self.remember(config, &primary, fp, now);
             }
             if done {
@@ -611,11 +898,21 @@ impl Core {
         applied.public()
     }
 
+    fn count_outcome(&mut self, outcome: Option<&TransferOutcome>) {
+        match outcome {
+            Some(TransferOutcome::Completed { .. }) => self.stats.completed += 1,
+            Some(TransferOutcome::Failed { .. }) => self.stats.failed += 1,
+            Some(TransferOutcome::CallEnded { .. }) => self.stats.call_ended += 1,
+            _ => {}
+        }
+    }
+
     fn apply_untracked(
         &mut self,
         config: &TrackerConfig,
         call_id: &str,
         event: &NotificationEvent,
+        tenant: Option<&str>,
         now: Instant,
     ) -> Applied {
         if !is_relevant(event) {
@@ -630,12 +927,13 @@ impl Core {
             self.stats.untracked += 1;
             return Applied::Untracked;
         }
+        let entry = (event.clone(), tenant.map(Box::from));
         if let Some(early) = self.early.get_mut(call_id) {
             if early.events.len() >= config.max_buffered_per_call {
                 self.stats.untracked += 1;
                 return Applied::Untracked;
             }
-            early.events.push(event.clone());
+            early.events.push(entry);
             return Applied::Buffered;
         }
         while self.early.len() >= config.max_buffered_calls {
@@ -650,7 +948,7 @@ impl Core {
             call_id.into(),
             Early {
                 gen,
-                events: vec![event.clone()],
+                events: vec![entry],
             },
         );
         self.early_order
@@ -658,7 +956,7 @@ impl Core {
         Applied::Buffered
     }
 
-    fn take_early(&mut self, call_id: &str) -> Vec<NotificationEvent> {
+    fn take_early(&mut self, call_id: &str) -> Vec<(NotificationEvent, Option<Box<str>>)> {
         self.early
             .remove(call_id)
             .map(|e| e.events)
@@ -702,13 +1000,37 @@ impl Core {
 
     /// Removes a transfer from the store and closes its handle's progress stream.
     fn finish(&mut self, call_id: &str, attempt: u64) {
-        self.store.remove(call_id, attempt);
+        if let Some(record) = self.store.remove(call_id, attempt) {
+            if record.followed && record.outcome.is_none() {
+                self.followed_open = self.followed_open.saturating_sub(1);
+            }
+            if record.late_until.is_some() {
+                self.remembered = self.remembered.saturating_sub(1);
+            }
+        }
         if let Some(slot) = self.slots.remove(&attempt) {
             slot.close();
         }
     }
 
-    fn sweep(&mut self, now: Instant) {
+    /// Before a new followed transfer: time out the oldest followed ones at the limit.
+    fn make_room_for_followed(&mut self, config: &TrackerConfig, now: Instant) {
+        while self.followed_open >= config.max_followed.max(1) {
+            let Some((key, attempt)) = self.followed_order.pop_front() else {
+                break;
+            };
+            let live = self
+                .store
+                .get(&key)
+                .is_some_and(|r| r.attempt == attempt && r.outcome.is_none());
+            if live {
+                self.stats.evicted += 1;
+                self.expire(config, &key, attempt, now);
+            }
+        }
+    }
+
+    fn sweep(&mut self, config: &TrackerConfig, now: Instant) {
         while let Some(Reverse((deadline, attempt, _))) = self.deadlines.peek() {
             if *deadline > now {
                 break;
@@ -717,7 +1039,7 @@ impl Core {
             let Some(Reverse((_, _, call_id))) = self.deadlines.pop() else {
                 break;
             };
-            self.expire(&call_id, attempt);
+            self.expire(config, &call_id, attempt, now);
         }
         while let Some((until, _, _)) = self.early_order.front() {
             if *until > now {
@@ -741,30 +1063,81 @@ impl Core {
         }
     }
 
-    /// The transfer's deadline passed: resolve it as timed out (or, when it only waited for its
-    /// consultation call, just remove it).
-    fn expire(&mut self, call_id: &str, attempt: u64) {
+    /// The transfer's deadline passed: resolve it as timed out and remember it for a late result
+    /// (or, when it only waited for its consultation call or for a late result, remove it).
+    fn expire(&mut self, config: &TrackerConfig, call_id: &str, attempt: u64, now: Instant) {
         let Some(record) = self.store.get(call_id) else {
             return;
         };
         if record.attempt != attempt {
             return;
         }
-        if record.outcome.is_none() {
-            if let Some(slot) = self.slots.get(&attempt) {
-                slot.resolve(TransferOutcome::TimedOut);
+        if record.outcome.is_some() {
+            if record.late_until.is_some_and(|until| until > now) {
+                return;
             }
-            self.stats.timed_out += 1;
+            self.finish(call_id, attempt);
+            return;
         }
-        self.finish(call_id, attempt);
+        if let Some(slot) = self.slots.get(&attempt) {
+            slot.resolve(TransferOutcome::TimedOut);
+        }
+        self.stats.timed_out += 1;
+        let followed = record.followed;
+        if followed {
+            self.followed_open = self.followed_open.saturating_sub(1);
+        }
+        let remember = !config.late_result_window.is_zero() && config.max_remembered > 0;
+        if !remember {
+            if let Some(record) = self.store.find_mut(call_id).map(|(_, r)| r) {
+                record.outcome = Some(Box::new(TransferOutcome::TimedOut));
+            }
+            self.finish(call_id, attempt);
+            return;
+        }
+        while self.remembered >= config.max_remembered {
+            let Some((key, old)) = self.remembered_order.pop_front() else {
+                break;
+            };
+            if self
+                .store
+                .get(&key)
+                .is_some_and(|r| r.attempt == old && r.late_until.is_some())
+            {
+                self.finish(&key, old);
+            }
+        }
+        let until = later(now, config.late_result_window);
+        if let Some((_, record)) = self.store.find_mut(call_id) {
+            record.outcome = Some(Box::new(TransferOutcome::TimedOut));
+            record.late_until = Some(until);
+        }
+        self.remembered += 1;
+        self.remembered_order.push_back((call_id.into(), attempt));
+        self.deadlines
+            .push(Reverse((until, attempt, call_id.into())));
     }
 
-    /// Drops deadline entries of removed transfers once they dominate the heap.
-    fn compact_deadlines(&mut self) {
-        if self.deadlines.len() > 2 * self.store.len() + 1024 {
-            let store = &self.store;
+    /// Drops stale bookkeeping once it dominates what it tracks.
+    fn compact(&mut self) {
+        let store = &self.store;
+        if self.deadlines.len() > 2 * store.len() + 1024 {
             self.deadlines.retain(|Reverse((_, attempt, call_id))| {
                 store.get(call_id).is_some_and(|r| r.attempt == *attempt)
+            });
+        }
+        if self.followed_order.len() > 2 * self.followed_open + 1024 {
+            self.followed_order.retain(|(key, attempt)| {
+                store
+                    .get(key)
+                    .is_some_and(|r| r.attempt == *attempt && r.outcome.is_none())
+            });
+        }
+        if self.remembered_order.len() > 2 * self.remembered + 1024 {
+            self.remembered_order.retain(|(key, attempt)| {
+                store
+                    .get(key)
+                    .is_some_and(|r| r.attempt == *attempt && r.late_until.is_some())
             });
         }
     }
@@ -777,6 +1150,7 @@ enum Step {
     ConsultationEnded,
     Duplicate,
     Late,
+    LateResult(u64),
     Ignored,
 }
 
@@ -788,7 +1162,124 @@ impl Step {
             Step::ConsultationEnded => Applied::ConsultationEnded,
             Step::Duplicate => Applied::Duplicate,
             Step::Late => Applied::Late,
+            Step::LateResult(_) => Applied::LateResult,
             Step::Ignored => Applied::Ignored,
+        }
+    }
+}
+
+/// Operation ids compare like call ids (the older payloads spell them as bare upper-case GUIDs).
+fn same_operation(a: &str, b: &str) -> bool {
+    normalize_call_id(a) == normalize_call_id(b)
+}
+
+/// What a final (or failing) event means for this transfer, if anything. Progress events and
+/// events that say nothing final return `None`.
+fn final_outcome(record: &TransferRecord, event: &NotificationEvent) -> Option<TransferOutcome> {
+    let code = event.result_code;
+    let subcode = event.result_subcode;
+    let message = event.result_message.clone();
+    let termination_reason = event.termination_reason.clone();
+    match &event.kind {
+        EventKind::Completed => Some(TransferOutcome::Completed {
+            code,
+            subcode,
+            message,
+            termination_reason,
+            inferred: false,
+            late: false,
+        }),
+        EventKind::Failed {
+            code,
+            subcode,
+            message,
+            replaces_context,
+        } => Some(TransferOutcome::Failed {
+            code: Some(*code),
+            subcode: *subcode,
+            message: message.clone(),
+            replaces_context: replaces_context.clone(),
+            termination_reason,
+            inferred: false,
+            late: false,
+        }),
+        EventKind::OperationFailed {
+            code,
+            subcode,
+            message,
+        } => {
+            let ours = match (&record.operation_id, &event.operation_id) {
+                (Some(mine), Some(theirs)) => same_operation(mine, theirs),
+                _ => false,
+            };
+            ours.then(|| TransferOutcome::Failed {
+                code: *code,
+                subcode: *subcode,
+                message: message.clone(),
+                replaces_context: None,
+                termination_reason,
+                inferred: false,
+                late: false,
+            })
+        }
+        _ if event.is_bare_delete() => Some(if record.seen_accepted {
+            TransferOutcome::completed(true)
+        } else {
+            TransferOutcome::CallEnded {
+                code: None,
+                subcode: None,
+                message: None,
+                termination_reason: None,
+                inferred: false,
+                late: false,
+            }
+        }),
+        _ if event.is_call_end() => Some(TransferOutcome::CallEnded {
+            code,
+            subcode,
+            message,
+            termination_reason,
+            inferred: false,
+            late: false,
+        }),
+        _ => None,
+    }
+}
+
+/// Notes what a progress event says about the transfer; `true` when it moved it forward.
+fn note_progress(record: &mut TransferRecord, event: &NotificationEvent) -> Option<bool> {
+    if let (EventKind::Transferring | EventKind::TransferAccepted, Some(op)) =
+        (&event.kind, &event.operation_id)
+    {
+        if record.operation_id.is_none() {
+            record.operation_id = Some(op.clone());
+        }
+    }
+    match &event.kind {
+        EventKind::Transferring => {
+            if record.seen_transferring || record.seen_accepted {
+                return Some(false);
+            }
+            record.seen_transferring = true;
+            Some(true)
+        }
+        EventKind::TransferAccepted => {
+            if record.seen_accepted {
+                return Some(false);
+            }
+            record.seen_accepted = true;
+            Some(true)
+        }
+        _ => {
+            if event.on_call
+                && event.state == Some(CallState::Established)
+                && (record.seen_transferring || record.seen_accepted)
+            {
+                // Back to `established` without a failure code: no outcome by itself (it may be
+                // a late notification from before the transfer); reconciliation weighs it.
+                record.seen_established = true;
+            }
+            None
         }
     }
 }
@@ -801,6 +1292,21 @@ fn apply_to_transfer(
     slots: &HashMap<u64, Arc<Slot>>,
 ) -> Step {
     if record.outcome.is_some() {
+        if record.late_until.is_some() {
+            // Timed out and remembered: a final result now is this transfer's late outcome.
+            if note_progress(record, event).is_some() {
+                return Step::Duplicate;
+            }
+            let Some(outcome) = final_outcome(record, event) else {
+                return Step::Ignored;
+            };
+            let outcome = outcome.into_late();
+            if let Some(slot) = slots.get(&record.attempt) {
+                slot.late(outcome.clone());
+            }
+            record.outcome = Some(Box::new(outcome));
+            return Step::LateResult(fingerprint(event));
+        }
         // Only waiting for the consultation call's end; the transfer itself is over.
         return if is_relevant(event) {
             Step::Late
@@ -809,45 +1315,22 @@ fn apply_to_transfer(
         };
     }
     // The slot is looked up only when something changes: duplicates touch nothing but the record.
-    let outcome = match &event.kind {
-        EventKind::Transferring => {
-            if record.seen_transferring || record.seen_accepted {
-                return Step::Duplicate;
-            }
-            record.seen_transferring = true;
+    match note_progress(record, event) {
+        Some(true) => {
             if let Some(slot) = slots.get(&record.attempt) {
-                slot.progress(TransferProgress::Transferring);
+                slot.progress(if record.seen_accepted {
+                    TransferProgress::TransferAccepted
+                } else {
+                    TransferProgress::Transferring
+                });
             }
             return Step::Progress;
         }
-        EventKind::TransferAccepted => {
-            if record.seen_accepted {
-                return Step::Duplicate;
-            }
-            record.seen_accepted = true;
-            if let Some(slot) = slots.get(&record.attempt) {
-                slot.progress(TransferProgress::TransferAccepted);
-            }
-            return Step::Progress;
-        }
-        EventKind::Completed => TransferOutcome::Completed,
-        EventKind::Failed {
-            code,
-            subcode,
-            message,
-            replaces_context,
-        } => TransferOutcome::Failed {
-            code: *code,
-            subcode: *subcode,
-            message: message.clone(),
-            replaces_context: replaces_context.clone(),
-        },
-        _ if event.is_call_end() => TransferOutcome::CallEnded {
-            code: event.result_code,
-            subcode: event.result_subcode,
-            message: event.result_message.clone(),
-        },
-        _ => return Step::Ignored,
+        Some(false) => return Step::Duplicate,
+        None => {}
+    }
+    let Some(outcome) = final_outcome(record, event) else {
+        return Step::Ignored;
     };
     let fp = fingerprint(event);
     // A retried delivery of the previous attempt's final event must not end this attempt.
@@ -862,7 +1345,7 @@ fn apply_to_transfer(
     if let Some(slot) = slots.get(&record.attempt) {
         slot.resolve(outcome.clone());
     }
-    record.outcome = Some(outcome);
+    record.outcome = Some(Box::new(outcome));
     Step::Resolved(fp)
 }
 
@@ -897,6 +1380,10 @@ struct Slot {
 #[derive(Default)]
 struct SlotState {
     outcome: Option<TransferOutcome>,
+    /// Boxed: rare, and every open transfer has a slot.
+    late_outcome: Option<Box<TransferOutcome>>,
+    /// `transferAccepted` was seen.
+    accepted: bool,
     progress: VecDeque<TransferProgress>,
     /// No more progress will come.
     closed: bool,
@@ -911,6 +1398,9 @@ impl Slot {
 
     fn progress(&self, step: TransferProgress) {
         let mut s = self.lock();
+        if step == TransferProgress::TransferAccepted {
+            s.accepted = true;
+        }
         if s.closed {
             return;
         }
@@ -931,6 +1421,20 @@ impl Slot {
         }
         if let Some(w) = s.outcome_waker.take() {
             w.wake();
+        }
+        if let Some(w) = s.progress_waker.take() {
+            w.wake();
+        }
+    }
+
+    fn late(&self, outcome: TransferOutcome) {
+        let mut s = self.lock();
+        if s.late_outcome.is_some() {
+            return;
+        }
+        s.late_outcome = Some(Box::new(outcome.clone()));
+        if !s.closed {
+            s.progress.push_back(TransferProgress::Late(outcome));
         }
         if let Some(w) = s.progress_waker.take() {
             w.wake();
@@ -991,9 +1495,22 @@ impl TransferHandle {
         self.slot.lock().outcome.clone()
     }
 
+    /// The late outcome of a transfer that timed out, if one arrived (see
+    /// [`TransferProgress::Late`]).
+    pub fn late_outcome(&self) -> Option<TransferOutcome> {
+        self.slot.lock().late_outcome.as_deref().cloned()
+    }
+
+    /// `true` once the target accepted the transfer (`transferAccepted` was applied).
+    pub fn accepted(&self) -> bool {
+        self.slot.lock().accepted
+    }
+
     /// The transfer's steps as they happen: `Transferring`, `TransferAccepted`,
     /// `ConsultationEnded`, then `Finished(outcome)`; the stream ends when the tracker is done
-    /// with the transfer. Steps are queued from `track` on, so nothing is missed by asking late.
+    /// with the transfer. After `Finished(TimedOut)` it stays open for
+    /// [`TrackerConfig::late_result_window`] and yields `Late(outcome)` if the final result comes
+    /// in that time. Steps are queued from `track` on, so nothing is missed by asking late.
     /// Meant for one consumer: streams of the same handle share one queue.
     ///
     /// ```
@@ -1011,7 +1528,7 @@ impl TransferHandle {
     /// assert_eq!(progress.next().await, Some(TransferProgress::Transferring));
     /// assert_eq!(
     ///     progress.next().await,
-    ///     Some(TransferProgress::Finished(TransferOutcome::Completed))
+    ///     Some(TransferProgress::Finished(TransferOutcome::completed(false)))
     /// );
     /// assert_eq!(progress.next().await, None);
     /// # Ok(()) }
@@ -1020,11 +1537,12 @@ impl TransferHandle {
         ProgressStream {
             slot: Arc::clone(&self.slot),
             shared: Arc::clone(&self.shared),
-            call_id: self.call_id.clone(),
+            call_id: normalize_call_id(&self.call_id).into_owned(),
             attempt: self.attempt,
             deadline: self.deadline,
             sleep: None,
             deadline_passed: false,
+            late_sleep: None,
         }
     }
 }
@@ -1034,9 +1552,10 @@ impl TransferHandle {
 /// progress stream, so either one ends at the deadline on its own.
 fn time_out(shared: &Shared, slot: &Slot, call_id: &str, attempt: u64) -> TransferOutcome {
     {
+        let now = Instant::now();
         let mut core = shared.lock();
-        core.sweep(Instant::now());
-        core.expire(call_id, attempt);
+        core.sweep(&shared.config, now);
+        core.expire(&shared.config, call_id, attempt, now);
     }
     // The record may already be gone (swept, or its handle dropped): resolve the slot itself.
     slot.resolve(TransferOutcome::TimedOut);
@@ -1064,12 +1583,8 @@ impl Future for TransferHandle {
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        Poll::Ready(time_out(
-            &self.shared,
-            &self.slot,
-            &self.call_id,
-            self.attempt,
-        ))
+        let key = normalize_call_id(&self.call_id).into_owned();
+        Poll::Ready(time_out(&self.shared, &self.slot, &key, self.attempt))
     }
 }
 
@@ -1079,13 +1594,14 @@ impl Drop for TransferHandle {
             return;
         }
         let mut core = self.shared.lock();
+        let key = normalize_call_id(&self.call_id);
         let open = core
             .store
-            .get(&self.call_id)
+            .get(&key)
             .is_some_and(|r| r.attempt == self.attempt && r.outcome.is_none());
         if open {
             core.stats.abandoned += 1;
-            core.finish(&self.call_id, self.attempt);
+            core.finish(&key, self.attempt);
         }
     }
 }
@@ -1103,6 +1619,8 @@ pub struct ProgressStream {
     deadline: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
     deadline_passed: bool,
+    /// After the deadline: when the tracker forgets the timed-out transfer.
+    late_sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl fmt::Debug for ProgressStream {
@@ -1131,8 +1649,13 @@ impl ProgressStream {
                 return Poll::Ready(None);
             }
             s.progress_waker = Some(cx.waker().clone());
-            if s.outcome.is_some() || self.deadline_passed {
+            let timed_out = s.outcome == Some(TransferOutcome::TimedOut);
+            if !timed_out && (s.outcome.is_some() || self.deadline_passed) {
                 return Poll::Pending;
+            }
+            if timed_out || self.deadline_passed {
+                drop(s);
+                return self.poll_late_window(cx);
             }
         }
         let deadline = self.deadline;
@@ -1153,6 +1676,42 @@ impl ProgressStream {
                 Poll::Pending
             }
         }
+    }
+
+    /// The transfer timed out: wait (registered for wake-ups) until a late result or the end of
+    /// the late-result window, when the tracker forgets the transfer and the stream ends.
+    fn poll_late_window(&mut self, cx: &mut Context<'_>) -> Poll<Option<TransferProgress>> {
+        if self.late_sleep.is_none() {
+            let until = {
+                let core = self.shared.lock();
+                core.store
+                    .get(&self.call_id)
+                    .filter(|r| r.attempt == self.attempt)
+                    .and_then(|r| r.late_until)
+            };
+            let Some(until) = until else {
+                // Not remembered (already forgotten, or remembering is off): the stream ends.
+                let mut s = self.slot.lock();
+                s.closed = true;
+                return Poll::Ready(s.progress.pop_front());
+            };
+            self.late_sleep = Some(Box::pin(tokio::time::sleep_until(until)));
+        }
+        let Some(sleep) = self.late_sleep.as_mut() else {
+            return Poll::Pending;
+        };
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        {
+            let now = Instant::now();
+            let mut core = self.shared.lock();
+            core.sweep(&self.shared.config, now);
+            core.expire(&self.shared.config, &self.call_id, self.attempt, now);
+        }
+        let mut s = self.slot.lock();
+        s.closed = true;
+        Poll::Ready(s.progress.pop_front())
     }
 }
 

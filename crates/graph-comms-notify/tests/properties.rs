@@ -1,5 +1,8 @@
-//! Property tests: any permutation or duplication of a flow's notifications, with unrelated
-//! notifications mixed in and `track` called at any point, gives the ordered flow's outcome.
+//! Property tests: any permutation or duplication of a flow's notifications that Graph can produce,
+//! with unrelated notifications mixed in and `track` called at any point, gives the ordered flow's
+//! outcome. Orders Graph cannot produce are excluded per flow: a bare `deleted` (which is inferred
+//! from what came before it) stays after `transferAccepted`, and an operation's failure after the
+//! operation's `transferring`; duplicates may come anywhere after their original.
 
 mod common;
 
@@ -12,13 +15,57 @@ use proptest::prelude::*;
 const CALL: &str = "c0ffee00-0000-4000-8000-000000000001";
 const CONSULT: &str = "c0ffee00-0000-4000-8000-000000000002";
 
-/// A flow: its notifications in Graph's order, whether it is consultative, and its outcome.
-fn flows() -> Vec<(Vec<NotificationEvent>, bool, TransferOutcome)> {
+/// A flow: its notifications in Graph's order, whether it is consultative, its outcome, and the
+/// pairs `(a, b)` where every delivery of notification `b` comes after the first of `a`.
+type Flow = (
+    Vec<NotificationEvent>,
+    bool,
+    TransferOutcome,
+    Vec<(usize, usize)>,
+);
+
+/// The call as the older payloads spell it: upper case, no dashes.
+const CALL_OLD_SPELLING: &str = "C0FFEE00000040008000000000000001";
+
+fn op_note(call: &str, op: &str, change: &str, data: &str) -> NotificationEvent {
+    let body = format!(
+        r#"{{"value":[{{"changeType":"{change}","resource":"/app/calls/{call}/operations/{op}","resourceData":{data}}}]}}"#
+    );
+    decode(body.as_bytes()).expect("decodes").remove(0)
+}
+
+fn op_step(call: &str, step: &str) -> NotificationEvent {
+    op_note(
+        call,
+        "0FE0623FD62842EDB4BD8AC290072CC5",
+        "updated",
+        &format!(
+            r##"{{"@odata.type":"#microsoft.graph.commsOperation","resultInfo":{{"code":"200","subCode":"{step}"}},"status":"running"}}"##
+        ),
+    )
+}
+
+fn op_failed(call: &str, op: &str, odata_type: &str) -> NotificationEvent {
+    op_note(
+        call,
+        op,
+        "deleted",
+        &format!(
+            r##"{{"@odata.type":"#microsoft.graph.{odata_type}","resultInfo":{{"code":"500","subCode":"7000","message":"<message>"}},"status":"failed"}}"##
+        ),
+    )
+}
+
+fn flows() -> Vec<Flow> {
+    let old = CALL_OLD_SPELLING;
     let failed_direct = TransferOutcome::Failed {
-        code: 500,
+        code: Some(500),
         subcode: Some(7000),
         message: Some("<message>".into()),
         replaces_context: None,
+        termination_reason: None,
+        inferred: false,
+        late: false,
     };
     let mut consult_failure = failed(CALL, 7700);
     consult_failure.replaces_context = Some("<replacesContext>".into());
@@ -29,16 +76,97 @@ fn flows() -> Vec<(Vec<NotificationEvent>, bool, TransferOutcome)> {
         *replaces_context = Some("<replacesContext>".into());
     }
     let failed_consultative = TransferOutcome::Failed {
-        code: 500,
+        code: Some(500),
         subcode: Some(7700),
         message: Some("<message>".into()),
         replaces_context: Some("<replacesContext>".into()),
+        termination_reason: None,
+        inferred: false,
+        late: false,
     };
-    vec![
+    let bare_delete = note(
+        CALL,
+        "deleted",
+        r##"{"@odata.type":"#microsoft.graph.call","@odata.id":"/communications/calls/c0ffee00-0000-4000-8000-000000000001"}"##,
+    );
+    let deleted_hung_up = note(
+        CALL,
+        "deleted",
+        r#"{"resultInfo":{"code":200,"subcode":5001,"message":"The conversation has ended."}}"#,
+    );
+    let established_400 = note(
+        CALL,
+        "updated",
+        r#"{"state":"established","resultInfo":{"code":400,"subcode":7505}}"#,
+    );
+    let call_ended = |code, subcode, message: &str| TransferOutcome::CallEnded {
+        code,
+        subcode,
+        message: Some(message.into()),
+        termination_reason: None,
+        inferred: false,
+        late: false,
+    };
+    let mut all: Vec<Flow> = vec![
+        (
+            vec![transferring(CALL), accepted(CALL), bare_delete],
+            false,
+            TransferOutcome::completed(true),
+            vec![(1, 2)],
+        ),
+        (
+            vec![
+                op_step(old, "transferring"),
+                op_step(old, "transferAccepted"),
+                app_transferred(CALL),
+            ],
+            false,
+            done_app(),
+            vec![],
+        ),
+        (
+            vec![
+                op_step(old, "transferring"),
+                op_failed(old, "0FE0623FD62842EDB4BD8AC290072CC5", "commsOperation"),
+            ],
+            false,
+            TransferOutcome::Failed {
+                code: Some(500),
+                subcode: Some(7000),
+                message: Some("<message>".into()),
+                replaces_context: None,
+                termination_reason: None,
+                inferred: false,
+                late: false,
+            },
+            vec![(0, 1)],
+        ),
+        (
+            vec![transferring(CALL), deleted_hung_up],
+            false,
+            call_ended(Some(200), Some(5001), "The conversation has ended."),
+            vec![],
+        ),
+        (
+            vec![transferring(CALL), established_400],
+            false,
+            TransferOutcome::Failed {
+                code: Some(400),
+                subcode: Some(7505),
+                message: None,
+                replaces_context: None,
+                termination_reason: None,
+                inferred: false,
+                late: false,
+            },
+            vec![],
+        ),
+    ];
+    let classic: Vec<(Vec<NotificationEvent>, bool, TransferOutcome)> = vec![
         (
             vec![transferring(CALL), accepted(CALL), completed(CALL)],
             false,
-            TransferOutcome::Completed,
+            done_7015(),
         ),
         (
             vec![transferring(CALL), accepted(CALL), failed(CALL, 7000)],
@@ -48,7 +176,7 @@ fn flows() -> Vec<(Vec<NotificationEvent>, bool, TransferOutcome)> {
         (
             vec![transferring(CALL), completed(CALL)],
             false,
-            TransferOutcome::Completed,
+            done_7015(),
         ),
         (
             vec![
@@ -58,7 +186,7 @@ fn flows() -> Vec<(Vec<NotificationEvent>, bool, TransferOutcome)> {
                 app_transferred(CONSULT),
             ],
             true,
-            TransferOutcome::Completed,
+            done_app(),
         ),
         (
             vec![transferring(CALL), accepted(CALL), consult_failure],
@@ -72,9 +200,47 @@ fn flows() -> Vec<(Vec<NotificationEvent>, bool, TransferOutcome)> {
                 code: Some(200),
                 subcode: Some(5001),
                 message: Some("The conversation has ended.".into()),
+                termination_reason: None,
+                inferred: false,
+                late: false,
             },
         ),
-    ]
+    ];
+    all.extend(classic.into_iter().map(|(e, c, o)| (e, c, o, vec![])));
+    all
+}
+
+/// Moves every delivery of `b` that precedes the first delivery of `a` to just after it.
+fn respect(order: &mut Vec<usize>, after: &[(usize, usize)]) {
+    for &(a, b) in after {
+        let Some(first_a) = order.iter().position(|&i| i == a) else {
+            continue;
+        };
+        let early: Vec<usize> = order[..first_a]
+            .iter()
+            .copied()
+            .filter(|&i| i == b)
+            .collect();
+        if early.is_empty() {
+            continue;
+        }
+        order.retain({
+            let mut seen = 0;
+            let n = early.len();
+            move |&i| {
+                if i == b && seen < n {
+                    seen += 1;
+                    false
+                } else {
+                    true
+                }
+            }
+        });
+        let first_a = order.iter().position(|&i| i == a).unwrap_or(order.len());
+        for (k, i) in early.into_iter().enumerate() {
+            order.insert(first_a + 1 + k, i);
+        }
+    }
 }
 
 /// Notifications about other things on the same callback.
@@ -83,6 +249,17 @@ fn noise() -> Vec<NotificationEvent> {
         roster(CALL),
         roster("someone-else"),
         transferring("someone-else"),
+        // A failed prompt on the same call is not the transfer's failure.
+        op_failed(
+            CALL,
+            "11112222333344445555666677778888",
+            "playPromptOperation",
+        ),
+        note(
+            "someone-else",
+            "deleted",
+            r##"{"@odata.type":"#microsoft.graph.call"}"##,
+        ),
     ];
     let body = br##"{"value":[{"changeType":"updated",
       "resourceUrl":"/communications/calls/c0ffee00-0000-4000-8000-000000000001/operations/op1",
@@ -118,7 +295,9 @@ proptest! {
 
     #[test]
     fn any_order_and_duplication_gives_the_ordered_outcome((flow, order, track_at) in deliveries()) {
-        let (events, consultative, expected) = flows().swap_remove(flow);
+        let (events, consultative, expected, after) = flows().swap_remove(flow);
+        let mut order = order;
+        respect(&mut order, &after);
         let noise = noise();
         let pick = |i: usize| if i < events.len() { &events[i] } else { &noise[i - events.len()] };
         let mut config = TrackerConfig::default();

@@ -36,10 +36,10 @@ async fn registered_first_the_flow_resolves_and_reports_progress() {
         [
             TransferProgress::Transferring,
             TransferProgress::TransferAccepted,
-            TransferProgress::Finished(TransferOutcome::Completed),
+            TransferProgress::Finished(done_7015()),
         ]
     );
-    assert_eq!(handle.await, TransferOutcome::Completed);
+    assert_eq!(handle.await, done_7015());
     let stats = tracker.stats();
     assert_eq!((stats.open, stats.completed, stats.progressed), (0, 1, 2));
 }
@@ -58,7 +58,7 @@ async fn notifications_before_track_are_buffered_and_replayed() {
         matches!(
             outcome,
             TransferOutcome::Failed {
-                code: 500,
+                code: Some(500),
                 subcode: Some(7000),
                 ..
             }
@@ -103,15 +103,15 @@ async fn accepted_before_transferring_or_no_accepted_at_all() {
         steps(&handle).await,
         [
             TransferProgress::TransferAccepted,
-            TransferProgress::Finished(TransferOutcome::Completed),
+            TransferProgress::Finished(done_app()),
         ]
     );
-    assert_eq!(handle.await, TransferOutcome::Completed);
+    assert_eq!(handle.await, done_app());
 
     let handle = tracker.track("other-call").expect("tracks");
     tracker.apply(&transferring("other-call"));
     tracker.apply(&completed("other-call"));
-    assert_eq!(handle.await, TransferOutcome::Completed);
+    assert_eq!(handle.await, done_7015());
 }
 
 #[tokio::test(start_paused = true)]
@@ -166,7 +166,7 @@ async fn one_transfer_per_call_and_old_events_never_resolve_the_next() {
     // A different final event is not a retry of the old one.
     let third = tracker.track(CALL).expect("a third attempt");
     assert_eq!(tracker.apply(&completed(CALL)), Applied::Resolved);
-    assert_eq!(third.await, TransferOutcome::Completed);
+    assert_eq!(third.await, done_7015());
 }
 
 #[tokio::test(start_paused = true)]
@@ -174,7 +174,7 @@ async fn late_events_for_an_ended_transfer_are_dropped_not_buffered() {
     let tracker = TransferTracker::default();
     let handle = tracker.track(CALL).expect("tracks");
     tracker.apply(&completed(CALL));
-    assert_eq!(handle.await, TransferOutcome::Completed);
+    assert_eq!(handle.await, done_7015());
     assert_eq!(tracker.apply(&accepted(CALL)), Applied::Late);
     assert_eq!(tracker.stats().buffered_events, 0);
 }
@@ -194,7 +194,7 @@ async fn consultative_transfer_reports_the_consultation_call_end() {
     );
     tracker.apply(&transferring(CALL));
     tracker.apply(&app_transferred(CALL));
-    assert_eq!(handle.outcome(), Some(TransferOutcome::Completed));
+    assert_eq!(handle.outcome(), Some(done_app()));
     assert_eq!(
         tracker.stats().open,
         1,
@@ -209,7 +209,7 @@ async fn consultative_transfer_reports_the_consultation_call_end() {
         steps(&handle).await,
         [
             TransferProgress::Transferring,
-            TransferProgress::Finished(TransferOutcome::Completed),
+            TransferProgress::Finished(done_app()),
             TransferProgress::ConsultationEnded {
                 call_id: consult.into(),
                 termination_reason: Some("AppTransferred".into()),
@@ -217,7 +217,7 @@ async fn consultative_transfer_reports_the_consultation_call_end() {
         ]
     );
     assert_eq!(tracker.stats().open, 0);
-    assert_eq!(handle.await, TransferOutcome::Completed);
+    assert_eq!(handle.await, done_app());
 }
 
 #[tokio::test(start_paused = true)]
@@ -237,7 +237,7 @@ async fn consultation_end_before_the_outcome_and_buffered_before_track() {
                 call_id: consult.into(),
                 termination_reason: Some("AppTransferred".into()),
             },
-            TransferProgress::Finished(TransferOutcome::Completed),
+            TransferProgress::Finished(done_7015()),
         ]
     );
 }
@@ -277,9 +277,10 @@ async fn no_final_notification_in_time_is_timed_out() {
     assert_eq!((stats.open, stats.timed_out), (0, 1));
     assert_eq!(
         tracker.apply(&completed(CALL)),
-        Applied::Buffered,
-        "the attempt is gone"
+        Applied::LateResult,
+        "a final result after the deadline is the timed-out transfer's late outcome"
     );
+    assert_eq!(tracker.stats().late_results, 1);
 }
 
 /// The progress stream ends at the deadline on its own: a UI following only the stream sees
@@ -331,6 +332,9 @@ async fn the_call_ending_without_a_transfer_code_is_call_ended() {
             code: Some(200),
             subcode: Some(5001),
             message: Some("The conversation has ended.".into()),
+            termination_reason: None,
+            inferred: false,
+            late: false,
         }
     );
     assert_eq!(tracker.stats().call_ended, 1);
@@ -356,7 +360,7 @@ async fn memory_is_bounded() {
         let call = format!("call-{i}");
         let handle = tracker.track(call.as_str()).expect("tracks");
         tracker.apply(&completed(&call));
-        assert_eq!(handle.await, TransferOutcome::Completed);
+        assert_eq!(handle.await, done_7015());
     }
     let stats = tracker.stats();
     assert_eq!(stats.open, 0);
@@ -427,7 +431,7 @@ async fn a_custom_store_backs_the_tracker() {
     let handle = tracker.track(CALL).expect("tracks");
     tracker.apply(&transferring(CALL));
     tracker.apply(&completed(CALL));
-    assert_eq!(handle.await, TransferOutcome::Completed);
+    assert_eq!(handle.await, done_7015());
     assert_eq!(tracker.stats().open, 0);
     assert!(format!("{tracker:?}").contains("TransferTracker"));
 }
@@ -442,7 +446,7 @@ async fn huge_durations_do_not_overflow() {
     tracker.apply(&transferring("early"));
     let handle = tracker.track(CALL).expect("tracks");
     tracker.apply(&completed(CALL));
-    assert_eq!(handle.await, TransferOutcome::Completed);
+    assert_eq!(handle.await, done_7015());
     let never = tracker
         .track_with("other", TrackOptions::default().with_timeout(Duration::MAX))
         .expect("tracks");

@@ -56,10 +56,10 @@ pub enum AuthError {
     #[error("missing bearer token: the Authorization header must be `Bearer <jwt>`")]
     MissingToken,
     /// The token is not a well-formed JWT (three base64url parts, JSON header and claims).
-    #[error("malformed token: {0}")]
+    #[error("malformed token: {0:?}")]
     Malformed(String),
     /// The header names an algorithm other than RS256 (including `none` and HMAC ones).
-    #[error("header.alg: only RS256 is accepted, got {0}")]
+    #[error("header.alg: only RS256 is accepted, got {0:?}")]
     UnsupportedAlgorithm(String),
     /// The header has no `kid`.
     #[error("header.kid: missing; a key id is required")]
@@ -86,7 +86,7 @@ pub enum AuthError {
     #[error("claims.aud: the token is issued for another application")]
     WrongAudience,
     /// No signing keys could be obtained from the OpenID configuration.
-    #[error("signing keys unavailable: {0}")]
+    #[error("signing keys unavailable: {0:?}")]
     KeysUnavailable(String),
 }
 
@@ -133,6 +133,8 @@ pub enum Rejection {
     UnsupportedMediaType,
     /// 413: the body is larger than the limit.
     PayloadTooLarge,
+    /// 413: the body holds more notifications than the limit.
+    TooManyNotifications,
     /// 408: the body did not arrive in time.
     Timeout,
     /// 400: the body is not a commsNotifications batch.
@@ -149,6 +151,7 @@ impl fmt::Display for Rejection {
             Rejection::KeysUnavailable => "keys unavailable",
             Rejection::UnsupportedMediaType => "unsupported media type",
             Rejection::PayloadTooLarge => "payload too large",
+            Rejection::TooManyNotifications => "too many notifications",
             Rejection::Timeout => "timeout",
             Rejection::BadRequest => "bad request",
             Rejection::Busy => "busy",

@@ -1,6 +1,6 @@
 //! The user hook: [`NotificationHandler`] sees every authenticated, decoded batch.
 
-use graph_comms_notify::{Applied, NotificationEvent};
+use graph_comms_notify::{Applied, IncomingCall, NotificationEvent};
 
 use crate::auth::VerifiedCaller;
 
@@ -41,6 +41,15 @@ impl Delivery<'_> {
 pub trait NotificationHandler: Send + Sync + 'static {
     /// Called once per authenticated, well-formed callback.
     fn on_notifications(&self, delivery: &Delivery<'_>);
+
+    /// Called for each call Graph offers the bot (a notification with state `incoming`) of an
+    /// authenticated callback, after [`on_notifications`](Self::on_notifications). The bot
+    /// answers, rejects or redirects it through the client, from a spawned task (this runs on
+    /// the request's task). `call.tenant_id` is the call resource's tenant, else the verified
+    /// token's. Does nothing by default.
+    fn on_incoming_call(&self, call: &IncomingCall, delivery: &Delivery<'_>) {
+        let _ = (call, delivery);
+    }
 }
 
 impl<F> NotificationHandler for F

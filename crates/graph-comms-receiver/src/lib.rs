@@ -8,12 +8,21 @@
 //!    accepted, audience = the bot's app id (`403` for a genuine token of another app, `401`
 //!    otherwise), `exp`/`nbf` with leeway; verified tokens are cached until they expire, so a
 //!    sender reusing its token costs one lookup, not one RSA verification, per callback;
+//!    An unauthenticated caller gets a generic error body (the detail goes to the log);
 //! 2. it bounds the input: `415` unless `application/json`, `413` past 1 MiB (checked while
-//!    reading), `408` for slow bodies, `400` with the decoder's message for anything that is not a
-//!    `commsNotifications` batch;
+//!    reading) or past 1 000 notifications (counted before decoding), `408` for slow bodies,
+//!    `400` with the decoder's message for anything that is not a `commsNotifications` batch;
 //! 3. it decodes the batch with [`graph_comms_notify::decode`], applies every event to the
 //!    [`TransferTracker`](graph_comms_notify::TransferTracker), calls the user's
 //!    [`NotificationHandler`] with the events and the caller's tenant, and answers `202`.
+//!
+//! It answers `POST {path}` and `POST {path}/{anything}` (per-call callback paths; see
+//! [`ReceiverBuilder::path`]). Refusals are logged with every attacker-controlled value escaped,
+//! the first of each kind at `warn` and the rest rate-limited into periodic summaries
+//! ([`ReceiverBuilder::rejection_log_period`]); [`Receiver::stats`] counts them all.
+//!
+//! Serve it with [`serve`] rather than a plain `axum::serve`: [`serve`] adds the header-read and
+//! idle timeouts and the connection cap a public endpoint needs ([`ServeOptions`]).
 //!
 //! ```no_run
 //! use graph_comms_receiver::{AuthConfig, Delivery, Receiver};
@@ -31,9 +40,16 @@
 //! # Ok(()) }
 //! ```
 
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod auth;
+mod count;
 mod error;
 mod handler;
+mod log;
 mod receiver;
 mod serve;
 
@@ -45,6 +61,10 @@ pub use error::{AuthError, Error, Rejection, Result};
 pub use handler::{Delivery, NotificationHandler};
 pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverStats, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_CONCURRENT_BODIES, DEFAULT_PATH,
+    DEFAULT_MAX_CONCURRENT_BODIES, DEFAULT_MAX_NOTIFICATIONS, DEFAULT_PATH,
+    DEFAULT_REJECTION_LOG_PERIOD,
 };
-pub use serve::{serve, serve_with_shutdown, ServeOptions};
+pub use serve::{
+    serve, serve_with_shutdown, ServeOptions, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, READ_BUFFER_BYTES,
+};

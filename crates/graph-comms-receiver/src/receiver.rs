@@ -15,8 +15,10 @@ use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
 
 use crate::auth::{AuthConfig, Authenticator};
+use crate::count;
 use crate::error::{AuthError, Error, Rejection, Result};
 use crate::handler::{Delivery, NotificationHandler};
+use crate::log::RejectionLog;
 
 /// The default callback path.
 pub const DEFAULT_PATH: &str = "/api/calls";
@@ -26,6 +28,10 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default number of bodies read at once (so at most 256 MiB of bodies in memory).
 pub const DEFAULT_MAX_CONCURRENT_BODIES: usize = 256;
+/// The default limit on notifications per body: more get `413`.
+pub const DEFAULT_MAX_NOTIFICATIONS: usize = 1_000;
+/// The default period of the rejection log's summaries (see [`ReceiverBuilder::rejection_log_period`]).
+pub const DEFAULT_REJECTION_LOG_PERIOD: Duration = Duration::from_secs(60);
 
 /// The webhook receiver: a mountable axum [`Router`] that authenticates Graph's callbacks, decodes
 /// them, feeds a [`TransferTracker`] and a [`NotificationHandler`], and answers `202 Accepted`.
@@ -56,11 +62,14 @@ struct Shared {
     tracker: TransferTracker,
     handler: Option<Arc<dyn NotificationHandler>>,
     path: String,
+    exact_path: bool,
     max_body_bytes: usize,
+    max_notifications: usize,
     body_timeout: Duration,
     /// Bounds the memory held by bodies being read: one permit per body.
     body_permits: tokio::sync::Semaphore,
     counters: Counters,
+    log: RejectionLog,
 }
 
 impl std::fmt::Debug for Shared {
@@ -68,7 +77,9 @@ impl std::fmt::Debug for Shared {
         f.debug_struct("Receiver")
             .field("auth", &self.auth)
             .field("path", &self.path)
+            .field("exact_path", &self.exact_path)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_notifications", &self.max_notifications)
             .field("body_timeout", &self.body_timeout)
             .field("handler", &self.handler.is_some())
             .finish_non_exhaustive()
@@ -85,6 +96,7 @@ struct Counters {
     keys_unavailable: AtomicU64,
     unsupported_media_type: AtomicU64,
     payload_too_large: AtomicU64,
+    too_many_notifications: AtomicU64,
     timeout: AtomicU64,
     bad_request: AtomicU64,
     busy: AtomicU64,
@@ -108,8 +120,10 @@ pub struct ReceiverStats {
     pub keys_unavailable: u64,
     /// 415s.
     pub unsupported_media_type: u64,
-    /// 413s.
+    /// 413s for a body over the size limit.
     pub payload_too_large: u64,
+    /// 413s for a body holding more notifications than the limit.
+    pub too_many_notifications: u64,
     /// 408s.
     pub timeout: u64,
     /// 400s.
@@ -126,6 +140,7 @@ impl ReceiverStats {
             + self.keys_unavailable
             + self.unsupported_media_type
             + self.payload_too_large
+            + self.too_many_notifications
             + self.timeout
             + self.bad_request
             + self.busy
@@ -140,9 +155,12 @@ pub struct ReceiverBuilder {
     tracker: Option<TransferTracker>,
     handler: Option<HandlerSlot>,
     path: String,
+    exact_path: bool,
     max_body_bytes: usize,
+    max_notifications: usize,
     body_timeout: Duration,
     max_concurrent_bodies: usize,
+    rejection_log_period: Duration,
 }
 
 struct HandlerSlot(Arc<dyn NotificationHandler>);
@@ -154,9 +172,37 @@ impl std::fmt::Debug for HandlerSlot {
 }
 
 impl ReceiverBuilder {
-    /// The route path (default [`DEFAULT_PATH`]); must start with `/`.
+    /// The callback path (default [`DEFAULT_PATH`]): it must start with `/`, must not end with
+    /// `/` (unless it is `/`), and must not contain `{`, `}`, `*`, `?`, `#` or `//`.
+    ///
+    /// The receiver answers `POST {path}` and, unless [`exact_path`](Self::exact_path) is set,
+    /// `POST {path}/{anything}` too: Microsoft's docs use `/api/calls/{appId}`, the samples
+    /// `…/notification`, and bots often give each call its own callback path. A query string is
+    /// ignored.
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
+        self
+    }
+
+    /// Answer `POST {path}` only, not the paths below it (default `false`).
+    pub fn exact_path(mut self, exact: bool) -> Self {
+        self.exact_path = exact;
+        self
+    }
+
+    /// The most notifications one body may hold (default [`DEFAULT_MAX_NOTIFICATIONS`]); more
+    /// get `413` before the body is decoded. With the body limit, this bounds the memory the
+    /// events of one callback take.
+    pub fn max_notifications(mut self, notifications: usize) -> Self {
+        self.max_notifications = notifications;
+        self
+    }
+
+    /// The period of the rejection log (default [`DEFAULT_REJECTION_LOG_PERIOD`]): in each period,
+    /// the first refusal of each kind is logged at `warn`, a few more at `debug`, and the rest
+    /// only counted, then summed up in one `warn` line when the period is over.
+    pub fn rejection_log_period(mut self, period: Duration) -> Self {
+        self.rejection_log_period = period;
         self
     }
 
@@ -194,10 +240,16 @@ impl ReceiverBuilder {
 
     /// Validates the configuration and builds the receiver.
     pub fn build(self) -> Result<Receiver> {
-        if !self.path.starts_with('/') {
+        if let Err(rule) = check_path(&self.path) {
             return Err(Error::Config {
                 field: "path",
-                rule: format!("must start with '/', got {:?}", self.path),
+                rule: format!("{rule}, got {:?}", self.path),
+            });
+        }
+        if self.max_notifications == 0 {
+            return Err(Error::Config {
+                field: "max_notifications",
+                rule: "must be positive".to_owned(),
             });
         }
         if self.max_concurrent_bodies == 0 || self.max_concurrent_bodies > MAX_PERMITS {
@@ -219,10 +271,13 @@ impl ReceiverBuilder {
                 tracker: self.tracker.unwrap_or_default(),
                 handler: self.handler.map(|h| h.0),
                 path: self.path,
+                exact_path: self.exact_path,
                 max_body_bytes: self.max_body_bytes,
+                max_notifications: self.max_notifications,
                 body_timeout: self.body_timeout,
                 body_permits: tokio::sync::Semaphore::new(self.max_concurrent_bodies),
                 counters: Counters::default(),
+                log: RejectionLog::new(self.rejection_log_period),
             }),
         })
     }
@@ -236,9 +291,12 @@ impl Receiver {
             tracker: None,
             handler: None,
             path: DEFAULT_PATH.to_owned(),
+            exact_path: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_notifications: DEFAULT_MAX_NOTIFICATIONS,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_concurrent_bodies: DEFAULT_MAX_CONCURRENT_BODIES,
+            rejection_log_period: DEFAULT_REJECTION_LOG_PERIOD,
         }
     }
 
@@ -247,11 +305,16 @@ impl Receiver {
         Self::builder(auth).build()
     }
 
-    /// The router answering `POST {path}`; merge or nest it into the bot's own router.
+    /// The router answering `POST {path}` and, unless the path is exact, `POST {path}/{anything}`;
+    /// merge or nest it into the bot's own router.
     pub fn router(&self) -> Router {
-        Router::new()
-            .route(&self.shared.path, post(ingest))
-            .with_state(self.shared.clone())
+        let path = &self.shared.path;
+        let mut router = Router::new().route(path, post(ingest));
+        if !self.shared.exact_path {
+            let below = format!("{}/{{*rest}}", path.trim_end_matches('/'));
+            router = router.route(&below, post(ingest));
+        }
+        router.with_state(self.shared.clone())
     }
 
     /// The tracker the callbacks feed: `track` a call before (or right after) sending its transfer.
@@ -282,6 +345,7 @@ impl Receiver {
             keys_unavailable: load(&c.keys_unavailable),
             unsupported_media_type: load(&c.unsupported_media_type),
             payload_too_large: load(&c.payload_too_large),
+            too_many_notifications: load(&c.too_many_notifications),
             timeout: load(&c.timeout),
             bad_request: load(&c.bad_request),
             busy: load(&c.busy),
@@ -298,6 +362,7 @@ impl Shared {
             Rejection::KeysUnavailable => &c.keys_unavailable,
             Rejection::UnsupportedMediaType => &c.unsupported_media_type,
             Rejection::PayloadTooLarge => &c.payload_too_large,
+            Rejection::TooManyNotifications => &c.too_many_notifications,
             Rejection::Timeout => &c.timeout,
             Rejection::BadRequest => &c.bad_request,
             Rejection::Busy => &c.busy,
@@ -305,29 +370,56 @@ impl Shared {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts and logs a refusal and builds its response. `message` goes to the (authenticated)
+    /// caller and, escaped, to the log.
     fn reject(&self, rejection: Rejection, code: &str, message: &str) -> Response {
+        let status = self.refuse(rejection, code, message, None);
+        error_response(status, code, message)
+    }
+
+    /// Counts and logs a refusal; returns its status.
+    fn refuse(
+        &self,
+        rejection: Rejection,
+        code: &str,
+        detail: &str,
+        hint: Option<&'static str>,
+    ) -> StatusCode {
         self.count(rejection);
         let status = match rejection {
             Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
             Rejection::Forbidden => StatusCode::FORBIDDEN,
             Rejection::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::PayloadTooLarge | Rejection::TooManyNotifications => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Rejection::Timeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::BadRequest => StatusCode::BAD_REQUEST,
             Rejection::Busy => StatusCode::SERVICE_UNAVAILABLE,
         };
-        tracing::debug!(%status, code, message, "callback rejected");
-        error_response(status, code, message)
+        self.log.refused(rejection, status, code, detail, hint);
+        status
     }
 
+    /// An unauthenticated caller gets a generic message; the detail (which may name the
+    /// configuration, e.g. the OpenID URL) goes to the log only.
     fn reject_auth(&self, error: &AuthError) -> Response {
-        let rejection = match error.status() {
-            StatusCode::FORBIDDEN => Rejection::Forbidden,
-            StatusCode::SERVICE_UNAVAILABLE => Rejection::KeysUnavailable,
-            _ => Rejection::Unauthorized,
+        let (rejection, message, hint) = match error.status() {
+            StatusCode::FORBIDDEN => (
+                Rejection::Forbidden,
+                "the token is issued for another application",
+                Some("a genuine token for another app id: check the app id this receiver is configured with"),
+            ),
+            StatusCode::SERVICE_UNAVAILABLE => (
+                Rejection::KeysUnavailable,
+                "the signing keys are unavailable; retry later",
+                Some("check the OpenID configuration URL and that it is reachable (Authenticator::refresh_keys at start-up)"),
+            ),
+            _ => (Rejection::Unauthorized, "the bearer token was refused", None),
         };
-        let mut response = self.reject(rejection, error.code(), &error.to_string());
+        let status = self.refuse(rejection, error.code(), &error.to_string(), hint);
+        let mut response = error_response(status, error.code(), message);
         if rejection == Rejection::Unauthorized {
             let challenge = format!(
                 "Bearer error=\"invalid_token\", error_description=\"{}\"",
@@ -416,6 +508,17 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Ok(Ok(bytes)) => bytes,
     };
 
+    if count::exceeds(&bytes, shared.max_notifications) {
+        return shared.reject(
+            Rejection::TooManyNotifications,
+            "too_many_notifications",
+            &format!(
+                "the body holds more than {} notifications, the receiver's limit",
+                shared.max_notifications
+            ),
+        );
+    }
+
     let events = match graph_comms_notify::decode(&bytes) {
         Ok(events) => events,
         Err(error) => {
@@ -427,17 +530,33 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
     };
 
-    let applied: Vec<_> = events.iter().map(|e| shared.tracker.apply(e)).collect();
+    // The token's tenant goes with the events: a transfer followed under one tenant is never
+    // resolved by another's notifications (`Applied::OtherTenant`).
+    let tenant = caller.tenant_id.as_deref();
+    let applied: Vec<_> = events
+        .iter()
+        .map(|e| shared.tracker.apply_for_tenant(e, tenant))
+        .collect();
     shared
         .counters
         .events
         .fetch_add(events.len() as u64, Ordering::Relaxed);
     if let Some(handler) = &shared.handler {
-        handler.on_notifications(&Delivery {
+        let delivery = Delivery {
             caller: &caller,
             events: &events,
             applied: &applied,
-        });
+        };
+        handler.on_notifications(&delivery);
+        // Incoming calls get a full decode, only for the batches that have one.
+        if events.iter().any(graph_comms_notify::is_incoming) {
+            for mut call in graph_comms_notify::incoming_calls(&bytes).unwrap_or_default() {
+                if call.tenant_id.is_none() {
+                    call.tenant_id.clone_from(&caller.tenant_id);
+                }
+                handler.on_incoming_call(&call, &delivery);
+            }
+        }
     }
     shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
     StatusCode::ACCEPTED.into_response()
@@ -470,4 +589,21 @@ async fn read_limited(body: Body, limit: usize) -> std::result::Result<bytes::By
             }
         }
     }
+}
+
+/// Why a callback path is not usable (see [`ReceiverBuilder::path`]).
+fn check_path(path: &str) -> std::result::Result<(), &'static str> {
+    if !path.starts_with('/') {
+        return Err("must start with '/'");
+    }
+    if path.len() > 1 && path.ends_with('/') {
+        return Err("must not end with '/'");
+    }
+    if path.contains("//") {
+        return Err("must not contain an empty segment");
+    }
+    if path.contains(['{', '}', '*', '?', '#']) {
+        return Err("must not contain '{', '}', '*', '?' or '#'");
+    }
+    Ok(())
 }

@@ -398,6 +398,35 @@ async fn a_withdrawn_key_stops_cached_tokens() {
 }
 
 #[tokio::test]
+async fn a_key_replaced_under_the_same_kid_stops_cached_tokens() {
+    let s = setup().await;
+    let token = key().sign(&claims(APP_ID));
+    assert_eq!(s.post_token(&token).await.status, 202);
+    assert_eq!(s.post_token(&token).await.status, 202);
+    assert_eq!(s.receiver.authenticator().stats().cache_hits, 1);
+    // Another key is published under the same kid, and the receiver refreshes its key set.
+    let mut replacement = other_key().clone();
+    replacement.kid = key().kid.clone();
+    *s.keys.keys.lock().expect("keys") = vec![replacement.jwk()];
+    s.receiver
+        .authenticator()
+        .refresh_keys()
+        .await
+        .expect("refresh");
+    assert_eq!(
+        s.receiver.authenticator().key_ids(),
+        vec![key().kid.clone()]
+    );
+    // The token verified with the old key is checked again, against the new key, and refused.
+    let response = s.post_token(&token).await;
+    assert_eq!(response.status, 401, "{}", response.body_text());
+    assert_eq!(s.receiver.authenticator().stats().cache_hits, 1);
+    // Tokens of the new key are accepted.
+    let response = s.post_token(&replacement.sign(&claims(APP_ID))).await;
+    assert_eq!(response.status, 202, "{}", response.body_text());
+}
+
+#[tokio::test]
 async fn unreachable_keys_answer_503_so_graph_retries() {
     // A port nobody listens on.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -412,6 +441,20 @@ async fn unreachable_keys_answer_503_so_graph_retries() {
     let response = post_once(addr, PATH, &auth_headers(&token), body.as_bytes()).await;
     assert_eq!(response.status, 503, "{}", response.body_text());
     assert_eq!(receiver.stats().accepted, 0);
+    // The caller is not authenticated: the body says nothing of the configuration.
+    let text = response.body_text();
+    assert!(
+        !text.contains(&dead.to_string()) && !text.contains("OpenIdConfiguration"),
+        "{text}"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON");
+    assert_eq!(
+        body,
+        serde_json::json!({"error": {
+            "code": "keys_unavailable",
+            "message": "the signing keys are unavailable; retry later"
+        }})
+    );
 }
 
 #[tokio::test]

@@ -141,7 +141,7 @@ async fn every_scripted_flow_resolves_through_the_receiver() {
     for (script, expected) in cases {
         let (bot, outcome) = run_flow(script.clone()).await;
         let got = match outcome {
-            TransferOutcome::Completed => "completed",
+            TransferOutcome::Completed { .. } => "completed",
             TransferOutcome::Failed { .. } => "failed",
             TransferOutcome::CallEnded { .. } => "callEnded",
             _ => "other",

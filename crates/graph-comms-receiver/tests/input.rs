@@ -335,3 +335,72 @@ async fn serve_with_shutdown_stops_accepting_and_closes_idle_connections() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     assert_eq!(receiver.stats().accepted, 1);
 }
+
+/// One 1 MiB body of empty notifications would decode to some 190 MB of events: past the
+/// notifications limit it is `413` before the decode, and nothing reaches the tracker.
+#[tokio::test]
+async fn more_notifications_than_the_limit_are_413_before_decoding() {
+    let (_keys, receiver, addr) = setup(|b| b).await;
+    let token = token();
+    let post = |body: String| {
+        let headers = auth_headers(&token);
+        async move { post_once(addr, PATH, &headers, body.as_bytes()).await }
+    };
+    let batch = |n: usize| format!("{{\"value\":[{}]}}", vec!["{}"; n].join(","));
+
+    // 349 518 empty notifications fill 1 MiB.
+    let bomb = batch(349_518);
+    assert!(bomb.len() <= 1024 * 1024);
+    let response = post(bomb).await;
+    assert_eq!(response.status, 413, "{}", response.body_text());
+    assert_eq!(error_code(&response), "too_many_notifications");
+    let body: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON");
+    assert_eq!(
+        body["error"]["message"],
+        "the body holds more than 1000 notifications, the receiver's limit"
+    );
+    // The default limit is 1 000: exactly that many pass, one more does not.
+    assert_eq!(post(batch(1_000)).await.status, 202);
+    assert_eq!(post(batch(1_001)).await.status, 413);
+    // An escaped `value` key is counted too.
+    let escaped = format!("{{\"\\u0076alue\":[{}]}}", vec!["{}"; 1_001].join(","));
+    assert_eq!(post(escaped).await.status, 413);
+
+    let stats = receiver.stats();
+    assert_eq!((stats.too_many_notifications, stats.accepted), (3, 1));
+    assert_eq!(stats.events, 1_000);
+    assert_eq!(receiver.tracker().stats().applied, 1_000);
+}
+
+#[tokio::test]
+async fn the_notifications_limit_is_configurable() {
+    let (_keys, receiver, addr) = setup(|b| b.max_notifications(2)).await;
+    let token = token();
+    let headers = auth_headers(&token);
+    let three = format!(
+        "{{\"value\":[{},{},{}]}}",
+        r#"{"resourceUrl":"/communications/calls/a","resourceData":{"state":"transferring"}}"#,
+        r#"{"resourceUrl":"/communications/calls/b","resourceData":{"state":"transferring"}}"#,
+        r#"{"resourceUrl":"/communications/calls/c","resourceData":{"state":"transferring"}}"#,
+    );
+    let response = post_once(addr, PATH, &headers, three.as_bytes()).await;
+    assert_eq!(response.status, 413, "{}", response.body_text());
+    let response = post_once(
+        addr,
+        PATH,
+        &headers,
+        notification("a", "transferring").as_bytes(),
+    )
+    .await;
+    assert_eq!(response.status, 202, "{}", response.body_text());
+    assert_eq!(receiver.stats().too_many_notifications, 1);
+    let error = Receiver::builder(AuthConfig::new(APP_ID))
+        .max_notifications(0)
+        .build()
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some("invalid receiver configuration: max_notifications: must be positive")
+    );
+}

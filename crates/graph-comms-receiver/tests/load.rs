@@ -34,10 +34,13 @@ fn flow(i: usize) -> ([String; 4], TransferOutcome) {
         0 => (
             [transferring, accepted, roster(&id), failed(&id)],
             TransferOutcome::Failed {
-                code: 500,
+                code: Some(500),
                 subcode: Some(7700),
                 message: Some("Call transfer failed".to_owned()),
                 replaces_context: Some("replaced-context".to_owned()),
+                termination_reason: None,
+                inferred: false,
+                late: false,
             },
         ),
         1 => {
@@ -45,7 +48,14 @@ fn flow(i: usize) -> ([String; 4], TransferOutcome) {
             let end = app_transferred(&id);
             (
                 [transferring, accepted, end.clone(), end],
-                TransferOutcome::Completed,
+                TransferOutcome::Completed {
+                    code: Some(200),
+                    subcode: Some(5000),
+                    message: None,
+                    termination_reason: Some("AppTransferred".to_owned()),
+                    inferred: false,
+                    late: false,
+                },
             )
         }
         2 => {
@@ -53,7 +63,14 @@ fn flow(i: usize) -> ([String; 4], TransferOutcome) {
             let end = completed(&id);
             (
                 [accepted.clone(), transferring, accepted, end],
-                TransferOutcome::Completed,
+                TransferOutcome::Completed {
+                    code: Some(0),
+                    subcode: Some(7015),
+                    message: Some("GracefulTransferCompleted".to_owned()),
+                    termination_reason: None,
+                    inferred: false,
+                    late: false,
+                },
             )
         }
         _ => (
@@ -62,6 +79,9 @@ fn flow(i: usize) -> ([String; 4], TransferOutcome) {
                 code: Some(0),
                 subcode: Some(5010),
                 message: Some("The call was ended by the remote party.".to_owned()),
+                termination_reason: None,
+                inferred: false,
+                late: false,
             },
         ),
     }

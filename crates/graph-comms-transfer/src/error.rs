@@ -74,6 +74,26 @@ pub enum Error {
     /// The body breaks at least one rule; the report holds every violation, warnings included.
     #[error("{}", summary(.0))]
     Invalid(Report),
+    /// The body of a call-control request (`answer`, `reject`, `redirect`, `playPrompt`,
+    /// `startHoldMusic`, a new call, ...) breaks at least one rule; the report holds every
+    /// violation, warnings included.
+    #[error("{}", action_summary(action, report))]
+    InvalidRequest {
+        /// The action, as Graph names it (`answer`, `createCall`, ...).
+        action: &'static str,
+        /// Every violation found.
+        report: Report,
+    },
+}
+
+fn action_summary(action: &str, report: &Report) -> String {
+    let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
+    let n = errors.len();
+    format!(
+        "the {action} request breaks {n} rule{}: {}",
+        if n == 1 { "" } else { "s" },
+        errors.join("; ")
+    )
 }
 
 fn summary(report: &Report) -> String {
@@ -262,6 +282,61 @@ pub enum Violation {
         /// JSON path of the field (a root key).
         path: String,
     },
+    /// A value the request needs is absent or empty (`callbackUri`, `mediaConfig`, `targets`, ...).
+    #[error("{path}: required; {why}")]
+    Required {
+        /// JSON path of the missing value.
+        path: String,
+        /// Why it is needed.
+        why: &'static str,
+    },
+    /// A URL Graph must reach (a callback, a prompt's media) is not an absolute `https` URL.
+    #[error("{path}: {value:?} is not an absolute https URL ({reason})")]
+    NotHttpsUrl {
+        /// JSON path of the URL.
+        path: String,
+        /// The value found.
+        value: String,
+        /// The problem found.
+        reason: &'static str,
+    },
+    /// A number is outside the range Graph accepts.
+    #[error("{path}: {value} is outside {min}..={max} ({why})")]
+    OutOfRange {
+        /// JSON path of the number.
+        path: String,
+        /// The value found.
+        value: i64,
+        /// The smallest value accepted.
+        min: i64,
+        /// The largest value accepted.
+        max: i64,
+        /// What the range comes from.
+        why: &'static str,
+    },
+    /// Two tenants stated in a call-control request differ (the call's and a target's, ...)
+    /// (warning: Graph documents a bot's calls inside one tenant; sent as is).
+    #[error("{path}: warning: tenant {found} differs from {expected} ({expected_at}); Graph documents a bot's calls inside one tenant")]
+    CallTenantMismatch {
+        /// JSON path of the differing tenant id.
+        path: String,
+        /// The tenant found there.
+        found: String,
+        /// The tenant expected.
+        expected: String,
+        /// Where the expected tenant was stated: `the call's tenant` or a JSON path.
+        expected_at: String,
+    },
+    /// A PSTN number is called or redirected to without the application instance it needs.
+    #[error("{path}: {action} a PSTN number needs {needs}")]
+    PstnNeedsInstance {
+        /// JSON path of the value that is missing or wrong.
+        path: String,
+        /// What is done: `calling`, `redirecting to`.
+        action: &'static str,
+        /// What is needed.
+        needs: &'static str,
+    },
     /// A value Graph defines as an enum is not one of its known members (warning).
     #[error("{path}: warning: {value:?} is not a known {enum_name} (known: {}); sent as is", .known.join(", "))]
     UnknownEnumValue {
@@ -285,7 +360,8 @@ impl Violation {
             | Self::UnsupportedTargetKind { .. }
             | Self::ApplicationIdNotGuid { .. }
             | Self::MisplacedField { .. }
-            | Self::UnknownEnumValue { .. } => Severity::Warning,
+            | Self::UnknownEnumValue { .. }
+            | Self::CallTenantMismatch { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -316,7 +392,12 @@ impl Violation {
             | Self::ReplacesCallIdInvalid { path, .. }
             | Self::ReplacesOwnCall { path, .. }
             | Self::MisplacedField { path }
-            | Self::UnknownEnumValue { path, .. } => path,
+            | Self::UnknownEnumValue { path, .. }
+            | Self::Required { path, .. }
+            | Self::NotHttpsUrl { path, .. }
+            | Self::OutOfRange { path, .. }
+            | Self::CallTenantMismatch { path, .. }
+            | Self::PstnNeedsInstance { path, .. } => path,
         }
     }
 
@@ -344,6 +425,11 @@ impl Violation {
             Self::ReplacesOwnCall { .. } => "replaces-own-call",
             Self::MisplacedField { .. } => "misplaced-field",
             Self::UnknownEnumValue { .. } => "unknown-enum-value",
+            Self::Required { .. } => "required",
+            Self::NotHttpsUrl { .. } => "not-https-url",
+            Self::OutOfRange { .. } => "out-of-range",
+            Self::CallTenantMismatch { .. } => "call-tenant-mismatch",
+            Self::PstnNeedsInstance { .. } => "pstn-needs-instance",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Build and validate Microsoft Graph call-transfer requests before they are sent.
+//! Build and validate Microsoft Graph call-transfer and call-control requests before they are sent.
 //!
 //! Graph accepts almost any transfer body and fails late: a `400`, a `500/7000` notification
 //! minutes later, or a call that silently drops. This crate says each transfer in types and checks
@@ -11,6 +11,10 @@
 //!   fields kept) against a [`CallContext`], and returns a [`Report`] of every [`Violation`],
 //!   errors and warnings, each displayed as `path: message`.
 //! - [`E164`], [`Guid`] and [`CallId`] are validated once and trusted afterwards.
+//! - [`control`] does the same for the rest of a transfer bot's work: [`OutgoingCall`] (the
+//!   consultation call that `replacesCallId` names, a call to a user, a PSTN number or a bot),
+//!   [`Answer`], [`Reject`], [`Redirect`], [`PlayPrompt`] and [`HoldMusic`], each checked by
+//!   its rules into the same [`Report`].
 //! - [`transfer_path`] puts a call id into the request path, percent-encoded, never raw;
 //!   [`to_json`] writes the body in one allocation.
 //!
@@ -46,12 +50,14 @@
 
 mod builder;
 mod context;
+pub mod control;
 mod error;
 mod ids;
 mod validate;
 
 pub use builder::{Transfer, Transferee};
 pub use context::{CallContext, CallKind};
+pub use control::{Answer, HoldMusic, OutgoingCall, PlayPrompt, Redirect, Reject};
 pub use error::{Error, Report, Result, Severity, Violation};
 pub use ids::{call_path_segment, transfer_path, CallId, Guid, E164, E164_MAX_DIGITS};
 pub use validate::{to_json, validate, validate_json};

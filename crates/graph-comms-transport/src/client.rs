@@ -324,7 +324,7 @@ impl GraphCommsClient {
     /// # Errors
     /// As [`exchange`](Self::exchange), and [`Error::ResponseTooLarge`] when the body was
     /// longer than the limit.
-    async fn send_raw(
+    pub(crate) async fn send_raw(
         &self,
         method: Method,
         url: Url,

@@ -25,6 +25,11 @@
 //! loopback address ([`Error::InsecureUrl`]). Graph's numeric refusals (7504, 7505, 8523) are
 //! explained by [`Error::explanation`].
 //!
+//! Beside `transfer`, the client places, answers, rejects, redirects and hangs up calls, plays
+//! prompts and hold music, and lists participants, with the same guarantees: see
+//! [`GraphCommsClient::create_call`], [`answer`](GraphCommsClient::answer), ... and the table of
+//! actions and the application permissions each needs in [`GraphCommsClient`]'s documentation.
+//!
 //! Where requests go is a [`BaseUrl`]: v1.0 or beta of a [`Cloud`] (global, US Gov L4/L5,
 //! China), or any root such as a local emulator's.
 //!
@@ -50,6 +55,7 @@
 //! ```
 
 mod auth;
+mod calls;
 mod client;
 mod cloud;
 mod error;
@@ -63,6 +69,7 @@ pub use auth::{
     AccessToken, ClientCertificate, ClientCredential, ClientCredentials, ClientCredentialsBuilder,
     Secret, StaticToken, TokenProvider,
 };
+pub use calls::Replied;
 pub use client::{Accepted, GraphCommsClient, GraphCommsClientBuilder};
 pub use cloud::{encode_call_id, ApiVersion, BaseUrl, CallsPath, Cloud};
 pub use error::{Error, GraphError, OutcomeUnknownReason, Refusal, Result};

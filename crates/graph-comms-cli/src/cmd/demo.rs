@@ -8,19 +8,18 @@
 //! `TransferTracker`, showing each state change as it arrives. It ends with a table and exits 4
 //! when any scenario ends other than scripted.
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
 use graph_comms_model::TransferRequestBody;
 use graph_comms_notify::{
-    explain_subcode, NotificationEvent, TrackOptions, TrackerConfig, TransferOutcome,
-    TransferProgress, TransferTracker,
+    explain_subcode, TrackOptions, TrackerConfig, TransferOutcome, TransferProgress,
+    TransferTracker,
 };
-use graph_comms_receiver::{AuthConfig, Delivery, Receiver, ServeOptions};
+use graph_comms_receiver::{AuthConfig, Receiver, ServeOptions};
 use graph_comms_transfer::{CallContext, CallId, Guid, Transfer, Transferee, E164};
 use graph_comms_transport::{
     BaseUrl, ClientCredential, ClientCredentials, GraphCommsClient, Secret,
@@ -75,7 +74,7 @@ impl Expect {
 
     fn matches(self, outcome: &TransferOutcome) -> bool {
         match (self, outcome) {
-            (Self::Completed, TransferOutcome::Completed) => true,
+            (Self::Completed, TransferOutcome::Completed { .. }) => true,
             (Self::Failed(want), TransferOutcome::Failed { subcode, .. }) => *subcode == Some(want),
             (Self::CallEnded, TransferOutcome::CallEnded { .. }) => true,
             _ => false,
@@ -189,7 +188,7 @@ impl Row {
 
     fn outcome_label(&self) -> String {
         match &self.outcome {
-            Ok(TransferOutcome::Completed) => "completed".into(),
+            Ok(TransferOutcome::Completed { .. }) => "completed".into(),
             Ok(TransferOutcome::Failed { .. }) => "failed".into(),
             Ok(TransferOutcome::CallEnded { .. }) => "call ended".into(),
             Ok(TransferOutcome::TimedOut) => "timed out".into(),
@@ -289,9 +288,6 @@ pub(crate) fn run(args: Args) -> ExitCode {
     }
 }
 
-/// The final result codes seen per call, recorded by the receiver's handler.
-type Finals = Arc<Mutex<HashMap<String, NotificationEvent>>>;
-
 async fn demo(args: &Args) -> Result<Vec<Row>, String> {
     let emulator = Emulator::start(EmulatorConfig::default().with_bot_app_id(BOT_APP_ID))
         .await
@@ -299,22 +295,12 @@ async fn demo(args: &Args) -> Result<Vec<Row>, String> {
     let tenant = emulator.tenant_id().to_owned();
 
     // The bot's side: a receiver authenticating callbacks against the emulator's keys.
-    let finals: Finals = Arc::default();
-    let recorder = Arc::clone(&finals);
     let tracker = TransferTracker::new(
         TrackerConfig::default().with_timeout(Duration::from_secs(args.timeout)),
     );
     let auth = AuthConfig::new(BOT_APP_ID).with_openid_config_url(emulator.openid_config_url());
     let receiver = Receiver::builder(auth)
         .tracker(tracker.clone())
-        .handler(move |d: &Delivery<'_>| {
-            let mut finals = recorder.lock().unwrap_or_else(|p| p.into_inner());
-            for e in d.events {
-                if let (Some(id), true) = (&e.call_id, e.kind.is_final() || e.is_call_end()) {
-                    finals.insert(id.clone(), e.clone());
-                }
-            }
-        })
         .build()
         .map_err(|e| format!("cannot build the receiver: {e}"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -363,7 +349,6 @@ async fn demo(args: &Args) -> Result<Vec<Row>, String> {
             emulator: &emulator,
             client: &client,
             tracker: &tracker,
-            finals: &finals,
             callback: &callback,
             tenant: &tenant,
             delay_ms: args.delay_ms,
@@ -382,7 +367,6 @@ struct Ctx<'a> {
     emulator: &'a Emulator,
     client: &'a GraphCommsClient,
     tracker: &'a TransferTracker,
-    finals: &'a Finals,
     callback: &'a str,
     tenant: &'a str,
     delay_ms: u64,
@@ -438,34 +422,15 @@ async fn run_scenario(ctx: &Ctx<'_>, number: usize, scenario: Scenario) -> Row {
     let started = Instant::now();
     let outcome = drive(ctx, scenario, &progress).await;
     let elapsed = started.elapsed();
-    let (call_id, outcome) = match outcome {
-        Ok((id, o)) => (Some(id), Ok(o)),
-        Err(e) => (None, Err(e)),
-    };
-    // The tracker resolves before the receiver's handler runs: give the handler a moment to
-    // record the final notification (its result code and termination reason).
-    let mut last = None;
-    if let Some(id) = &call_id {
-        for _ in 0..50 {
-            last = ctx
-                .finals
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(id)
-                .cloned();
-            if last.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-    let (code, subcode) = match &outcome {
-        Ok(TransferOutcome::Failed { code, subcode, .. }) => (Some(*code), *subcode),
-        Ok(TransferOutcome::CallEnded { code, subcode, .. }) => (*code, *subcode),
-        _ => (
-            last.as_ref().and_then(|e| e.result_code),
-            last.as_ref().and_then(|e| e.result_subcode),
+    let outcome = outcome.map(|(_, o)| o);
+    // The outcome carries the final notification's codes and termination reason.
+    let (code, subcode, termination_reason) = match &outcome {
+        Ok(o) => (
+            o.code(),
+            o.subcode(),
+            o.termination_reason().map(str::to_owned),
         ),
+        Err(_) => (None, None, None),
     };
     let row = Row {
         number,
@@ -473,7 +438,7 @@ async fn run_scenario(ctx: &Ctx<'_>, number: usize, scenario: Scenario) -> Row {
         outcome,
         code,
         subcode,
-        termination_reason: last.and_then(|e| e.termination_reason),
+        termination_reason,
         elapsed,
     };
     let mark = if row.as_scripted() {
@@ -557,10 +522,20 @@ async fn drive(
             _ => {}
         }
     }
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Some(o) => o,
-        None => handle.await,
+        None => handle.outcome().unwrap_or(TransferOutcome::TimedOut),
     };
+    if outcome == TransferOutcome::TimedOut {
+        // Ask Graph instead of guessing.
+        progress.step("no final notification in time: GET the call");
+        let options = graph_comms_flow::ReconcileOptions::default()
+            .with_grace(Duration::from_secs(2))
+            .with_interval(Duration::from_millis(200));
+        if let Ok(o) = graph_comms_flow::reconcile_handle(ctx.client, &handle, &options).await {
+            outcome = o;
+        }
+    }
     Ok((call.id, outcome))
 }
 

@@ -7,8 +7,16 @@
 //!   `terminationReason`, `replacesContext`);
 //! - each finished transfer, once: `{"callId", "outcome", "resultCode", "resultSubcode",
 //!   "resultMessage", "replacesContext", "explanation"}` with `outcome` one of
-//!   `transferCompleted`, `transferFailed`, `callEnded`, `timedOut`. A transfer is followed from
-//!   the first transfer notification of a call nobody follows yet.
+//!   `transferCompleted`, `transferFailed`, `callEnded`, `timedOut`, plus `"inferred": true` when
+//!   no final code was seen (e.g. the call was deleted after `transferAccepted`). A transfer that
+//!   timed out and whose final notification arrives later (within ten minutes) gets a second line,
+//!   its late outcome, with `"late": true`. `callId` is spelled as Graph spelled it in the
+//!   notification that started following the transfer.
+//!
+//! A transfer is followed from the first transfer notification of a call nobody follows yet, under
+//! the tenant of that notification's token; notifications for it under another tenant are not
+//! applied and are logged on stderr. At most `--max-open` transfers are followed at once (the
+//! oldest is timed out first).
 //!
 //! Rejected callbacks are logged on stderr (with `-v`). Exit 3 when the address cannot be bound.
 
@@ -17,10 +25,11 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use graph_comms_notify::{
-    Applied, TrackerConfig, TransferHandle, TransferOutcome, TransferTracker,
+    normalize_call_id, Applied, EventKind, TrackOptions, TrackerConfig, TransferHandle,
+    TransferOutcome, TransferTracker,
 };
 use graph_comms_receiver::{
     AuthConfig, Delivery, Receiver, DEFAULT_PATH, GRAPH_OPENID_CONFIGURATION,
@@ -59,6 +68,10 @@ pub(crate) struct Args {
     /// Seconds a transfer may wait for its final notification before it is reported `timedOut`.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     transfer_timeout: u64,
+    /// At most this many transfers are followed at once; past it the oldest is timed out.
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_open: u64,
 }
 
 /// Runs `graph-comms listen`.
@@ -78,11 +91,14 @@ async fn listen(args: Args) -> ExitCode {
     if !args.issuers.is_empty() {
         auth = auth.with_issuers(args.issuers);
     }
-    let tracker = TransferTracker::new(
-        TrackerConfig::default().with_timeout(Duration::from_secs(args.transfer_timeout)),
-    );
+    let config = TrackerConfig::default()
+        .with_timeout(Duration::from_secs(args.transfer_timeout))
+        .with_max_followed(usize::try_from(args.max_open).unwrap_or(usize::MAX));
+    let late_window = config.late_result_window;
+    let tracker = TransferTracker::new(config);
     let followed = Arc::new(Followed {
         tracker: tracker.clone(),
+        late_window,
         handles: Mutex::new(HashMap::new()),
     });
     let on_delivery = Arc::clone(&followed);
@@ -128,10 +144,20 @@ async fn listen(args: Args) -> ExitCode {
 }
 
 /// The transfers `listen` follows: one per call that had a transfer notification while nobody
-/// followed it.
+/// followed it, keyed by the call id as compared ([`normalize_call_id`]).
 struct Followed {
     tracker: TransferTracker,
-    handles: Mutex<HashMap<String, TransferHandle>>,
+    /// How long a timed-out transfer may still get a late outcome.
+    late_window: Duration,
+    handles: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    /// The call id as Graph spelled it in the notification that started following it.
+    call_id: String,
+    handle: TransferHandle,
+    /// When its `timedOut` line was printed (it may still get a late outcome).
+    timed_out_at: Option<Instant>,
 }
 
 impl Followed {
@@ -143,47 +169,95 @@ impl Followed {
             out.push('\n');
         }
         write_stdout(&out);
+        for (event, applied) in delivery.events.iter().zip(delivery.applied) {
+            if *applied == Applied::OtherTenant {
+                eprintln!(
+                    "graph-comms: notification for call {:?} under tenant {:?} not applied: the \
+                     transfer belongs to another tenant",
+                    event.call_id.as_deref().unwrap_or_default(),
+                    delivery.tenant_id().unwrap_or_default(),
+                );
+            }
+        }
         {
             let mut handles = self.lock();
             for (event, applied) in delivery.events.iter().zip(delivery.applied) {
-                // Buffered: a transfer event for a call nobody tracks; tracking now replays it.
+                // Buffered: an event for a call nobody tracks; a transfer notification starts
+                // following it, and tracking replays every buffered event of the call in order
+                // (the rest of this body included).
                 let (Applied::Buffered, Some(call_id)) = (applied, &event.call_id) else {
                     continue;
                 };
-                if let Ok(handle) = self.tracker.track(call_id.clone()) {
-                    handles.insert(call_id.clone(), handle);
+                if event.kind == EventKind::Other {
+                    continue;
+                }
+                let key = normalize_call_id(call_id).into_owned();
+                if handles.get(&key).is_some_and(|e| e.timed_out_at.is_none()) {
+                    continue;
+                }
+                let mut options = TrackOptions::followed();
+                if let Some(tenant) = delivery.tenant_id() {
+                    options = options.with_tenant(tenant);
+                }
+                if let Ok(handle) = self.tracker.track_with(call_id.clone(), options) {
+                    let entry = Entry {
+                        call_id: call_id.clone(),
+                        handle,
+                        timed_out_at: None,
+                    };
+                    handles.insert(key, entry);
                 }
             }
         }
-        let calls: Vec<&str> = delivery
+        let calls: Vec<String> = delivery
             .events
             .iter()
             .filter_map(|e| e.call_id.as_deref())
+            .map(|c| normalize_call_id(c).into_owned())
             .collect();
         self.report_finished(Some(&calls));
     }
 
-    /// Prints and forgets the finished transfers (of `calls`, or all).
-    fn report_finished(&self, calls: Option<&[&str]>) {
+    /// Prints the outcomes (and late outcomes) of the followed transfers of `calls`, or of all;
+    /// forgets the transfers that are over.
+    fn report_finished(&self, calls: Option<&[String]>) {
         let mut out = String::new();
         {
             let mut handles = self.lock();
-            let finished: Vec<String> = match calls {
-                Some(calls) => calls
-                    .iter()
-                    .filter(|c| handles.get(**c).is_some_and(|h| h.outcome().is_some()))
-                    .map(|c| (*c).to_owned())
-                    .collect(),
-                None => handles
-                    .iter()
-                    .filter(|(_, h)| h.outcome().is_some())
-                    .map(|(c, _)| c.clone())
-                    .collect(),
+            let keys: Vec<String> = match calls {
+                Some(calls) => calls.to_vec(),
+                None => handles.keys().cloned().collect(),
             };
-            for call_id in finished {
-                if let Some(outcome) = handles.remove(&call_id).and_then(|h| h.outcome()) {
-                    out.push_str(&outcome_line(&call_id, &outcome));
-                    out.push('\n');
+            for key in keys {
+                let Some(entry) = handles.get_mut(&key) else {
+                    continue;
+                };
+                let over = match entry.timed_out_at {
+                    None => match entry.handle.outcome() {
+                        Some(TransferOutcome::TimedOut) => {
+                            out.push_str(&outcome_line(&entry.call_id, &TransferOutcome::TimedOut));
+                            out.push('\n');
+                            entry.timed_out_at = Some(Instant::now());
+                            false
+                        }
+                        Some(outcome) => {
+                            out.push_str(&outcome_line(&entry.call_id, &outcome));
+                            out.push('\n');
+                            true
+                        }
+                        None => false,
+                    },
+                    Some(at) => match entry.handle.late_outcome() {
+                        Some(late) => {
+                            out.push_str(&outcome_line(&entry.call_id, &late));
+                            out.push('\n');
+                            true
+                        }
+                        None => at.elapsed() > self.late_window,
+                    },
+                };
+                if over {
+                    handles.remove(&key);
                 }
             }
         }
@@ -192,48 +266,35 @@ impl Followed {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TransferHandle>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.handles
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// One JSON line for a finished transfer, keys in a fixed order.
+/// One JSON line for a finished transfer, keys in a fixed order; `inferred` and `late` only when
+/// true.
 fn outcome_line(call_id: &str, outcome: &TransferOutcome) -> String {
-    let (name, code, subcode, message, replaces_context) = match outcome {
-        TransferOutcome::Completed => ("transferCompleted", None, None, None, None),
-        TransferOutcome::Failed {
-            code,
-            subcode,
-            message,
-            replaces_context,
-        } => (
-            "transferFailed",
-            Some(*code),
-            *subcode,
-            message.as_deref(),
-            replaces_context.as_deref(),
-        ),
-        TransferOutcome::CallEnded {
-            code,
-            subcode,
-            message,
-        } => ("callEnded", *code, *subcode, message.as_deref(), None),
-        TransferOutcome::TimedOut => ("timedOut", None, None, None, None),
-        _ => ("unknown", None, None, None, None),
-    };
     let json = |v: serde_json::Value| v.to_string();
-    format!(
-        "{{\"callId\":{},\"outcome\":{},\"resultCode\":{},\"resultSubcode\":{},\"resultMessage\":{},\"replacesContext\":{},\"explanation\":{}}}",
+    let mut line = format!(
+        "{{\"callId\":{},\"outcome\":{},\"resultCode\":{},\"resultSubcode\":{},\"resultMessage\":{},\"replacesContext\":{},\"explanation\":{}",
         json(call_id.into()),
-        json(name.into()),
-        json(code.into()),
-        json(subcode.into()),
-        json(message.into()),
-        json(replaces_context.into()),
+        json(outcome.name().into()),
+        json(outcome.code().into()),
+        json(outcome.subcode().into()),
+        json(outcome.message().into()),
+        json(outcome.replaces_context().into()),
         json(outcome.explanation().into()),
-    )
+    );
+    if outcome.is_inferred() {
+        line.push_str(",\"inferred\":true");
+    }
+    if outcome.is_late() {
+        line.push_str(",\"late\":true");
+    }
+    line.push('}');
+    line
 }
 
 /// Writes and flushes; a closed stdout (`| head`) is not an error worth a panic.
@@ -250,16 +311,21 @@ mod tests {
 
     #[test]
     fn outcome_lines_have_fixed_keys() {
-        let line = outcome_line("c1", &TransferOutcome::Completed);
+        let line = outcome_line("c1", &TransferOutcome::completed(false));
         assert_eq!(
             line,
             r#"{"callId":"c1","outcome":"transferCompleted","resultCode":null,"resultSubcode":null,"resultMessage":null,"replacesContext":null,"explanation":null}"#
         );
+        let late = outcome_line("c1", &TransferOutcome::completed(true).into_late());
+        assert!(late.ends_with(r#","inferred":true,"late":true}"#), "{late}");
         let failed = TransferOutcome::Failed {
-            code: 500,
+            code: Some(500),
             subcode: Some(7700),
             message: Some("Call transfer failed".to_owned()),
             replaces_context: Some("ctx".to_owned()),
+            termination_reason: None,
+            inferred: false,
+            late: false,
         };
         let value: serde_json::Value =
             serde_json::from_str(&outcome_line("c2", &failed)).unwrap_or_default();

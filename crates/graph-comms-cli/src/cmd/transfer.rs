@@ -62,12 +62,14 @@ Examples:
   graph-comms transfer --call-id ID --to-phone +12345678901 --app-instance --tenant T
   graph-comms transfer --call-id ID --to-user USER --replaces CONSULTATION-CALL-ID --beta
   graph-comms transfer --call-id ID --to-user USER --transferee-user U2 --transferee-participant P
-  graph-comms transfer --call-id ID --to-user USER --wait --listen 0.0.0.0:3978 --app-id APP")]
+  graph-comms transfer --call-id ID --to-user USER --wait --listen 0.0.0.0:3978 --app-id APP
+  graph-comms transfer --call-id ID --to-user USER --wait --poll 2 --timeout 60")]
 #[command(group(
     clap::ArgGroup::new("target")
         .required(true)
         .args(["to_user", "to_phone", "to_application", "to_application_instance"])
 ))]
+#[command(group(clap::ArgGroup::new("follow").args(["listen", "poll"])))]
 pub(crate) struct Args {
     /// The id of the call to transfer.
     #[arg(long, value_name = "ID")]
@@ -137,7 +139,7 @@ pub(crate) struct Args {
     pub(crate) dry_run: bool,
     /// After the 202, follow the transfer through a receiver on --listen until it ends: exit 0
     /// when it completed, 4 when it failed, the call ended another way, or --timeout passed.
-    #[arg(long, requires = "listen")]
+    #[arg(long, requires = "follow")]
     pub(crate) wait: bool,
     /// Where the receiver listens (the bot's callback URL must reach it), e.g. 0.0.0.0:3978.
     #[arg(long, value_name = "ADDR", requires_all = ["wait", "app_id"])]
@@ -151,6 +153,11 @@ pub(crate) struct Args {
     /// The OpenID configuration whose keys sign callbacks (default: Graph's).
     #[arg(long, value_name = "URL", default_value = graph_comms_receiver::GRAPH_OPENID_CONFIGURATION)]
     pub(crate) openid_config: String,
+    /// With --wait: follow the transfer by reading the call (GET) every SECONDS instead of
+    /// receiving callbacks, for a bot whose callback URL is served by the running bot.
+    #[arg(long, value_name = "SECONDS", requires = "wait", conflicts_with = "listen",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) poll: Option<u64>,
     /// With --wait: seconds to wait for the outcome.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub(crate) timeout: u64,

@@ -64,3 +64,27 @@ pub fn roster(call: &str) -> NotificationEvent {
         .expect("test bodies decode")
         .remove(0)
 }
+
+/// The outcome of [`completed`]: 0/7015 with its message.
+pub fn done_7015() -> graph_comms_notify::TransferOutcome {
+    graph_comms_notify::TransferOutcome::Completed {
+        code: Some(0),
+        subcode: Some(7015),
+        message: Some("GracefulTransferCompleted".into()),
+        termination_reason: None,
+        inferred: false,
+        late: false,
+    }
+}
+
+/// The outcome of [`app_transferred`].
+pub fn done_app() -> graph_comms_notify::TransferOutcome {
+    graph_comms_notify::TransferOutcome::Completed {
+        code: None,
+        subcode: None,
+        message: None,
+        termination_reason: Some("AppTransferred".into()),
+        inferred: false,
+        late: false,
+    }
+}

@@ -49,10 +49,20 @@ struct Jwks {
     keys: Option<Vec<Jwk>>,
 }
 
+/// One published signing key: the verifier and the RSA components it was built from.
+struct PublishedKey {
+    decoding: Arc<DecodingKey>,
+    /// `n` and `e` as published, to tell a key replaced under the same `kid`.
+    components: (String, String),
+}
+
+/// Published keys by `kid`.
+type Keys = HashMap<String, PublishedKey>;
+
 /// A fetched key set.
 #[derive(Clone, Default)]
 struct KeySet {
-    keys: Arc<HashMap<String, Arc<DecodingKey>>>,
+    keys: Arc<Keys>,
     fetched_at: Option<Instant>,
 }
 
@@ -157,7 +167,10 @@ impl KeyStore {
         let now = Instant::now();
         let (found, fetched_at) = {
             let state = self.read();
-            (state.set.keys.get(kid).cloned(), state.set.fetched_at)
+            (
+                state.set.keys.get(kid).map(|k| k.decoding.clone()),
+                state.set.fetched_at,
+            )
         };
         if let Some(key) = found {
             if fetched_at.is_some_and(|at| now.duration_since(at) >= self.refresh_interval) {
@@ -174,7 +187,7 @@ impl KeyStore {
         let _ = self.refetch_if_allowed(min_interval).await;
         let state = self.read();
         match state.set.keys.get(kid) {
-            Some(key) => Lookup::Found(key.clone()),
+            Some(key) => Lookup::Found(key.decoding.clone()),
             None if state.set.fetched_at.is_none() => Lookup::Unavailable(
                 state
                     .last_error
@@ -218,7 +231,10 @@ impl KeyStore {
             // A failed refresh is retried no sooner than `min_refetch_interval`.
             let interval = this.min_refetch_interval;
             if let Err(error) = this.refetch_if_allowed(interval).await {
-                tracing::warn!(%error, "periodic signing-key refresh failed; keeping the old keys");
+                tracing::warn!(
+                    error = ?error.to_string(),
+                    "periodic signing-key refresh failed; keeping the old keys"
+                );
             }
             this.background_refresh.store(false, Ordering::Release);
         });
@@ -233,8 +249,16 @@ impl KeyStore {
         state.last_attempt = Some(started.max(state.last_attempt.unwrap_or(started)));
         match result {
             Ok(keys) => {
-                let withdrawn = state.set.keys.keys().any(|kid| !keys.contains_key(kid));
-                if withdrawn {
+                // A key withdrawn, or replaced under the same kid: verifications made with the
+                // old key stop counting.
+                let changed = state.set.keys.iter().any(|(kid, old)| {
+                    keys.get(kid)
+                        .is_none_or(|new| new.components != old.components)
+                });
+                if changed {
+                    tracing::info!(
+                        "signing keys withdrawn or replaced; cached verifications dropped"
+                    );
                     self.generation.fetch_add(1, Ordering::AcqRel);
                 }
                 tracing::debug!(keys = keys.len(), "signing keys fetched");
@@ -246,14 +270,15 @@ impl KeyStore {
                 Ok(())
             }
             Err(error) => {
-                tracing::warn!(%error, "fetching signing keys failed");
+                // The message may quote the key server's documents: logged escaped.
+                tracing::warn!(error = ?error.to_string(), "fetching signing keys failed");
                 state.last_error = Some(error.to_string());
                 Err(error)
             }
         }
     }
 
-    async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>> {
+    async fn fetch(&self) -> Result<Keys> {
         let config: OpenIdConfiguration = self.get_json(&self.openid_config_url).await?;
         if let Some(algs) = &config.id_token_signing_alg_values_supported {
             if !algs.iter().any(|alg| alg == "RS256") {
@@ -265,13 +290,7 @@ impl KeyStore {
             path: "$.jwks_uri".to_owned(),
             rule: "required string is missing".to_owned(),
         })?;
-        if !(jwks_uri.starts_with("https://") || jwks_uri.starts_with("http://")) {
-            return Err(Error::Document {
-                url: self.openid_config_url.clone(),
-                path: "$.jwks_uri".to_owned(),
-                rule: format!("must be an http(s) URL, got {jwks_uri:?}"),
-            });
-        }
+        check_jwks_uri(&self.openid_config_url, &jwks_uri)?;
         let jwks: Jwks = self.get_json(&jwks_uri).await?;
         parse_keys(&jwks_uri, jwks)
     }
@@ -319,8 +338,31 @@ impl KeyStore {
     }
 }
 
+/// The `jwks_uri` must be an http(s) URL, and https when the OpenID configuration came over https
+/// (a downgrade would let anyone on the path substitute the keys).
+fn check_jwks_uri(openid_config_url: &str, jwks_uri: &str) -> Result<()> {
+    let scheme = |url: &str| url::Url::parse(url).ok().map(|u| u.scheme().to_owned());
+    let jwks_scheme = scheme(jwks_uri);
+    let rule = if !matches!(jwks_scheme.as_deref(), Some("http" | "https")) {
+        format!("must be an http(s) URL, got {jwks_uri:?}")
+    } else if scheme(openid_config_url).as_deref() == Some("https")
+        && jwks_scheme.as_deref() != Some("https")
+    {
+        format!(
+            "must be https like the OpenID configuration, got {jwks_uri:?} (a downgrade to http is refused)"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::Document {
+        url: openid_config_url.to_owned(),
+        path: "$.jwks_uri".to_owned(),
+        rule,
+    })
+}
+
 /// Keeps the RSA signing keys usable for RS256 that have a `kid`.
-fn parse_keys(url: &str, jwks: Jwks) -> Result<HashMap<String, Arc<DecodingKey>>> {
+fn parse_keys(url: &str, jwks: Jwks) -> Result<Keys> {
     let document_error = |path: String, rule: &str| Error::Document {
         url: url.to_owned(),
         path,
@@ -343,7 +385,11 @@ fn parse_keys(url: &str, jwks: Jwks) -> Result<HashMap<String, Arc<DecodingKey>>
         };
         match DecodingKey::from_rsa_components(&n, &e) {
             Ok(key) => {
-                out.insert(kid, Arc::new(key));
+                let key = PublishedKey {
+                    decoding: Arc::new(key),
+                    components: (n, e),
+                };
+                out.insert(kid, key);
             }
             Err(error) => tracing::warn!(index = i, %error, "skipping an unusable RSA key"),
         }
@@ -361,7 +407,7 @@ fn parse_keys(url: &str, jwks: Jwks) -> Result<HashMap<String, Arc<DecodingKey>>
 mod tests {
     use super::*;
 
-    fn jwks(json: &str) -> Result<HashMap<String, Arc<DecodingKey>>> {
+    fn jwks(json: &str) -> Result<Keys> {
         parse_keys(
             "http://keys",
             serde_json::from_str(json).map_err(|e| Error::Document {
@@ -391,6 +437,25 @@ mod tests {
             kids
         });
         assert_eq!(keys.ok(), Some(vec!["a".to_owned(), "f".to_owned()]));
+    }
+
+    #[test]
+    fn a_jwks_uri_downgraded_to_http_is_refused() {
+        let https = "https://login.example/v1/.well-known/OpenIdConfiguration";
+        let http = "http://127.0.0.1:4000/v1/.well-known/OpenIdConfiguration";
+        assert!(check_jwks_uri(https, "https://login.example/keys").is_ok());
+        assert!(check_jwks_uri(http, "http://127.0.0.1:4000/keys").is_ok());
+        assert!(check_jwks_uri(http, "https://login.example/keys").is_ok());
+        let error = check_jwks_uri(https, "http://login.example/keys")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("invalid document from https://login.example/v1/.well-known/OpenIdConfiguration: $.jwks_uri: must be https like the OpenID configuration, got \"http://login.example/keys\" (a downgrade to http is refused)")
+        );
+        assert!(check_jwks_uri(https, "HTTP://login.example/keys").is_err());
+        assert!(check_jwks_uri(https, "HTTPS://login.example/keys").is_ok());
+        assert!(check_jwks_uri(https, "ftp://login.example/keys").is_err());
     }
 
     #[test]
