@@ -133,7 +133,7 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
         root.join("docs/benchmarks-ratios.svg"),
         svg(&estimates, &paired_ratios(&printed)),
     )
-        .map_err(|e| format!("docs/benchmarks-ratios.svg: {e}"))?;
+    .map_err(|e| format!("docs/benchmarks-ratios.svg: {e}"))?;
     eprintln!("wrote docs/benchmarks.md and docs/benchmarks-ratios.svg");
     Ok(())
 }
@@ -725,7 +725,14 @@ mod tests {
         assert_eq!(pairs.len(), 1, "{pairs:?}");
         let p = pairs["g/routing"];
         assert_eq!(
-            (p.median, p.p10, p.p90, p.batches, p.numerator_ns, p.denominator_ns),
+            (
+                p.median,
+                p.p10,
+                p.p90,
+                p.batches,
+                p.numerator_ns,
+                p.denominator_ns
+            ),
             (1.234, 1.2, 1.3, 301.0, 4100.0, 3323.0)
         );
     }

@@ -104,7 +104,7 @@ fn paired() {
 /// Batches for a paired ratio: many under `cargo bench`, a few under `cargo test --benches`.
 fn batches() -> (usize, Duration) {
     if std::env::args().any(|a| a == "--bench") {
-        (301, Duration::from_millis(4))
+        (1001, Duration::from_millis(1))
     } else {
         (3, Duration::from_micros(200))
     }

@@ -96,7 +96,7 @@ fn paired() {
         return;
     }
     let (batches, batch) = if std::env::args().any(|a| a == "--bench") {
-        (301, Duration::from_millis(4))
+        (1001, Duration::from_millis(1))
     } else {
         (3, Duration::from_micros(200))
     };

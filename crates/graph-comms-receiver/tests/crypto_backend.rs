@@ -21,8 +21,9 @@ fn the_backend_is_the_one_the_features_name() {
 async fn a_token_signed_here_verifies_and_a_tampered_one_does_not() {
     let keys = KeyServer::start(vec![key().jwk()]).await;
     // Building the authenticator installs its backend before anything signs or verifies.
-    let auth = Authenticator::new(AuthConfig::new(APP_ID).with_openid_config_url(keys.openid_url()))
-        .expect("authenticator");
+    let auth =
+        Authenticator::new(AuthConfig::new(APP_ID).with_openid_config_url(keys.openid_url()))
+            .expect("authenticator");
     let token = key().sign(&claims(APP_ID));
     let caller = auth.verify(&token).await.expect("an honest token verifies");
     assert_eq!(caller.tenant_id.as_deref(), Some(TENANT));

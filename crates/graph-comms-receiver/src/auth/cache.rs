@@ -103,10 +103,9 @@ impl TokenCache {
         let mut write = shard
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if write
-            .get(&bucket)
-            .is_some_and(|e| &*e.token == token && !(now < e.expires_at && e.generation == generation))
-        {
+        if write.get(&bucket).is_some_and(|e| {
+            &*e.token == token && !(now < e.expires_at && e.generation == generation)
+        }) {
             write.remove(&bucket);
         }
         None
