@@ -33,6 +33,19 @@ const STEPS: &[Step] = &[
         env: &[("INSTA_UPDATE", "no")],
     },
     Step {
+        what: "both crypto backends compiled in (aws-lc chosen, installed explicitly)",
+        args: &[
+            "test",
+            "-p",
+            "graph-comms-receiver",
+            "--features",
+            "rust-crypto",
+            "--test",
+            "crypto_backend",
+        ],
+        env: &[],
+    },
+    Step {
         what: "rustdoc",
         args: &["doc", "--workspace", "--no-deps"],
         env: &[("RUSTDOCFLAGS", "-D warnings")],

@@ -105,6 +105,11 @@ const TYPE_OVERRIDES: &[(&str, &str, &str)] = &[
     ("resultInfo", "subcode", "crate::WireInt"),
 ];
 
+/// Complex-typed members stored boxed: `(type whose members, member type)`. An `identitySet`
+/// holds ten `identity` members of which a payload sets one or two; inline they made every
+/// `IdentitySet` 1.7 KiB and a transfer body 6.6 KiB, built, moved and dropped on each transfer.
+const BOXED: &[(&str, &str)] = &[("identitySet", "identity")];
+
 /// Roots of the generated closure besides the action's parameters.
 const ROOTS: &[&str] = &[
     "call",
@@ -486,7 +491,12 @@ impl<'a> Model<'a> {
                     .unwrap_or_else(|| self.rust_type(&p.ty));
                 // Entities (a `call` is read on every notification) box their complex-typed
                 // members: a `call` with them inline is 16 KiB, moved on every decode.
-                let rust_ty = if t.is_entity && self.schema.types.contains_key(local_name(&p.ty)) {
+                let boxed = BOXED.iter().any(|(ty, member)| {
+                    members.iter().any(|m| m.name == *ty) && local_name(&p.ty) == *member
+                });
+                let rust_ty = if boxed
+                    || (t.is_entity && self.schema.types.contains_key(local_name(&p.ty)))
+                {
                     format!("Box<{rust_ty}>")
                 } else {
                     rust_ty
@@ -897,6 +907,13 @@ impl<'a> Model<'a> {
         out.push_str("\n## Added by hand (wire fields the metadata lacks)\n\n| type | property | Rust type |\n|---|---|---|\n");
         for e in OVERLAY {
             let _ = writeln!(out, "| `{}` | `{}` | `{}` |", e.ty, e.json, e.rust);
+        }
+        for (ty, member) in BOXED {
+            let _ = writeln!(
+                out,
+                "| `{ty}` | every `{member}` member (boxed: most are absent) | `Option<Box<{}>>` |",
+                pascal(member)
+            );
         }
         for (ty, prop, rust) in TYPE_OVERRIDES {
             let _ = writeln!(

@@ -4,10 +4,16 @@
 //! Input: the twenty notifications of the `call: transfer` page (`tests/fixtures/spec/`), decoded
 //! as one batch per iteration. Goals (issue: workspace foundation): routing ≤ 1.5× the limit,
 //! lossless ≤ 5× the limit.
+//!
+//! After criterion, the goal ratios are measured again as paired ratios (both sides in
+//! alternating batches, the median of per-batch ratios; see `graph_comms_testkit::paired_ratio`):
+//! these are the figures `cargo xtask bench` checks, since they hold on a loaded machine.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented public functions
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use graph_comms_model::{routing, CommsNotifications};
 use serde::de::IgnoredAny;
 
@@ -60,5 +66,54 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// The goal ratios, each side in alternating batches.
+fn paired() {
+    let bodies = spec_notifications();
+    let (batches, batch) = batches();
+    let limit = || {
+        for body in &bodies {
+            let _: IgnoredAny = serde_json::from_slice(std::hint::black_box(body)).unwrap();
+        }
+    };
+    graph_comms_testkit::paired_ratio(
+        "decode_spec_notifications/routing/borrowed",
+        batches,
+        batch,
+        || {
+            for body in &bodies {
+                std::hint::black_box(routing::from_slice(std::hint::black_box(body)).unwrap());
+            }
+        },
+        limit,
+    );
+    graph_comms_testkit::paired_ratio(
+        "decode_spec_notifications/lossless/CommsNotifications",
+        batches,
+        batch,
+        || {
+            for body in &bodies {
+                let batch: CommsNotifications =
+                    serde_json::from_slice(std::hint::black_box(body)).unwrap();
+                std::hint::black_box(&batch);
+            }
+        },
+        limit,
+    );
+}
+
+/// Batches for a paired ratio: many under `cargo bench`, a few under `cargo test --benches`.
+fn batches() -> (usize, Duration) {
+    if std::env::args().any(|a| a == "--bench") {
+        (1001, Duration::from_millis(1))
+    } else {
+        (3, Duration::from_micros(200))
+    }
+}
+
 criterion_group!(benches, decode);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    paired();
+}

@@ -54,7 +54,7 @@ mod receiver;
 mod serve;
 
 pub use auth::{
-    AuthConfig, AuthStats, Authenticator, VerifiedCaller, DEFAULT_ISSUERS,
+    AuthConfig, AuthStats, Authenticator, VerifiedCaller, CRYPTO_BACKEND, DEFAULT_ISSUERS,
     GRAPH_OPENID_CONFIGURATION,
 };
 pub use error::{AuthError, Error, Rejection, Result};

@@ -7,6 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+mod paired;
+pub use paired::{paired_ratio, PairedRatio};
+
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -205,7 +205,7 @@ impl Transfer {
             TargetKind::Application => &mut set.application,
             TargetKind::ApplicationInstance => &mut set.application_instance,
         };
-        *slot = Some(identity);
+        *slot = Some(Box::new(identity));
         TransferRequestBody {
             transfer_target: InvitationParticipantInfo {
                 odata_type: odata(ODATA_INVITATION),
@@ -306,7 +306,7 @@ impl Transferee {
                 participant_id,
             } => (
                 IdentitySet {
-                    user: Some(identity(id.to_hyphenated(), tenant_id)),
+                    user: Some(Box::new(identity(id.to_hyphenated(), tenant_id))),
                     ..Default::default()
                 },
                 participant_id,
@@ -316,7 +316,7 @@ impl Transferee {
                 participant_id,
             } => (
                 IdentitySet {
-                    phone: Some(identity(number.into_string(), None)),
+                    phone: Some(Box::new(identity(number.into_string(), None))),
                     ..Default::default()
                 },
                 participant_id,

@@ -325,17 +325,17 @@ const TARGET_FIELDS: &[&str] = &[
 /// about a caller, not a kind of endpoint, and is not counted).
 fn kinds(set: &IdentitySet) -> [(&'static str, Option<&Identity>); 9] {
     [
-        ("user", set.user.as_ref()),
-        ("phone", set.phone.as_ref()),
-        ("application", set.application.as_ref()),
-        ("applicationInstance", set.application_instance.as_ref()),
-        ("device", set.device.as_ref()),
-        ("guest", set.guest.as_ref()),
-        ("encrypted", set.encrypted.as_ref()),
-        ("onPremises", set.on_premises.as_ref()),
+        ("user", set.user.as_deref()),
+        ("phone", set.phone.as_deref()),
+        ("application", set.application.as_deref()),
+        ("applicationInstance", set.application_instance.as_deref()),
+        ("device", set.device.as_deref()),
+        ("guest", set.guest.as_deref()),
+        ("encrypted", set.encrypted.as_deref()),
+        ("onPremises", set.on_premises.as_deref()),
         (
             "azureCommunicationServicesUser",
-            set.azure_communication_services_user.as_ref(),
+            set.azure_communication_services_user.as_deref(),
         ),
     ]
 }

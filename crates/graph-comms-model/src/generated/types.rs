@@ -909,13 +909,13 @@ pub struct IdentitySet {
     pub odata_type: Option<String>,
     /// Optional. The application associated with this action.
     #[serde(rename = "application", skip_serializing_if = "Option::is_none")]
-    pub application: Option<Identity>,
+    pub application: Option<Box<Identity>>,
     /// Optional. The device associated with this action.
     #[serde(rename = "device", skip_serializing_if = "Option::is_none")]
-    pub device: Option<Identity>,
+    pub device: Option<Box<Identity>>,
     /// Optional. The user associated with this action.
     #[serde(rename = "user", skip_serializing_if = "Option::is_none")]
-    pub user: Option<Identity>,
+    pub user: Option<Box<Identity>>,
     /// The application instance associated with this action.
     ///
     /// Declared on `communicationsIdentitySet`.
@@ -923,12 +923,12 @@ pub struct IdentitySet {
         rename = "applicationInstance",
         skip_serializing_if = "Option::is_none"
     )]
-    pub application_instance: Option<Identity>,
+    pub application_instance: Option<Box<Identity>>,
     /// An identity the participant would like to present itself as to the other participants in the call.
     ///
     /// Declared on `communicationsIdentitySet`.
     #[serde(rename = "assertedIdentity", skip_serializing_if = "Option::is_none")]
-    pub asserted_identity: Option<Identity>,
+    pub asserted_identity: Option<Box<Identity>>,
     /// The Azure Communication Services user associated with this action.
     ///
     /// Declared on `communicationsIdentitySet`.
@@ -936,12 +936,12 @@ pub struct IdentitySet {
         rename = "azureCommunicationServicesUser",
         skip_serializing_if = "Option::is_none"
     )]
-    pub azure_communication_services_user: Option<Identity>,
+    pub azure_communication_services_user: Option<Box<Identity>>,
     /// The encrypted user associated with this action.
     ///
     /// Declared on `communicationsIdentitySet`.
     #[serde(rename = "encrypted", skip_serializing_if = "Option::is_none")]
-    pub encrypted: Option<Identity>,
+    pub encrypted: Option<Box<Identity>>,
     /// Type of endpoint the participant uses. The possible values are: default, voicemail, skypeForBusiness, skypeForBusinessVoipPhone and unknownFutureValue.
     ///
     /// Declared on `communicationsIdentitySet`.
@@ -951,17 +951,17 @@ pub struct IdentitySet {
     ///
     /// Declared on `communicationsIdentitySet`.
     #[serde(rename = "guest", skip_serializing_if = "Option::is_none")]
-    pub guest: Option<Identity>,
+    pub guest: Option<Box<Identity>>,
     /// The Skype for Business on-premises user associated with this action.
     ///
     /// Declared on `communicationsIdentitySet`.
     #[serde(rename = "onPremises", skip_serializing_if = "Option::is_none")]
-    pub on_premises: Option<Identity>,
+    pub on_premises: Option<Box<Identity>>,
     /// The phone user associated with this action.
     ///
     /// Declared on `communicationsIdentitySet`.
     #[serde(rename = "phone", skip_serializing_if = "Option::is_none")]
-    pub phone: Option<Identity>,
+    pub phone: Option<Box<Identity>>,
     /// Properties the model does not declare, kept and written back as they came.
     #[serde(flatten)]
     pub additional_data: serde_json::Map<String, serde_json::Value>,

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use super::VerifiedCaller;
 
@@ -30,7 +30,9 @@ struct Entry {
 
 /// A bounded map from token to the verified caller.
 pub(crate) struct TokenCache {
-    shards: Vec<Mutex<HashMap<u64, Entry>>>,
+    /// Read-locked on a hit, so that the callbacks of one sender, all carrying one token, never
+    /// wait for each other (nor for a worker thread preempted while it holds a lock).
+    shards: Vec<RwLock<HashMap<u64, Entry>>>,
     per_shard: usize,
     hasher: RandomState,
 }
@@ -49,7 +51,7 @@ impl TokenCache {
     pub(crate) fn new(capacity: usize) -> Self {
         let per_shard = capacity.div_ceil(SHARDS);
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             per_shard,
             hasher: RandomState::new(),
         }
@@ -67,7 +69,7 @@ impl TokenCache {
             .hash_one(&bytes[bytes.len().saturating_sub(TAIL)..])
     }
 
-    fn slot(&self, token: &str) -> (u64, &Mutex<HashMap<u64, Entry>>) {
+    fn slot(&self, token: &str) -> (u64, &RwLock<HashMap<u64, Entry>>) {
         let bucket = self.bucket(token);
         (bucket, &self.shards[(bucket >> 59) as usize % SHARDS])
     }
@@ -84,20 +86,29 @@ impl TokenCache {
             return None;
         }
         let (bucket, shard) = self.slot(token);
-        let mut shard = shard
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match shard.get(&bucket) {
-            Some(entry) if &*entry.token != token => None,
-            Some(entry) if now < entry.expires_at && entry.generation == generation => {
-                Some(entry.caller.clone())
+        {
+            let read = shard
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match read.get(&bucket) {
+                Some(entry) if &*entry.token != token => return None,
+                Some(entry) if now < entry.expires_at && entry.generation == generation => {
+                    return Some(entry.caller.clone());
+                }
+                Some(_) => {}
+                None => return None,
             }
-            Some(_) => {
-                shard.remove(&bucket);
-                None
-            }
-            None => None,
         }
+        // Expired or verified under withdrawn keys: removed, unless replaced in between.
+        let mut write = shard
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if write.get(&bucket).is_some_and(|e| {
+            &*e.token == token && !(now < e.expires_at && e.generation == generation)
+        }) {
+            write.remove(&bucket);
+        }
+        None
     }
 
     /// Remembers a successful verification of `token`.
@@ -113,7 +124,7 @@ impl TokenCache {
         }
         let (bucket, shard) = self.slot(token);
         let mut shard = shard
-            .lock()
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if shard.len() >= self.per_shard && !shard.contains_key(&bucket) {
             shard.retain(|_, entry| now < entry.expires_at && entry.generation == generation);
@@ -139,7 +150,7 @@ impl TokenCache {
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len())
             .sum()
     }
 }

@@ -1,8 +1,11 @@
 //! Authentication of callbacks: RS256 bearer tokens checked against the keys of an OpenID
 //! configuration, with a cache of verified tokens.
 
+mod backend;
 mod cache;
 mod keys;
+
+pub use backend::CRYPTO_BACKEND;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -218,6 +221,7 @@ impl Authenticator {
     /// [`refresh_keys`]: Authenticator::refresh_keys
     pub fn new(config: AuthConfig) -> Result<Self> {
         config.validate()?;
+        backend::install();
         let mut validation = Validation::new(Algorithm::RS256);
         validation.algorithms = vec![Algorithm::RS256];
         validation.leeway = config.leeway.as_secs();

@@ -171,7 +171,7 @@ impl OutgoingCall {
             *match kind {
                 SourceKind::Application => &mut set.application,
                 SourceKind::ApplicationInstance => &mut set.application_instance,
-            } = Some(identity);
+            } = Some(Box::new(identity));
             Box::new(ParticipantInfo {
                 identity: Some(set),
                 ..Default::default()

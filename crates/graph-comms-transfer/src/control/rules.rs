@@ -194,12 +194,12 @@ impl Rules {
     /// One identity set that must name exactly one kind; returns whether it names a phone.
     fn identity_set(&mut self, set: &IdentitySet, path: &str) -> bool {
         let kinds: [(&str, Option<&Identity>); 6] = [
-            ("user", set.user.as_ref()),
-            ("phone", set.phone.as_ref()),
-            ("application", set.application.as_ref()),
-            ("applicationInstance", set.application_instance.as_ref()),
-            ("guest", set.guest.as_ref()),
-            ("device", set.device.as_ref()),
+            ("user", set.user.as_deref()),
+            ("phone", set.phone.as_deref()),
+            ("application", set.application.as_deref()),
+            ("applicationInstance", set.application_instance.as_deref()),
+            ("guest", set.guest.as_deref()),
+            ("device", set.device.as_deref()),
         ];
         let named: Vec<&str> = kinds
             .iter()

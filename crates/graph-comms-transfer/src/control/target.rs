@@ -94,7 +94,7 @@ impl Target {
             Kind::Phone => &mut set.phone,
             Kind::Application => &mut set.application,
             Kind::ApplicationInstance => &mut set.application_instance,
-        } = Some(identity);
+        } = Some(Box::new(identity));
         InvitationParticipantInfo {
             identity: Some(set),
             ..Default::default()
