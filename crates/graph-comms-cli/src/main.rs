@@ -42,6 +42,8 @@ enum Command {
     Listen(cmd::listen::Args),
     /// Run the offline Graph communications emulator.
     Emulate(cmd::emulate::Args),
+    /// Answer every incoming call and transfer it: to one user, or by rules.
+    Bot(Box<cmd::bot::Args>),
     /// Run every transfer scenario offline, end to end, against the emulator.
     Demo(cmd::demo::Args),
     /// Print shell completions.
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Listen(args) => cmd::listen::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Bot(args) => cmd::bot::run(*args),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),
     }
 }

@@ -65,7 +65,7 @@ fn parts(args: &Args, callback: &str) -> Result<(OutgoingCall, Transfer), Failur
 }
 
 /// The caller: the first participant that is not an application (the bot).
-fn caller(participants: &[Participant]) -> Option<String> {
+pub(crate) fn caller(participants: &[Participant]) -> Option<String> {
     let is_app = |p: &Participant| {
         p.info
             .as_ref()

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod bot;
 pub(crate) mod call;
 pub(crate) mod completions;
 pub(crate) mod consult;

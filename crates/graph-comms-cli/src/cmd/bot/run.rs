@@ -1,0 +1,568 @@
+//! The bot at run time: answers each call the receiver is offered, greets, walks the matched
+//! rule's chain, and ends with its last resort; one stderr line and one JSON line per call.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use graph_comms_flow::{ConsultOptions, ConsultOutcome, Consultation, ReconcileOptions};
+use graph_comms_model::{EndpointType, TransferRequestBody};
+use graph_comms_notify::{
+    CallFollower, CallLifecycle, CallPhase, IncomingCall, TrackOptions, TransferOutcome,
+    TransferTracker,
+};
+use graph_comms_receiver::{Delivery, NotificationHandler};
+use graph_comms_transfer::control::Target as CallTarget;
+use graph_comms_transfer::{Answer, Guid, OutgoingCall, PlayPrompt, Reject, Transfer};
+use graph_comms_transport::GraphCommsClient;
+use jiff::Timestamp;
+use serde_json::{json, Value};
+use tokio::sync::{watch, Semaphore};
+
+use super::ops::{AttemptOutcome, LogSink, Metrics, Refusal};
+use super::rules::{CallFacts, LastResort, Rule, Rules, Target, TargetKind};
+
+/// How long an answered call may take to be established.
+const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a prompt may play before the bot goes on.
+const PROMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything a call's task needs; shared by the receiver's handler and the shutdown.
+#[derive(Debug)]
+pub(crate) struct Bot {
+    pub(crate) client: GraphCommsClient,
+    pub(crate) tracker: TransferTracker,
+    pub(crate) lifecycle: Arc<CallLifecycle>,
+    pub(crate) rules: Rules,
+    pub(crate) callback_uri: String,
+    /// A fixed clock for time-of-day rules (`--now`), else the system's.
+    pub(crate) now: Option<Timestamp>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) log: LogSink,
+    /// One permit per call in progress (`--max-calls`).
+    pub(crate) slots: Arc<Semaphore>,
+    /// Set at the drain deadline: chains stop and calls get their last resort.
+    pub(crate) cutoff: watch::Sender<bool>,
+    pub(crate) transfer_timeout: Duration,
+}
+
+/// The receiver's handler: feeds the lifecycle and starts a task per incoming call.
+#[derive(Debug)]
+pub(crate) struct Handler(pub(crate) Arc<Bot>);
+
+impl NotificationHandler for Handler {
+    fn on_notifications(&self, delivery: &Delivery<'_>) {
+        for e in delivery.events {
+            self.0.lifecycle.apply(e);
+        }
+    }
+
+    fn on_incoming_call(&self, call: &IncomingCall, _: &Delivery<'_>) {
+        let bot = Arc::clone(&self.0);
+        bot.metrics.offered.fetch_add(1, Ordering::Relaxed);
+        let info = CallInfo::of(call);
+        let refuse = |why: Refusal, rule: Option<String>| {
+            bot.metrics.rejected(why);
+            let (bot, info) = (Arc::clone(&bot), info.clone());
+            tokio::spawn(async move { bot.reject(info, why, rule).await });
+        };
+        if bot.metrics.draining.load(Ordering::Relaxed) {
+            return refuse(Refusal::Draining, None);
+        }
+        let Ok(permit) = Arc::clone(&bot.slots).try_acquire_owned() else {
+            return refuse(Refusal::Busy, None);
+        };
+        let now = bot.now.unwrap_or_else(Timestamp::now);
+        let Some(rule) = bot.rules.find(&info.facts, now).cloned() else {
+            return refuse(Refusal::NoRule, None);
+        };
+        // Before answering: the callbacks may beat the answer's 202.
+        let follower = bot.lifecycle.follow(&info.call_id);
+        bot.metrics.in_progress.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            bot.handle(info, rule, follower).await;
+            bot.metrics.in_progress.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+}
+
+/// What the bot knows of an incoming call.
+#[derive(Debug, Clone)]
+pub(crate) struct CallInfo {
+    call_id: String,
+    /// The caller as shown in logs: number, display name or id (attacker-controlled).
+    caller: Option<String>,
+    tenant: Option<String>,
+    facts: CallFacts,
+}
+
+impl CallInfo {
+    fn of(call: &IncomingCall) -> CallInfo {
+        let mut callee = Vec::new();
+        if let Some(set) = &call.callee {
+            for identity in [&set.application_instance, &set.phone, &set.application]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = &identity.id {
+                    callee.push(id.clone());
+                }
+            }
+        }
+        let caller_tenant = call
+            .caller
+            .as_ref()
+            .and_then(|s| s.user.as_ref())
+            .and_then(|u| u.tenant_id.clone());
+        let caller_id = call
+            .caller
+            .as_ref()
+            .and_then(|s| s.user.as_ref().or(s.application.as_ref()))
+            .and_then(|i| i.id.clone());
+        CallInfo {
+            call_id: call.call_id.clone(),
+            caller: call
+                .caller_phone()
+                .or(call.caller_display_name())
+                .map(str::to_owned)
+                .or(caller_id),
+            tenant: call.tenant_id.clone(),
+            facts: CallFacts {
+                callee,
+                caller_phone: call.caller_phone().map(str::to_owned),
+                caller_tenant,
+            },
+        }
+    }
+
+    fn tenant_guid(&self) -> Option<Guid> {
+        self.tenant.as_deref().and_then(|t| Guid::parse(t).ok())
+    }
+}
+
+/// One attempt of a call, for its JSON line.
+#[derive(Debug)]
+struct Attempt {
+    target: String,
+    mode: &'static str,
+    outcome: Option<AttemptOutcome>,
+    reason: Option<String>,
+    code: Option<i64>,
+    subcode: Option<i64>,
+    started: Instant,
+    duration: Duration,
+}
+
+impl Attempt {
+    fn json(&self) -> Value {
+        json!({
+            "target": self.target,
+            "mode": self.mode,
+            "outcome": self.outcome.unwrap_or(AttemptOutcome::Interrupted).name(),
+            "reason": self.reason,
+            "resultCode": self.code,
+            "resultSubcode": self.subcode,
+            "durationMs": u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+}
+
+/// What an attempt reports.
+struct Ended {
+    outcome: AttemptOutcome,
+    reason: Option<String>,
+    code: Option<i64>,
+    subcode: Option<i64>,
+}
+
+impl Ended {
+    fn new(outcome: AttemptOutcome) -> Self {
+        Ended {
+            outcome,
+            reason: None,
+            code: None,
+            subcode: None,
+        }
+    }
+
+    fn because(outcome: AttemptOutcome, reason: impl std::fmt::Display) -> Self {
+        Ended {
+            reason: Some(reason.to_string()),
+            ..Ended::new(outcome)
+        }
+    }
+}
+
+/// How the chain ended.
+enum ChainEnd {
+    Transferred,
+    CallEnded,
+    Exhausted,
+}
+
+impl Bot {
+    /// Rejects a call the bot will not answer, and logs it.
+    async fn reject(&self, info: CallInfo, why: Refusal, rule: Option<String>) {
+        let body = Reject::busy().build();
+        let error = self.client.reject(&info.call_id, &body).await.err();
+        eprintln!(
+            "graph-comms: call {:?} from {:?}: rejected ({}){}",
+            info.call_id,
+            info.caller.as_deref().unwrap_or("-"),
+            why.name(),
+            error
+                .as_ref()
+                .map(|e| format!(": reject failed: {:?}", e.to_string()))
+                .unwrap_or_default()
+        );
+        self.log.line(&json!({
+            "callId": info.call_id,
+            "caller": info.caller,
+            "callee": info.facts.callee,
+            "rule": rule,
+            "result": "rejected",
+            "reason": why.name(),
+            "attempts": [],
+            "durationMs": 0,
+        }));
+    }
+
+    /// Answers, greets, walks the chain, and ends with the last resort if needed.
+    async fn handle(&self, info: CallInfo, rule: Rule, mut follower: CallFollower) {
+        let started = Instant::now();
+        let mut attempts: Vec<Attempt> = Vec::new();
+        let result = match self.answer(&info, &rule, &mut follower).await {
+            Err(result) => result,
+            Ok(()) => {
+                let mut cutoff = self.cutoff.subscribe();
+                let end = tokio::select! {
+                    end = self.chain(&info, &rule, &mut attempts) => end,
+                    _ = cutoff.wait_for(|c| *c) => None,
+                };
+                if let Some(last) = attempts.last_mut() {
+                    if last.outcome.is_none() {
+                        last.outcome = Some(AttemptOutcome::Interrupted);
+                        last.reason = Some("shutdown deadline".to_owned());
+                        last.duration = last.started.elapsed();
+                        self.metrics.attempt(AttemptOutcome::Interrupted);
+                    }
+                }
+                match end {
+                    Some(ChainEnd::Transferred) => "transferred",
+                    Some(ChainEnd::CallEnded) => "callEnded",
+                    Some(ChainEnd::Exhausted) | None => {
+                        self.last_resort(&info, &rule.last_resort, &mut attempts)
+                            .await
+                    }
+                }
+            }
+        };
+        let summary: Vec<String> = attempts
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {}",
+                    a.target,
+                    a.outcome.unwrap_or(AttemptOutcome::Interrupted).name()
+                )
+            })
+            .collect();
+        eprintln!(
+            "graph-comms: call {:?} from {:?} rule {:?}: {} -> {result} ({:.1} s)",
+            info.call_id,
+            info.caller.as_deref().unwrap_or("-"),
+            rule.name,
+            if summary.is_empty() {
+                "no attempt".to_owned()
+            } else {
+                summary.join(", ")
+            },
+            started.elapsed().as_secs_f64(),
+        );
+        self.log.line(&json!({
+            "callId": info.call_id,
+            "caller": info.caller,
+            "callee": info.facts.callee,
+            "rule": rule.name,
+            "result": result,
+            "attempts": attempts.iter().map(Attempt::json).collect::<Vec<_>>(),
+            "durationMs": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }));
+    }
+
+    /// Answers the call, waits for it to be established, plays the rule's prompt.
+    async fn answer(
+        &self,
+        info: &CallInfo,
+        rule: &Rule,
+        follower: &mut CallFollower,
+    ) -> Result<(), &'static str> {
+        let body = Answer::new(&self.callback_uri).build();
+        if let Err(e) = self.client.answer(&info.call_id, &body).await {
+            eprintln!(
+                "graph-comms: call {:?}: answer refused: {:?}",
+                info.call_id,
+                e.to_string()
+            );
+            return Err("answerRefused");
+        }
+        match tokio::time::timeout(ESTABLISH_TIMEOUT, follower.established()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err("callEnded"),
+            Err(_) => {
+                let _ = self.client.hang_up(&info.call_id).await;
+                return Err("notEstablished");
+            }
+        }
+        self.metrics.answered.fetch_add(1, Ordering::Relaxed);
+        if let Some(prompt) = &rule.prompt {
+            self.play(&info.call_id, prompt).await;
+        }
+        Ok(())
+    }
+
+    /// Plays a prompt and waits (bounded) until it has played.
+    async fn play(&self, call_id: &str, uri: &str) {
+        let body = PlayPrompt::media(uri).build();
+        match self.client.play_prompt(call_id, &body).await {
+            Ok(replied) => {
+                if let Some(id) = replied.value.and_then(|op| op.id) {
+                    let mut op = self.lifecycle.follow_operation(&id);
+                    let _ = tokio::time::timeout(PROMPT_TIMEOUT, op.finished()).await;
+                }
+            }
+            Err(e) => eprintln!(
+                "graph-comms: call {call_id:?}: prompt refused: {:?}",
+                e.to_string()
+            ),
+        }
+    }
+
+    /// Tries each target in order until one puts the caller through or the caller is gone.
+    /// `None` never: the shutdown cuts it short from outside.
+    async fn chain(
+        &self,
+        info: &CallInfo,
+        rule: &Rule,
+        attempts: &mut Vec<Attempt>,
+    ) -> Option<ChainEnd> {
+        for target in &rule.targets {
+            if matches!(self.lifecycle.phase(&info.call_id), CallPhase::Ended(_)) {
+                return Some(ChainEnd::CallEnded);
+            }
+            attempts.push(Attempt {
+                target: target.kind.label(),
+                mode: if target.consult { "consult" } else { "blind" },
+                outcome: None,
+                reason: None,
+                code: None,
+                subcode: None,
+                started: Instant::now(),
+                duration: Duration::ZERO,
+            });
+            let ended = if target.consult {
+                self.consult(info, target).await
+            } else {
+                self.blind(info, transfer_to(&target.kind, info.tenant_guid()))
+                    .await
+            };
+            let outcome = ended.outcome;
+            record(attempts, ended, &self.metrics);
+            match outcome {
+                AttemptOutcome::Completed => return Some(ChainEnd::Transferred),
+                AttemptOutcome::CallEnded => return Some(ChainEnd::CallEnded),
+                _ => {}
+            }
+        }
+        Some(ChainEnd::Exhausted)
+    }
+
+    /// A blind transfer, tracked from before the request; reconciled when it times out.
+    async fn blind(&self, info: &CallInfo, body: TransferRequestBody) -> Ended {
+        let mut options = TrackOptions::default().with_timeout(self.transfer_timeout);
+        if let Some(t) = &info.tenant {
+            options = options.with_tenant(t.clone());
+        }
+        let mut handle = match self.tracker.track_with(info.call_id.clone(), options) {
+            Ok(h) => h,
+            Err(e) => return Ended::because(AttemptOutcome::Refused, e),
+        };
+        if let Err(e) = self.client.transfer(&info.call_id, &body).await {
+            return Ended::because(AttemptOutcome::Refused, e);
+        }
+        let mut outcome = (&mut handle).await;
+        if outcome == TransferOutcome::TimedOut {
+            let options = ReconcileOptions::default()
+                .with_grace(self.transfer_timeout.min(Duration::from_secs(30)));
+            if let Ok(o) = graph_comms_flow::reconcile_handle(&self.client, &handle, &options).await
+            {
+                outcome = o;
+            }
+        }
+        let kind = match &outcome {
+            TransferOutcome::Completed { .. } => AttemptOutcome::Completed,
+            TransferOutcome::Failed { .. } => AttemptOutcome::Failed,
+            TransferOutcome::CallEnded { .. } => AttemptOutcome::CallEnded,
+            _ => AttemptOutcome::TimedOut,
+        };
+        Ended {
+            outcome: kind,
+            reason: outcome.explanation().map(str::to_owned),
+            code: outcome.code(),
+            subcode: outcome.subcode(),
+        }
+    }
+
+    /// A consultative transfer: the caller on hold, the target called, the transfer once they
+    /// answer; rolled back (the caller back with the bot) on anything else.
+    async fn consult(&self, info: &CallInfo, target: &Target) -> Ended {
+        let TargetKind::User(user) = &target.kind else {
+            return Ended::because(AttemptOutcome::Refused, "only a user can be consulted");
+        };
+        let participants = match self.client.list_participants(&info.call_id).await {
+            Ok(p) => p,
+            Err(e) => return Ended::because(AttemptOutcome::Refused, e),
+        };
+        let Some(caller) = crate::cmd::consult::caller(&participants) else {
+            return Ended::because(AttemptOutcome::Refused, "no participant to transfer");
+        };
+        let tenant = info.tenant_guid();
+        let mut call = OutgoingCall::to(
+            &self.callback_uri,
+            CallTarget::teams_user(user.clone(), tenant.clone()),
+        );
+        if let Some(t) = &tenant {
+            call = call.tenant(t.clone());
+        }
+        let mut consultation = Consultation::new(
+            info.call_id.clone(),
+            caller,
+            call.build(),
+            Transfer::to_teams_user(user.clone(), tenant),
+        )
+        .options(
+            ConsultOptions::default()
+                .with_answer_timeout(Duration::from_secs(target.answer_timeout))
+                .with_transfer_timeout(self.transfer_timeout),
+        );
+        if let Some(t) = &info.tenant {
+            consultation = consultation.tenant(t.clone());
+        }
+        let outcome = consultation
+            .run(&self.client, &self.tracker, &self.lifecycle, |_| {})
+            .await;
+        match outcome {
+            Err(e) => Ended::because(AttemptOutcome::Refused, e),
+            Ok(o) => {
+                let (kind, reason) = match &o {
+                    ConsultOutcome::Completed { .. } => (AttemptOutcome::Completed, None),
+                    ConsultOutcome::RolledBack { reason, .. } => {
+                        (AttemptOutcome::RolledBack, Some(reason.name().to_owned()))
+                    }
+                    ConsultOutcome::CallEnded { .. } => (AttemptOutcome::CallEnded, None),
+                    _ => (AttemptOutcome::Failed, None),
+                };
+                Ended {
+                    outcome: kind,
+                    reason,
+                    code: o.code(),
+                    subcode: o.subcode(),
+                }
+            }
+        }
+    }
+
+    /// The chain's end: a queue, a voicemail, or a prompt and a hang-up; a transfer that does
+    /// not put the caller through ends in a hang-up too, so that no caller is left in silence.
+    async fn last_resort(
+        &self,
+        info: &CallInfo,
+        last: &LastResort,
+        attempts: &mut Vec<Attempt>,
+    ) -> &'static str {
+        if matches!(self.lifecycle.phase(&info.call_id), CallPhase::Ended(_)) {
+            return "callEnded";
+        }
+        let body = match last {
+            LastResort::Queue(q) => Some(Transfer::to_application_instance(q.clone()).build()),
+            LastResort::Voicemail(u) => Some(
+                Transfer::to_teams_user(u.clone(), info.tenant_guid())
+                    .endpoint_type(EndpointType::Voicemail)
+                    .build(),
+            ),
+            LastResort::HangUp { .. } => None,
+        };
+        let mode = match last {
+            LastResort::Queue(_) => "queue",
+            LastResort::Voicemail(_) => "voicemail",
+            LastResort::HangUp { .. } => "hangUp",
+        };
+        attempts.push(Attempt {
+            target: last.label(),
+            mode,
+            outcome: None,
+            reason: None,
+            code: None,
+            subcode: None,
+            started: Instant::now(),
+            duration: Duration::ZERO,
+        });
+        if let Some(body) = body {
+            let ended = self.blind(info, body).await;
+            let outcome = ended.outcome;
+            record(attempts, ended, &self.metrics);
+            match outcome {
+                AttemptOutcome::Completed => return "lastResort",
+                AttemptOutcome::CallEnded => return "callEnded",
+                _ => {}
+            }
+            attempts.push(Attempt {
+                target: "hangUp".to_owned(),
+                mode: "hangUp",
+                outcome: None,
+                reason: None,
+                code: None,
+                subcode: None,
+                started: Instant::now(),
+                duration: Duration::ZERO,
+            });
+        } else if let LastResort::HangUp {
+            prompt: Some(prompt),
+        } = last
+        {
+            self.play(&info.call_id, prompt).await;
+        }
+        let ended = match self.client.hang_up(&info.call_id).await {
+            Ok(_) => Ended::new(AttemptOutcome::HungUp),
+            Err(e) => Ended::because(AttemptOutcome::Refused, e),
+        };
+        record(attempts, ended, &self.metrics);
+        if mode == "hangUp" {
+            "lastResort"
+        } else {
+            "hungUp"
+        }
+    }
+}
+
+/// Fills in the last attempt and counts it.
+fn record(attempts: &mut [Attempt], ended: Ended, metrics: &Metrics) {
+    metrics.attempt(ended.outcome);
+    if let Some(a) = attempts.last_mut() {
+        a.outcome = Some(ended.outcome);
+        a.reason = ended.reason;
+        a.code = ended.code;
+        a.subcode = ended.subcode;
+        a.duration = a.started.elapsed();
+    }
+}
+
+/// A blind transfer's body to a chain target.
+fn transfer_to(kind: &TargetKind, tenant: Option<Guid>) -> TransferRequestBody {
+    match kind {
+        TargetKind::User(u) => Transfer::to_teams_user(u.clone(), tenant).build(),
+        TargetKind::Phone(p) => Transfer::to_phone(p.clone()).build(),
+        TargetKind::Instance(i) => Transfer::to_application_instance(i.clone()).build(),
+    }
+}
