@@ -29,7 +29,9 @@ use crate::state::Shared;
 /// JSON form (control route `POST /_emulator/calls`), all fields but `callbackUri` optional:
 /// `{"callbackUri": "http://127.0.0.1:9000/api/calls", "appId": "...", "tenantId": "...",
 ///   "participants": [{"participantId": "...", "userId": "...", "displayName": "..."}],
-///   "answer": "auto", "script": {"flow": "failed"}}`
+///   "answer": "auto", "script": {"flow": "failed"}, "callerPhone": "+14255550123",
+///   "calleeInstance": "...", "calleePhone": "+14255550100"}` (a PSTN caller, and the resource
+///   account and number called, for bots that route on them)
 ///
 /// ```
 /// use graph_comms_emulator::{PlaceCall, Script, TransferFlow};
@@ -56,6 +58,14 @@ pub struct PlaceCall {
     pub answer: Answer,
     /// The call's script (default: the emulator's default script).
     pub script: Option<Script>,
+    /// A PSTN caller: the caller's identity is this phone number (`source.identity.phone`, and
+    /// the first participant's) instead of a Teams user.
+    pub caller_phone: Option<String>,
+    /// The resource account called: its application instance id is added to the bot's target
+    /// identity (`targets[0].identity.applicationInstance`).
+    pub callee_instance: Option<String>,
+    /// The number called: added to the bot's target identity (`targets[0].identity.phone`).
+    pub callee_phone: Option<String>,
 }
 
 impl PlaceCall {
@@ -108,6 +118,27 @@ impl PlaceCall {
     #[must_use]
     pub fn with_script(mut self, script: Script) -> Self {
         self.script = Some(script);
+        self
+    }
+
+    /// Makes the caller a PSTN number (see [`PlaceCall::caller_phone`]).
+    #[must_use]
+    pub fn from_phone(mut self, number: impl Into<String>) -> Self {
+        self.caller_phone = Some(number.into());
+        self
+    }
+
+    /// Names the resource account called (see [`PlaceCall::callee_instance`]).
+    #[must_use]
+    pub fn to_instance(mut self, instance_id: impl Into<String>) -> Self {
+        self.callee_instance = Some(instance_id.into());
+        self
+    }
+
+    /// Names the number called (see [`PlaceCall::callee_phone`]).
+    #[must_use]
+    pub fn to_phone(mut self, number: impl Into<String>) -> Self {
+        self.callee_phone = Some(number.into());
         self
     }
 }
@@ -216,7 +247,14 @@ pub(crate) fn place_call(shared: &Arc<Shared>, req: PlaceCall) -> Result<PlacedC
             })
         })
         .collect();
-    let bot = json!({
+    let mut participants = participants;
+    if let (Some(number), Some(first)) = (&req.caller_phone, participants.first_mut()) {
+        first["identity"] = json!({
+            "@odata.type": "#microsoft.graph.identitySet",
+            "phone": { "@odata.type": "#microsoft.graph.identity", "id": number },
+        });
+    }
+    let mut bot = json!({
         "@odata.type": "#microsoft.graph.invitationParticipantInfo",
         "identity": {
             "@odata.type": "#microsoft.graph.identitySet",
@@ -224,6 +262,14 @@ pub(crate) fn place_call(shared: &Arc<Shared>, req: PlaceCall) -> Result<PlacedC
         },
         "endpointType": null, "region": null, "replacesCallId": null, "languageId": "en-US"
     });
+    if let Some(instance) = &req.callee_instance {
+        bot["identity"]["applicationInstance"] = json!({
+            "@odata.type": "#microsoft.graph.identity", "displayName": "Resource account", "id": instance
+        });
+    }
+    if let Some(number) = &req.callee_phone {
+        bot["identity"]["phone"] = json!({ "@odata.type": "#microsoft.graph.identity", "id": number });
+    }
     let id = uuid::Uuid::new_v4().to_string();
     let state = match req.answer {
         Answer::Auto => "established",

@@ -299,11 +299,9 @@ mod tests {
         m.attempt(AttemptOutcome::RolledBack);
         m.attempt(AttemptOutcome::RolledBack);
         m.rejected(Refusal::NoRule);
-        let stats = ReceiverStats {
-            unauthorized: 3,
-            events: 7,
-            ..ReceiverStats::default()
-        };
+        let mut stats = ReceiverStats::default();
+        stats.unauthorized = 3;
+        stats.events = 7;
         let text = m.render(&stats, &TransferTracker::default());
         for line in [
             "graph_comms_bot_calls_answered_total 2",
