@@ -49,7 +49,7 @@ impl Graph {
     }
 
     /// Places a call at the bot, offered `incoming` for it to answer.
-    fn ring(&self, bot: &Bot, call: PlaceCall) -> String {
+    fn ring(&self, call: PlaceCall) -> String {
         let _guard = self.rt.enter();
         self.emulator
             .place_call(call.with_app_id(APP).answered_by_bot())
@@ -250,7 +250,7 @@ fn transfer_to_answers_transfers_and_reports_health_and_metrics() {
     );
     assert_eq!(bot.get("/healthz"), (200, "ok\n".to_owned()));
 
-    let id = graph.ring(&bot, Graph::call_to(&bot, TransferFlow::Success));
+    let id = graph.ring(Graph::call_to(&bot, TransferFlow::Success));
     let calls = bot.calls(1);
     let call = &calls[&id];
     assert_eq!(call["result"], "transferred", "{call}");
@@ -353,10 +353,10 @@ last_resort = {{ hang_up = true, prompt = "https://bot.example/closed.wav" }}
         ],
     );
     let success = || Graph::call_to(&bot, TransferFlow::Success);
-    let by_callee = graph.ring(&bot, success().to_instance(LINE));
-    let by_prefix = graph.ring(&bot, success().from_phone("+442079460000"));
-    let by_tenant = graph.ring(&bot, success());
-    let by_time = graph.ring(&bot, success().from_phone("+14255550123"));
+    let by_callee = graph.ring(success().to_instance(LINE));
+    let by_prefix = graph.ring(success().from_phone("+442079460000"));
+    let by_tenant = graph.ring(success());
+    let by_time = graph.ring(success().from_phone("+14255550123"));
     let calls = bot.calls(4);
     for (id, rule, user) in [
         (&by_callee, "sales line", ALICE),
@@ -405,10 +405,9 @@ last_resort = {{ hang_up = true, prompt = "https://bot.example/sorry.wav" }}
     );
     let bot = Bot::start(&graph, &["--rules", rules.to_str().expect("utf-8")]);
     let moved_on = graph.ring(
-        &bot,
         Graph::call_to(&bot, TransferFlow::Success).to_phone("+14255550100"),
     );
-    let hung_up = graph.ring(&bot, Graph::call_to(&bot, TransferFlow::Failed));
+    let hung_up = graph.ring(Graph::call_to(&bot, TransferFlow::Failed));
     let calls = bot.calls(2);
 
     let call = &calls[&moved_on];
@@ -468,7 +467,7 @@ last_resort = {{ queue = "{QUEUE}" }}
             "1",
         ],
     );
-    let id = graph.ring(&bot, Graph::call_to(&bot, TransferFlow::Success));
+    let id = graph.ring(Graph::call_to(&bot, TransferFlow::Success));
     let deadline = Instant::now() + Duration::from_secs(20);
     while graph.emulator.on_hold(&id).is_none() {
         assert!(Instant::now() < deadline, "never on hold: {}", bot.stderr());

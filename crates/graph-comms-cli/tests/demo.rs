@@ -73,7 +73,14 @@ fn every_scenario_ends_as_scripted() {
         ("rolledBack".to_owned(), Some(500), Some(7700), None),
         "consult, 7700"
     );
-    assert_eq!(rows.len(), 12);
+    // `graph-comms bot`'s runtime: the consulted target declines, the next target takes the call.
+    assert_eq!(got[12], completed(0, 7015), "incoming, bot rules");
+    assert!(
+        rows[12]["name"].as_str().unwrap().contains("incoming"),
+        "{}",
+        rows[12]
+    );
+    assert_eq!(rows.len(), 13);
 }
 
 #[test]
@@ -81,7 +88,7 @@ fn plain_output_shows_the_flow_and_the_table() {
     let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "1,6"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     for line in [
-        "[1/12] ex1 peer call -> Teams user",
+        "[1/13] ex1 peer call -> Teams user",
         "202 Accepted",
         "transferring",
         "completed (0/7015)",
@@ -97,7 +104,7 @@ fn the_incoming_scenario_answers_then_transfers() {
     let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "9"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     let steps = [
-        "[9/12] incoming: answered -> Teams user",
+        "[9/13] incoming: answered -> Teams user",
         "incoming call offered to the bot",
         "incoming call from",
         "answer 202 Accepted",
@@ -127,9 +134,9 @@ fn consultations_show_hold_unhold_and_hang_up() {
             .map(|l| l[prefix.len()..].trim().to_owned())
             .collect()
     };
-    let answered = lines("[10/12] consult, target answers");
-    let declined = lines("[11/12] consult, target declines");
-    let failed = lines("[12/12] consult, transfer fails (7700)");
+    let answered = lines("[10/13] consult, target answers");
+    let declined = lines("[11/13] consult, target declines");
+    let failed = lines("[12/13] consult, transfer fails (7700)");
     let has = |steps: &[String], step: &str| steps.iter().any(|s| s.starts_with(step));
     for steps in [&answered, &declined, &failed] {
         assert!(has(steps, "caller on hold (startHoldMusic)"), "{steps:?}");
@@ -161,11 +168,34 @@ fn consultations_show_hold_unhold_and_hang_up() {
 }
 
 #[test]
+fn the_bot_scenario_rolls_back_then_puts_the_caller_through() {
+    let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "13"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let steps = [
+        "[13/13] incoming: bot rules, 2nd target",
+        "+14255550123 rings +14255550100: the bot answers, rule \"sales line\"",
+        "consult user:550fae72-d251-43ec-868c-373732c2704f: rolledBack (declined), then blind \
+         user:8a34a46b-3d17-4adc-8dce-dc4e7d572698: completed",
+        "completed (0/7015)",
+        "1 of 1 scenarios ended as scripted",
+    ];
+    let mut rest = stdout.as_str();
+    for step in steps {
+        let at = rest
+            .find(step)
+            .unwrap_or_else(|| panic!("missing {step:?} (in order) in:\n{stdout}"));
+        rest = &rest[at..];
+    }
+    // The bot's per-call stderr line is not printed by the demo.
+    assert!(!stderr.contains("graph-comms: call"), "{stderr}");
+}
+
+#[test]
 fn a_bad_scenario_number_is_invalid_input() {
-    let (code, _, stderr) = demo(&["--only", "13"]);
+    let (code, _, stderr) = demo(&["--only", "14"]);
     assert_eq!(code, 2);
     assert_eq!(
         stderr.trim(),
-        "graph-comms: error: --only 13: scenarios are numbered 1 to 12"
+        "graph-comms: error: --only 14: scenarios are numbered 1 to 13"
     );
 }

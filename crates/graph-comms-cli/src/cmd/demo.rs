@@ -11,7 +11,9 @@
 //! The incoming scenario ([`drive_incoming`]) starts the other way round, as a real bot's calls
 //! do: the emulator offers the bot a call (`incoming`), the receiver hands it to the bot's
 //! handler, the bot answers it with `GraphCommsClient::answer`, awaits `established` through
-//! `CallLifecycle`, then transfers it.
+//! `CallLifecycle`, then transfers it. The last scenario (`demo_bot.rs`) is `graph-comms bot`'s
+//! own runtime putting an incoming call through by its rules: a consultation that is declined,
+//! then the next target of the chain.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -36,6 +38,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::exit::{fail, NOT_ACCEPTED, TRANSFER_FAILED};
 
+#[path = "demo_bot.rs"]
+mod bot_scenario;
+
 /// The demo bot's app id (the audience of the emulator's callback tokens).
 const BOT_APP_ID: &str = "9ecd52e5-6592-42b7-b562-093f37f13bde";
 /// The users of the spec page's examples.
@@ -58,7 +63,7 @@ pub(crate) struct Args {
     /// Print the results as JSON lines instead of the live view and table.
     #[arg(long)]
     json: bool,
-    /// Run only these scenarios (numbers from 1 to 12; repeat or separate with commas).
+    /// Run only these scenarios (numbers from 1 to 13; repeat or separate with commas).
     #[arg(long, value_name = "N", value_delimiter = ',')]
     only: Vec<usize>,
 }
@@ -241,7 +246,7 @@ const CONSULT_SCENARIOS: [(Scenario, CallTarget); 3] = [
 
 /// The number of scenarios.
 fn scenario_count() -> usize {
-    SCENARIOS.len() + CONSULT_SCENARIOS.len()
+    SCENARIOS.len() + CONSULT_SCENARIOS.len() + 1
 }
 
 /// How one scenario ended.
@@ -468,6 +473,10 @@ async fn demo(args: &Args) -> Result<Vec<Row>, String> {
         if wanted(number) {
             rows.push(run_consult_scenario(&ctx, number, *scenario, *target, args.timeout).await);
         }
+    }
+    let number = scenario_count();
+    if wanted(number) {
+        rows.push(bot_scenario::run_bot_scenario(&ctx, number).await);
     }
     server.abort();
     emulator.shutdown().await;

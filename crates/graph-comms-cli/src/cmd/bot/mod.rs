@@ -26,9 +26,9 @@ use tokio::sync::{watch, Semaphore};
 use super::graph::GraphArgs;
 use crate::exit::{fail, INVALID_INPUT, NOT_ACCEPTED};
 
-mod ops;
-mod rules;
-mod run;
+pub(crate) mod ops;
+pub(crate) mod rules;
+pub(crate) mod run;
 
 /// How long, after the drain deadline, the last resorts may take before the bot exits.
 const LAST_RESORT_GRACE: Duration = Duration::from_secs(10);
@@ -234,6 +234,7 @@ async fn bot(args: Args) -> ExitCode {
         slots: Arc::clone(&slots),
         cutoff,
         transfer_timeout,
+        live: true,
     });
     let path = args
         .path

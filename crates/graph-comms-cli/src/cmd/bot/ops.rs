@@ -254,9 +254,23 @@ pub(crate) enum LogSink {
     Stdout,
     /// An append-only file (`--log`).
     File(Mutex<File>),
+    /// The last [`MEMORY_LINES`] lines, kept in memory (the demo reads them).
+    Memory(Mutex<std::collections::VecDeque<serde_json::Value>>),
 }
 
+/// How many lines [`LogSink::Memory`] keeps.
+pub(crate) const MEMORY_LINES: usize = 64;
+
 impl LogSink {
+    /// The line of call `call_id`, when [`LogSink::Memory`] has it.
+    pub(crate) fn find(&self, call_id: &str) -> Option<serde_json::Value> {
+        let LogSink::Memory(lines) = self else {
+            return None;
+        };
+        let lines = lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines.iter().find(|l| l["callId"] == call_id).cloned()
+    }
+
     /// Opens `--log FILE` for appending, or stdout.
     pub(crate) fn open(path: Option<&std::path::Path>) -> std::io::Result<LogSink> {
         Ok(match path {
@@ -272,6 +286,14 @@ impl LogSink {
 
     /// Writes one line and flushes (one write, so lines never interleave).
     pub(crate) fn line(&self, json: &serde_json::Value) {
+        if let LogSink::Memory(lines) = self {
+            let mut lines = lines.lock().unwrap_or_else(|p| p.into_inner());
+            if lines.len() >= MEMORY_LINES {
+                lines.pop_front();
+            }
+            lines.push_back(json.clone());
+            return;
+        }
         let mut text = json.to_string();
         text.push('\n');
         let _ = match self {
@@ -283,6 +305,7 @@ impl LogSink {
                 let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
                 file.write_all(text.as_bytes()).and_then(|()| file.flush())
             }
+            LogSink::Memory(_) => Ok(()),
         };
     }
 }

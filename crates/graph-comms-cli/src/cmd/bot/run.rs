@@ -44,6 +44,8 @@ pub(crate) struct Bot {
     /// Set at the drain deadline: chains stop and calls get their last resort.
     pub(crate) cutoff: watch::Sender<bool>,
     pub(crate) transfer_timeout: Duration,
+    /// Print one line per call on stderr (the demo shows its own view instead).
+    pub(crate) live: bool,
 }
 
 /// The receiver's handler: feeds the lifecycle and starts a task per incoming call.
@@ -268,7 +270,8 @@ impl Bot {
                 )
             })
             .collect();
-        eprintln!(
+        if self.live {
+            eprintln!(
             "graph-comms: call {:?} from {:?} rule {:?}: {} -> {result} ({:.1} s)",
             info.call_id,
             info.caller.as_deref().unwrap_or("-"),
@@ -280,6 +283,7 @@ impl Bot {
             },
             started.elapsed().as_secs_f64(),
         );
+        }
         self.log.line(&json!({
             "callId": info.call_id,
             "caller": info.caller,
