@@ -412,7 +412,10 @@ impl Bot {
         };
         Ended {
             outcome: kind,
-            reason: outcome.explanation().map(str::to_owned),
+            // Why it did not put the caller through (Graph's codes explained).
+            reason: (kind != AttemptOutcome::Completed)
+                .then(|| outcome.explanation().map(str::to_owned))
+                .flatten(),
             code: outcome.code(),
             subcode: outcome.subcode(),
         }
