@@ -246,7 +246,12 @@ fn transfer_to_answers_transfers_and_reports_health_and_metrics() {
     let graph = Graph::start();
     let bot = Bot::start(
         &graph,
-        &["--transfer-to", ALICE, "--prompt", "https://bot.example/hello.wav"],
+        &[
+            "--transfer-to",
+            ALICE,
+            "--prompt",
+            "https://bot.example/hello.wav",
+        ],
     );
     assert_eq!(bot.get("/healthz"), (200, "ok\n".to_owned()));
 
@@ -291,7 +296,10 @@ fn transfer_to_answers_transfers_and_reports_health_and_metrics() {
         "graph_comms_bot_open_transfers 0",
         "graph_comms_bot_calls_in_progress 0",
     ] {
-        assert!(metrics.lines().any(|l| l == line), "{line:?} not in\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line:?} not in\n{metrics}"
+        );
     }
     let received = metrics
         .lines()
@@ -404,9 +412,7 @@ last_resort = {{ hang_up = true, prompt = "https://bot.example/sorry.wav" }}
         ),
     );
     let bot = Bot::start(&graph, &["--rules", rules.to_str().expect("utf-8")]);
-    let moved_on = graph.ring(
-        Graph::call_to(&bot, TransferFlow::Success).to_phone("+14255550100"),
-    );
+    let moved_on = graph.ring(Graph::call_to(&bot, TransferFlow::Success).to_phone("+14255550100"));
     let hung_up = graph.ring(Graph::call_to(&bot, TransferFlow::Failed));
     let calls = bot.calls(2);
 
@@ -415,7 +421,11 @@ last_resort = {{ hang_up = true, prompt = "https://bot.example/sorry.wav" }}
     assert_eq!(
         attempts(call),
         [
-            (format!("user:{ALICE}"), "consult".into(), "rolledBack".into()),
+            (
+                format!("user:{ALICE}"),
+                "consult".into(),
+                "rolledBack".into()
+            ),
             (format!("user:{BOB}"), "blind".into(), "completed".into()),
         ]
     );
@@ -492,7 +502,11 @@ last_resort = {{ queue = "{QUEUE}" }}
     assert_eq!(
         attempts(call),
         [
-            (format!("user:{ALICE}"), "consult".into(), "interrupted".into()),
+            (
+                format!("user:{ALICE}"),
+                "consult".into(),
+                "interrupted".into()
+            ),
             (format!("queue:{QUEUE}"), "queue".into(), "completed".into()),
         ]
     );
@@ -576,7 +590,10 @@ fn check_rules_exits_0_when_valid_and_2_with_the_problem() {
     let path = invalid.to_str().expect("utf-8");
     let (code, stdout, stderr) = common::graph_comms(&["bot", "--check-rules", path], "", &[]);
     assert_eq!(code, 2, "{stdout}");
-    assert!(stderr.contains(&format!("{path}:2:9: hours: \"9 to 5\"")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{path}:2:9: hours: \"9 to 5\"")),
+        "{stderr}"
+    );
 
     // The example in the repository is valid.
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/bot-rules.toml");

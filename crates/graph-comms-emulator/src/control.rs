@@ -268,7 +268,8 @@ pub(crate) fn place_call(shared: &Arc<Shared>, req: PlaceCall) -> Result<PlacedC
         });
     }
     if let Some(number) = &req.callee_phone {
-        bot["identity"]["phone"] = json!({ "@odata.type": "#microsoft.graph.identity", "id": number });
+        bot["identity"]["phone"] =
+            json!({ "@odata.type": "#microsoft.graph.identity", "id": number });
     }
     let id = uuid::Uuid::new_v4().to_string();
     let state = match req.answer {

@@ -80,8 +80,12 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE", exclusive = true)]
     check_rules: Option<PathBuf>,
     /// The bot's application id: the only token audience accepted on callbacks.
-    #[arg(long, value_name = "ID", env = "GRAPH_COMMS_APP_ID",
-          required_unless_present = "check_rules")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "GRAPH_COMMS_APP_ID",
+        required_unless_present = "check_rules"
+    )]
     app_id: Option<String>,
     /// Address to serve the webhook, /healthz and /metrics on, e.g. 0.0.0.0:3978 (port 0 picks
     /// a free port; the address bound is printed on stderr).
@@ -161,15 +165,8 @@ pub(crate) fn run(args: Args) -> ExitCode {
 fn load_rules(path: &std::path::Path) -> Result<rules::Rules, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read the rules file: {e}", path.display()))?;
-    rules::parse(&text).map_err(|e| {
-        format!(
-            "{}:{}:{}: {}",
-            path.display(),
-            e.line,
-            e.column,
-            e.message
-        )
-    })
+    rules::parse(&text)
+        .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))
 }
 
 /// The path of a URL (`/api/calls` of `https://host/api/calls?x`), if it has one.

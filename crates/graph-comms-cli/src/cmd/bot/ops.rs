@@ -208,7 +208,10 @@ impl Metrics {
             "draining",
             "gauge",
             "1 once the bot is shutting down.",
-            &[(String::new(), u64::from(self.draining.load(Ordering::Relaxed)))],
+            &[(
+                String::new(),
+                u64::from(self.draining.load(Ordering::Relaxed)),
+            )],
         );
         out
     }

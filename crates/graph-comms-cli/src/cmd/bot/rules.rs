@@ -329,7 +329,10 @@ pub(crate) fn parse(text: &str) -> Result<Rules, RulesError> {
         };
         if rules.iter().any(|x: &Rule| x.name == name) {
             let span = r.name.as_ref().map_or(whole.clone(), Spanned::span);
-            return Err(err(span, format!("name: {name:?} is used by an earlier rule")));
+            return Err(err(
+                span,
+                format!("name: {name:?} is used by an earlier rule"),
+            ));
         }
         let mut callee = Vec::with_capacity(r.callee.len());
         for c in &r.callee {
@@ -369,7 +372,10 @@ pub(crate) fn parse(text: &str) -> Result<Rules, RulesError> {
                 Err(_) => {
                     return Err(err(
                         t.span(),
-                        format!("caller_tenant: {:?} is not a tenant id (a GUID)", t.get_ref()),
+                        format!(
+                            "caller_tenant: {:?} is not a tenant id (a GUID)",
+                            t.get_ref()
+                        ),
                     ))
                 }
             }
@@ -536,11 +542,10 @@ fn target(t: &Spanned<RawTarget>) -> Result<Target, (Range<usize>, String)> {
     let raw = t.get_ref();
     let kind = match (&raw.user, &raw.phone, &raw.instance) {
         (Some(u), None, None) => TargetKind::User(guid("user", u, "a Teams user's object id")?),
-        (None, Some(p), None) => {
-            TargetKind::Phone(E164::parse(&normalize_number(p.get_ref())).map_err(|e| {
-                (p.span(), format!("phone: {:?}: {e}", p.get_ref()))
-            })?)
-        }
+        (None, Some(p), None) => TargetKind::Phone(
+            E164::parse(&normalize_number(p.get_ref()))
+                .map_err(|e| (p.span(), format!("phone: {:?}: {e}", p.get_ref())))?,
+        ),
         (None, None, Some(i)) => {
             TargetKind::Instance(guid("instance", i, "an application instance id")?)
         }
@@ -569,10 +574,7 @@ fn target(t: &Spanned<RawTarget>) -> Result<Target, (Range<usize>, String)> {
             ))
         }
         Some(s) if !(1..=300).contains(s.get_ref()) => {
-            return Err((
-                s.span(),
-                "answer_timeout: seconds from 1 to 300".to_owned(),
-            ))
+            return Err((s.span(), "answer_timeout: seconds from 1 to 300".to_owned()))
         }
         Some(s) => *s.get_ref(),
         None => DEFAULT_ANSWER_TIMEOUT,
@@ -624,11 +626,7 @@ fn at(text: &str, span: &Range<usize>, message: String) -> RulesError {
     let start = span.start.min(text.len());
     let before = text.get(..start).unwrap_or("");
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map_or(0, |l| l.chars().count())
-        + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     RulesError {
         line,
         column,
@@ -714,14 +712,21 @@ last_resort = {{ hang_up = true, prompt = "https://bot.example/closed.wav" }}
         let rule = r.find(&facts(&["+14255550100"], None, None), ts(SUNDAY_NOON));
         let rule = rule.expect("a rule");
         assert_eq!(rule.name, "sales line");
-        assert_eq!(rule.prompt.as_deref(), Some("https://bot.example/hello.wav"));
+        assert_eq!(
+            rule.prompt.as_deref(),
+            Some("https://bot.example/hello.wav")
+        );
         assert_eq!(rule.targets.len(), 2);
         assert!(rule.targets[0].consult);
         assert_eq!(rule.targets[0].answer_timeout, 5);
         assert!(!rule.targets[1].consult);
         assert_eq!(rule.last_resort.label(), format!("queue:{QUEUE}"));
         assert_eq!(
-            name(&r, &facts(&["tel:+1-425-555-0100"], None, None), SUNDAY_NOON),
+            name(
+                &r,
+                &facts(&["tel:+1-425-555-0100"], None, None),
+                SUNDAY_NOON
+            ),
             Some("sales line")
         );
         assert_eq!(
@@ -791,7 +796,10 @@ last_resort = {{ hang_up = true, prompt = "https://bot.example/closed.wav" }}
         let user = Guid::parse(ALICE).expect("guid");
         let r = Rules::transfer_to(user, None);
         let rule = r.find(&CallFacts::default(), ts(SUNDAY_NOON));
-        assert_eq!(rule.map(|r| r.targets[0].kind.label()), Some(format!("user:{ALICE}")));
+        assert_eq!(
+            rule.map(|r| r.targets[0].kind.label()),
+            Some(format!("user:{ALICE}"))
+        );
     }
 
     fn error(text: &str) -> RulesError {
@@ -802,7 +810,10 @@ last_resort = {{ hang_up = true, prompt = "https://bot.example/closed.wav" }}
     fn errors_name_line_column_and_the_rule() {
         let e = error("[[rule]]\nname = \"a\"\ntargets = [{ user = \"nope\" }]\n");
         assert_eq!((e.line, e.column), (3, 21), "{e}");
-        assert!(e.message.contains("user: \"nope\" is not a Teams user"), "{e}");
+        assert!(
+            e.message.contains("user: \"nope\" is not a Teams user"),
+            "{e}"
+        );
 
         let e = error("[[rule]]\nhours = \"9-5\"\ntargets = [{ phone = \"+15551234567\" }]\n");
         assert_eq!((e.line, e.column), (2, 9), "{e}");

@@ -272,17 +272,17 @@ impl Bot {
             .collect();
         if self.live {
             eprintln!(
-            "graph-comms: call {:?} from {:?} rule {:?}: {} -> {result} ({:.1} s)",
-            info.call_id,
-            info.caller.as_deref().unwrap_or("-"),
-            rule.name,
-            if summary.is_empty() {
-                "no attempt".to_owned()
-            } else {
-                summary.join(", ")
-            },
-            started.elapsed().as_secs_f64(),
-        );
+                "graph-comms: call {:?} from {:?} rule {:?}: {} -> {result} ({:.1} s)",
+                info.call_id,
+                info.caller.as_deref().unwrap_or("-"),
+                rule.name,
+                if summary.is_empty() {
+                    "no attempt".to_owned()
+                } else {
+                    summary.join(", ")
+                },
+                started.elapsed().as_secs_f64(),
+            );
         }
         self.log.line(&json!({
             "callId": info.call_id,
@@ -435,18 +435,15 @@ impl Bot {
             return Ended::because(AttemptOutcome::Refused, "no participant to transfer");
         };
         let tenant = info.tenant_guid();
-        let mut call = OutgoingCall::to(
-            &self.callback_uri,
-            CallTarget::teams_user(user.clone(), tenant.clone()),
-        );
+        let mut call = OutgoingCall::to(&self.callback_uri, CallTarget::teams_user(*user, tenant));
         if let Some(t) = &tenant {
-            call = call.tenant(t.clone());
+            call = call.tenant(*t);
         }
         let mut consultation = Consultation::new(
             info.call_id.clone(),
             caller,
             call.build(),
-            Transfer::to_teams_user(user.clone(), tenant),
+            Transfer::to_teams_user(*user, tenant),
         )
         .options(
             ConsultOptions::default()
@@ -492,9 +489,9 @@ impl Bot {
             return "callEnded";
         }
         let body = match last {
-            LastResort::Queue(q) => Some(Transfer::to_application_instance(q.clone()).build()),
+            LastResort::Queue(q) => Some(Transfer::to_application_instance(*q).build()),
             LastResort::Voicemail(u) => Some(
-                Transfer::to_teams_user(u.clone(), info.tenant_guid())
+                Transfer::to_teams_user(*u, info.tenant_guid())
                     .endpoint_type(EndpointType::Voicemail)
                     .build(),
             ),
@@ -568,8 +565,8 @@ fn record(attempts: &mut [Attempt], ended: Ended, metrics: &Metrics) {
 /// A blind transfer's body to a chain target.
 fn transfer_to(kind: &TargetKind, tenant: Option<Guid>) -> TransferRequestBody {
     match kind {
-        TargetKind::User(u) => Transfer::to_teams_user(u.clone(), tenant).build(),
+        TargetKind::User(u) => Transfer::to_teams_user(*u, tenant).build(),
         TargetKind::Phone(p) => Transfer::to_phone(p.clone()).build(),
-        TargetKind::Instance(i) => Transfer::to_application_instance(i.clone()).build(),
+        TargetKind::Instance(i) => Transfer::to_application_instance(*i).build(),
     }
 }
