@@ -76,8 +76,9 @@ Examples:
   graph-comms bot --app-id APP --listen 0.0.0.0:3978 \\
       --callback-uri https://bot.contoso.com/api/calls --rules rules.toml --log calls.jsonl")]
 pub(crate) struct Args {
-    /// Check a rules file and exit: 0 when valid, 2 with the line, column and problem when not.
-    #[arg(long, value_name = "FILE", exclusive = true)]
+    /// Check a rules file and exit: 0 when valid, 2 with the line, column and problem when not
+    /// (every other flag is ignored).
+    #[arg(long, value_name = "FILE")]
     check_rules: Option<PathBuf>,
     /// The bot's application id: the only token audience accepted on callbacks.
     #[arg(
