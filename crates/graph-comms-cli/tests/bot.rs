@@ -162,24 +162,30 @@ impl Bot {
         http(&self.listen, "GET", path, "")
     }
 
-    /// Sends SIGTERM and waits for the exit: (exit code, stderr).
-    fn terminate(mut self) -> (i32, String) {
+    /// Sends SIGTERM (without waiting).
+    fn signal(&self) {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill runs");
         assert!(killed.success());
+    }
+
+    /// Sends SIGTERM and waits for the exit: (exit code, stderr).
+    fn terminate(self) -> (i32, String) {
+        self.signal();
+        self.exited()
+    }
+
+    /// Waits for the exit (after a signal): (exit code, stderr).
+    fn exited(mut self) -> (i32, String) {
         let deadline = Instant::now() + Duration::from_secs(40);
         let code = loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 break status.code().unwrap_or(-1);
             }
-            assert!(
-                Instant::now() < deadline,
-                "no exit after SIGTERM: {}",
-                self.stderr()
-            );
+            assert!(Instant::now() < deadline, "no exit: {}", self.stderr());
             std::thread::sleep(Duration::from_millis(20));
         };
         std::thread::sleep(Duration::from_millis(50));
@@ -483,12 +489,7 @@ last_resort = {{ queue = "{QUEUE}" }}
         assert!(Instant::now() < deadline, "never on hold: {}", bot.stderr());
         std::thread::sleep(Duration::from_millis(20));
     }
-    let pid = bot.child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
+    bot.signal();
     // Shutting down: /healthz says so while the call drains.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !bot.stderr().contains("shutting down") {
@@ -510,7 +511,7 @@ last_resort = {{ queue = "{QUEUE}" }}
             (format!("queue:{QUEUE}"), "queue".into(), "completed".into()),
         ]
     );
-    let (code, stderr) = bot.terminate_after_signal();
+    let (code, stderr) = bot.exited();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("drain deadline"), "{stderr}");
     // The transfer Graph received went to the queue's resource account.
@@ -520,22 +521,6 @@ last_resort = {{ queue = "{QUEUE}" }}
         .iter()
         .any(|r| r.state.as_deref() == Some("transferring"));
     assert!(transferring);
-}
-
-impl Bot {
-    /// Waits for the exit after a signal already sent: (exit code, stderr).
-    fn terminate_after_signal(mut self) -> (i32, String) {
-        let deadline = Instant::now() + Duration::from_secs(40);
-        let code = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < deadline, "no exit: {}", self.stderr());
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        std::thread::sleep(Duration::from_millis(50));
-        (code, self.stderr())
-    }
 }
 
 #[test]

@@ -83,6 +83,17 @@ fn every_scenario_ends_as_scripted() {
     assert_eq!(rows.len(), 13);
 }
 
+/// Asserts that `steps` appear in `stdout` in this order.
+fn assert_in_order(stdout: &str, steps: &[&str]) {
+    let mut rest = stdout;
+    for step in steps {
+        let at = rest
+            .find(step)
+            .unwrap_or_else(|| panic!("missing {step:?} (in order) in:\n{stdout}"));
+        rest = &rest[at..];
+    }
+}
+
 #[test]
 fn plain_output_shows_the_flow_and_the_table() {
     let (code, stdout, stderr) = demo(&["--delay-ms", "0", "--only", "1,6"]);
@@ -114,13 +125,7 @@ fn the_incoming_scenario_answers_then_transfers() {
         "1 of 1 scenarios ended as scripted",
     ];
     // In this order: answered before transferred.
-    let mut rest = stdout.as_str();
-    for step in steps {
-        let at = rest
-            .find(step)
-            .unwrap_or_else(|| panic!("missing {step:?} (in order) in:\n{stdout}"));
-        rest = &rest[at..];
-    }
+    assert_in_order(&stdout, &steps);
 }
 
 #[test]
@@ -179,13 +184,7 @@ fn the_bot_scenario_rolls_back_then_puts_the_caller_through() {
         "completed (0/7015)",
         "1 of 1 scenarios ended as scripted",
     ];
-    let mut rest = stdout.as_str();
-    for step in steps {
-        let at = rest
-            .find(step)
-            .unwrap_or_else(|| panic!("missing {step:?} (in order) in:\n{stdout}"));
-        rest = &rest[at..];
-    }
+    assert_in_order(&stdout, &steps);
     // The bot's per-call stderr line is not printed by the demo.
     assert!(!stderr.contains("graph-comms: call"), "{stderr}");
 }

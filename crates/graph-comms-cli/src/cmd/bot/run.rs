@@ -157,6 +157,20 @@ struct Attempt {
 }
 
 impl Attempt {
+    /// An attempt starting now, its outcome still unknown.
+    fn start(target: String, mode: &'static str) -> Attempt {
+        Attempt {
+            target,
+            mode,
+            outcome: None,
+            reason: None,
+            code: None,
+            subcode: None,
+            started: Instant::now(),
+            duration: Duration::ZERO,
+        }
+    }
+
     fn json(&self) -> Value {
         json!({
             "target": self.target,
@@ -355,16 +369,8 @@ impl Bot {
             if matches!(self.lifecycle.phase(&info.call_id), CallPhase::Ended(_)) {
                 return Some(ChainEnd::CallEnded);
             }
-            attempts.push(Attempt {
-                target: target.kind.label(),
-                mode: if target.consult { "consult" } else { "blind" },
-                outcome: None,
-                reason: None,
-                code: None,
-                subcode: None,
-                started: Instant::now(),
-                duration: Duration::ZERO,
-            });
+            let mode = if target.consult { "consult" } else { "blind" };
+            attempts.push(Attempt::start(target.kind.label(), mode));
             let ended = if target.consult {
                 self.consult(info, target).await
             } else {
@@ -502,16 +508,7 @@ impl Bot {
             LastResort::Voicemail(_) => "voicemail",
             LastResort::HangUp { .. } => "hangUp",
         };
-        attempts.push(Attempt {
-            target: last.label(),
-            mode,
-            outcome: None,
-            reason: None,
-            code: None,
-            subcode: None,
-            started: Instant::now(),
-            duration: Duration::ZERO,
-        });
+        attempts.push(Attempt::start(last.label(), mode));
         if let Some(body) = body {
             let ended = self.blind(info, body).await;
             let outcome = ended.outcome;
@@ -521,16 +518,7 @@ impl Bot {
                 AttemptOutcome::CallEnded => return "callEnded",
                 _ => {}
             }
-            attempts.push(Attempt {
-                target: "hangUp".to_owned(),
-                mode: "hangUp",
-                outcome: None,
-                reason: None,
-                code: None,
-                subcode: None,
-                started: Instant::now(),
-                duration: Duration::ZERO,
-            });
+            attempts.push(Attempt::start("hangUp".to_owned(), "hangUp"));
         } else if let LastResort::HangUp {
             prompt: Some(prompt),
         } = last
