@@ -202,11 +202,20 @@ impl Drop for Bot {
 
 /// One HTTP/1.1 request over a fresh connection: (status, body).
 fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    request(addr, method, path, body, "")
+}
+
+/// A POST with extra header lines (each ending in CRLF): (status, body).
+fn http_with(addr: &str, path: &str, body: &str, headers: &str) -> (u16, String) {
+    request(addr, "POST", path, body, headers)
+}
+
+fn request(addr: &str, method: &str, path: &str, body: &str, headers: &str) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .expect("write");
@@ -317,6 +326,55 @@ fn transfer_to_answers_transfers_and_reports_health_and_metrics() {
     let (code, stderr) = bot.terminate();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("bot stopped"), "{stderr}");
+}
+
+#[test]
+fn an_offer_delivered_twice_is_answered_once() {
+    let graph = Graph::start();
+    let bot = Bot::start(&graph, &["--transfer-to", ALICE]);
+    // A slow transfer: the call is still in progress when the offer comes again.
+    let call = PlaceCall::new(bot.callback.clone())
+        .with_script(Script::new(TransferFlow::Success).with_delay_ms(300));
+    let id = graph.ring(call);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let offer = loop {
+        let offered = graph
+            .emulator
+            .deliveries(&id)
+            .into_iter()
+            .find(|r| r.delivered && r.state.as_deref() == Some("incoming"));
+        if let Some(offer) = offered {
+            break offer.body;
+        }
+        assert!(Instant::now() < deadline, "never offered");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // Graph delivers at least once: the same signed offer again.
+    let token = graph
+        .emulator
+        .callback_token(APP, graph.emulator.tenant_id())
+        .expect("a callback token");
+    let (status, _) = http_with(
+        &bot.listen,
+        "/api/calls",
+        &offer.to_string(),
+        &format!("Authorization: Bearer {token}\r\n"),
+    );
+    assert_eq!(status, 202);
+    let calls = bot.calls(1);
+    assert_eq!(calls[&id]["result"], "transferred", "{}", calls[&id]);
+    // No second line for the call.
+    assert!(bot.lines.recv_timeout(Duration::from_millis(500)).is_err());
+    let (_, metrics) = bot.get("/metrics");
+    for line in [
+        "graph_comms_bot_calls_offered_total 2",
+        "graph_comms_bot_calls_answered_total 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line:?} not in\n{metrics}"
+        );
+    }
 }
 
 #[test]

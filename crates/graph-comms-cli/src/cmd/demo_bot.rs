@@ -121,6 +121,7 @@ async fn drive(ctx: &Ctx<'_>, progress: &Progress) -> Result<Value, String> {
         cutoff: watch::channel(false).0,
         transfer_timeout: ctx.timeout,
         live: false,
+        active: Default::default(),
     });
     let auth = AuthConfig::new(BOT_APP_ID).with_openid_config_url(ctx.emulator.openid_config_url());
     let receiver = Receiver::builder(auth)

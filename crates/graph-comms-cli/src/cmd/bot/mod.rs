@@ -233,6 +233,7 @@ async fn bot(args: Args) -> ExitCode {
         cutoff,
         transfer_timeout,
         live: true,
+        active: Default::default(),
     });
     let path = args
         .path

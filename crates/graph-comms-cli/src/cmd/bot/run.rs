@@ -1,15 +1,16 @@
 //! The bot at run time: answers each call the receiver is offered, greets, walks the matched
 //! rule's chain, and ends with its last resort; one stderr line and one JSON line per call.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use graph_comms_flow::{ConsultOptions, ConsultOutcome, Consultation, ReconcileOptions};
 use graph_comms_model::{EndpointType, TransferRequestBody};
 use graph_comms_notify::{
-    CallFollower, CallLifecycle, CallPhase, IncomingCall, TrackOptions, TransferOutcome,
-    TransferTracker,
+    normalize_call_id, CallFollower, CallLifecycle, CallPhase, IncomingCall, TrackOptions,
+    TransferOutcome, TransferTracker,
 };
 use graph_comms_receiver::{Delivery, NotificationHandler};
 use graph_comms_transfer::control::Target as CallTarget;
@@ -46,6 +47,9 @@ pub(crate) struct Bot {
     pub(crate) transfer_timeout: Duration,
     /// Print one line per call on stderr (the demo shows its own view instead).
     pub(crate) live: bool,
+    /// The calls in progress (ids as compared), so that an offer Graph delivers twice is
+    /// answered once; at most `--max-calls` entries.
+    pub(crate) active: Mutex<HashSet<String>>,
 }
 
 /// The receiver's handler: feeds the lifecycle and starts a task per incoming call.
@@ -63,27 +67,32 @@ impl NotificationHandler for Handler {
         let bot = Arc::clone(&self.0);
         bot.metrics.offered.fetch_add(1, Ordering::Relaxed);
         let info = CallInfo::of(call);
-        let refuse = |why: Refusal, rule: Option<String>| {
+        let refuse = |why: Refusal| {
             bot.metrics.rejected(why);
             let (bot, info) = (Arc::clone(&bot), info.clone());
-            tokio::spawn(async move { bot.reject(info, why, rule).await });
+            tokio::spawn(async move { bot.reject(info, why).await });
         };
         if bot.metrics.draining.load(Ordering::Relaxed) {
-            return refuse(Refusal::Draining, None);
+            return refuse(Refusal::Draining);
         }
         let Ok(permit) = Arc::clone(&bot.slots).try_acquire_owned() else {
-            return refuse(Refusal::Busy, None);
+            return refuse(Refusal::Busy);
         };
         let now = bot.now.unwrap_or_else(Timestamp::now);
         let Some(rule) = bot.rules.find(&info.facts, now).cloned() else {
-            return refuse(Refusal::NoRule, None);
+            return refuse(Refusal::NoRule);
         };
+        let key = normalize_call_id(&info.call_id).into_owned();
+        if !bot.active().insert(key.clone()) {
+            return; // the same offer again (Graph delivers at least once): already answering
+        }
         // Before answering: the callbacks may beat the answer's 202.
         let follower = bot.lifecycle.follow(&info.call_id);
         bot.metrics.in_progress.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             bot.handle(info, rule, follower).await;
             bot.metrics.in_progress.fetch_sub(1, Ordering::Relaxed);
+            bot.active().remove(&key);
             drop(permit);
         });
     }
@@ -219,7 +228,11 @@ enum ChainEnd {
 
 impl Bot {
     /// Rejects a call the bot will not answer, and logs it.
-    async fn reject(&self, info: CallInfo, why: Refusal, rule: Option<String>) {
+    fn active(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn reject(&self, info: CallInfo, why: Refusal) {
         let body = Reject::busy().build();
         let error = self.client.reject(&info.call_id, &body).await.err();
         eprintln!(
@@ -236,7 +249,7 @@ impl Bot {
             "callId": info.call_id,
             "caller": info.caller,
             "callee": info.facts.callee,
-            "rule": rule,
+            "rule": null,
             "result": "rejected",
             "reason": why.name(),
             "attempts": [],
