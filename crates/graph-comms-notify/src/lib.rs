@@ -37,7 +37,7 @@
 //! let events = decode(body)?;
 //! assert_eq!(events[0].kind, EventKind::Completed);
 //! println!("{}", events[0].to_json_line());
-//! # Ok::<(), graph_comms_notify::NotifyError>(())
+//! # Ok::<(), graph_comms_notify::Error>(())
 //! ```
 
 mod config;
@@ -53,7 +53,9 @@ mod store;
 mod tracker;
 
 pub use config::{TrackOptions, TrackerConfig};
-pub use error::{NotifyError, Result};
+#[doc(hidden)]
+pub use error::NotifyError;
+pub use error::{Error, Result};
 pub use event::{
     classify, decode, normalize_call_id, EventKind, NotificationEvent, ResourceShape,
     TRANSFER_COMPLETED_SUBCODE,
