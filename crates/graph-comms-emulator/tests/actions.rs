@@ -541,3 +541,32 @@ async fn a_consultative_transfer_ends_the_consultation_and_shows_who_is_held() {
     em.wait_for_deliveries(&consultation, 3, WAIT).await;
     assert!(em.call(&consultation).is_none());
 }
+
+#[tokio::test]
+async fn an_incoming_call_names_a_pstn_caller_and_the_resource_account_called() {
+    let em = emulator().await;
+    let mut cb = Callback::start().await;
+    let instance = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
+    let placed = em
+        .place_call(
+            PlaceCall::new(&cb.url)
+                .answered_by_bot()
+                .from_phone("+14255550123")
+                .to_instance(instance)
+                .to_phone("+14255550100"),
+        )
+        .unwrap();
+    let created = cb.next().await;
+    let data = &created.note()["resourceData"];
+    assert_eq!(data["source"]["identity"]["phone"]["id"], "+14255550123");
+    assert!(data["source"]["identity"].get("user").is_none(), "{data}");
+    let callee = &data["targets"][0]["identity"];
+    assert_eq!(callee["applicationInstance"]["id"], instance);
+    assert_eq!(callee["phone"]["id"], "+14255550100");
+    assert_eq!(callee["application"]["id"], APP_ID);
+    // The caller's participant is the phone number too.
+    assert_eq!(
+        placed.participants[0]["identity"]["phone"]["id"],
+        "+14255550123"
+    );
+}
