@@ -16,7 +16,7 @@
 //! conformance tests run over both.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -247,6 +247,9 @@ pub struct SharedTracker {
     store: Arc<dyn SharedStore>,
     config: TrackerConfig,
     follow: bool,
+    /// Deadlines (Unix ms) of the transfers this instance registered on its own initiative,
+    /// oldest first: at most `config.max_followed` of them are open at once.
+    followed: Arc<Mutex<VecDeque<u64>>>,
 }
 
 impl SharedTracker {
@@ -256,12 +259,15 @@ impl SharedTracker {
             store,
             config,
             follow: false,
+            followed: Arc::default(),
         }
     }
 
     /// Registers, on this instance's own initiative, a transfer whose `transferring` or
     /// `transferAccepted` notification arrives for a call nobody registered (as
-    /// [`TrackOptions::followed`]); off by default.
+    /// [`TrackOptions::followed`]); off by default. At most `TrackerConfig::max_followed` such
+    /// registrations of this instance are open (before their deadline) at once; past it, such a
+    /// notification is [`Applied::Untracked`].
     pub fn following(mut self, follow: bool) -> Self {
         self.follow = follow;
         self
@@ -331,10 +337,14 @@ impl SharedTracker {
             EventKind::Transferring | EventKind::TransferAccepted
         );
         if appended == Appended::Unknown && self.follow && progress {
+            if !self.may_follow() {
+                return Ok(Applied::Untracked);
+            }
             let mut options = TrackOptions::followed();
             options.tenant_id = tenant.as_deref().map(str::to_owned);
             match self.register(&call_id, &options).await {
-                Ok(_) | Err(NotifyError::AlreadyTracking { .. }) => {}
+                Ok(record) => self.lock_followed().push_back(record.deadline),
+                Err(NotifyError::AlreadyTracking { .. }) => {}
                 Err(e) => return Err(e),
             }
             appended = self
@@ -372,6 +382,21 @@ impl SharedTracker {
                 _ => Ok(Applied::Late),
             },
         }
+    }
+
+    fn lock_followed(&self) -> MutexGuard<'_, VecDeque<u64>> {
+        self.followed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether this instance may register one more transfer on its own initiative.
+    fn may_follow(&self) -> bool {
+        let now = unix_ms();
+        let mut followed = self.lock_followed();
+        // Deadlines are pushed in registration order with one timeout: oldest first.
+        while followed.front().is_some_and(|d| *d <= now) {
+            followed.pop_front();
+        }
+        followed.len() < self.config.max_followed
     }
 
     /// Waits for the outcome of the transfer of `call_id` until its registered deadline; at the
