@@ -272,3 +272,69 @@ fn transfer_wait_store_exits_with_the_outcome_any_instance_records() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_store_outage_is_answered_503_and_redelivered() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let store = redis.url();
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    let config = EmulatorConfig::default()
+        .with_bot_app_id(APP)
+        .with_delivery(DeliveryPolicy::new(60, Duration::from_millis(50)));
+    let emulator = rt
+        .block_on(Emulator::start(config))
+        .expect("the emulator starts");
+    let (instance, addr) = listen(&emulator, &store);
+    let call = {
+        let _guard = rt.enter();
+        emulator
+            .place_call(
+                PlaceCall::new(format!("http://{addr}/api/calls"))
+                    .with_app_id(APP)
+                    .with_script(Script::new(TransferFlow::Completed).with_delay_ms(700)),
+            )
+            .expect("a call")
+    };
+    let sender = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_graph-comms"))
+            .args(["transfer", "--call-id", &call.id, "--to-user", USER])
+            .args(["--base-url", &emulator.base_url("v1.0")])
+            .args(["--wait", "--store", &store, "--timeout", "60"])
+            .env("AZURE_TENANT_ID", emulator.tenant_id())
+            .env("AZURE_CLIENT_ID", APP)
+            .env("AZURE_CLIENT_SECRET", "any-secret")
+            .env("AZURE_AUTHORITY_HOST", emulator.root_url())
+            .env_remove("GRAPH_COMMS_TOKEN"),
+    );
+    sender.stderr_line("202 Accepted");
+    // Redis goes down before the first notification and comes back empty (no persistence).
+    redis.kill();
+    instance.stderr_line("answering 503");
+    redis.restart();
+    // Graph redelivers; the instance follows the transfer on its own initiative, records its
+    // outcome, and the sender (waiting on the store) reads it.
+    let mut seen = Vec::new();
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until
+        && !seen
+            .iter()
+            .any(|l: &String| l.contains("transfer completed"))
+    {
+        if let Ok(line) = sender.stdout.recv_timeout(Duration::from_millis(100)) {
+            seen.push(line);
+        }
+    }
+    let errors: Vec<String> = sender.stderr.try_iter().collect();
+    assert!(
+        seen.iter().any(|l| l.contains("transfer completed")),
+        "sender: {seen:?} {errors:?}"
+    );
+    let (code, stdout) = track(&call.id, &store, "5");
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("\"outcome\":\"transferCompleted\""),
+        "{stdout}"
+    );
+}

@@ -16,7 +16,8 @@
 //!
 //! Waiters are woken through one pub/sub connection per store (a pattern subscription on
 //! `Po:*`), re-opened with backoff when it drops; a waiter also re-reads the outcome every
-//! second, so a message lost while the subscription was down delays it by a second at most.
+//! second, so a message lost while the subscription was down delays it by a second at most, and
+//! a waiter outlives a server restart (a failed read is retried until the deadline).
 //! Commands go through the `redis` crate's `ConnectionManager`, which reconnects with backoff and
 //! pipelines the commands of concurrent tasks on one connection.
 
@@ -276,12 +277,14 @@ impl RedisStore {
                 let notified = notify.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if let Some(o) = self.read_outcome(call_id).await? {
-                    return Ok(Some(o));
-                }
+                // A failed read (the server restarting) is retried until the deadline.
+                let read = self.read_outcome(call_id).await;
                 let now = unix_ms();
-                if now >= deadline_ms {
-                    return Ok(None);
+                match read {
+                    Ok(Some(o)) => return Ok(Some(o)),
+                    Err(e) if now >= deadline_ms => return Err(e),
+                    Ok(None) if now >= deadline_ms => return Ok(None),
+                    _ => {}
                 }
                 let left = Duration::from_millis(deadline_ms - now).min(REPOLL);
                 let _ = tokio::time::timeout(left, notified).await;

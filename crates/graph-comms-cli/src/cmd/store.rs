@@ -112,8 +112,8 @@ fn unavailable() -> Response {
 }
 
 /// Registers the transfer of `call_id` (`options`: consultation call, tenant) with a deadline
-/// `timeout` from now. An existing registration (this transfer, sent again after a restart) is
-/// not an error: the caller then waits on it.
+/// `timeout` from now; returns the deadline (Unix ms). An existing registration (this transfer,
+/// sent again after a restart) is not an error: the caller then waits on it, until its deadline.
 ///
 /// # Errors
 /// The store failed.
@@ -122,14 +122,26 @@ pub(crate) async fn register(
     call_id: &str,
     options: TrackOptions,
     timeout: Duration,
-) -> Result<(), NotifyError> {
+) -> Result<u64, NotifyError> {
     match tracker
         .register(call_id, &options.with_timeout(timeout))
         .await
     {
-        Ok(_) | Err(NotifyError::AlreadyTracking { .. }) => Ok(()),
+        Ok(record) => Ok(record.deadline),
+        Err(NotifyError::AlreadyTracking { .. }) => {
+            let call = graph_comms_notify::normalize_call_id(call_id);
+            Ok(match tracker.store().log(&call).await? {
+                Some(t) => t.record.deadline,
+                None => deadline_after(timeout),
+            })
+        }
         Err(e) => Err(e),
     }
+}
+
+fn deadline_after(timeout: Duration) -> u64 {
+    graph_comms_notify::unix_ms()
+        .saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Reads, or waits up to `timeout` for, the outcome of `call_id`'s transfer, whoever sent it;
@@ -144,8 +156,7 @@ pub(crate) async fn read_or_wait(
     timeout: Duration,
 ) -> Result<TransferOutcome, NotifyError> {
     let call = graph_comms_notify::normalize_call_id(call_id);
-    let deadline = graph_comms_notify::unix_ms()
-        .saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+    let deadline = deadline_after(timeout);
     Ok(tracker
         .store()
         .wait_outcome(&call, deadline)
@@ -153,14 +164,16 @@ pub(crate) async fn read_or_wait(
         .unwrap_or(TransferOutcome::TimedOut))
 }
 
-/// Waits for the outcome of the transfer of `call_id` that this process registered, until its
-/// deadline; then records (and returns) `TimedOut`, unless another instance recorded an outcome.
+/// Waits for the outcome of the transfer of `call_id` that this process registered, until
+/// `deadline` (Unix ms, from [`register`]); then records (and returns) `TimedOut`, unless an
+/// instance recorded an outcome. Waiting outlives a store restart.
 ///
 /// # Errors
-/// The store failed.
+/// The store failed (and was still failing at the deadline).
 pub(crate) async fn wait(
     tracker: &SharedTracker,
     call_id: &str,
+    deadline: u64,
 ) -> Result<TransferOutcome, NotifyError> {
-    tracker.wait(call_id).await
+    tracker.wait_until(call_id, deadline).await
 }

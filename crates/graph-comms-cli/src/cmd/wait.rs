@@ -133,7 +133,7 @@ async fn send_and_wait_on_store(args: &Args, url: &str) -> Result<ExitCode, Fail
     if let Some(replaces) = &args.replaces {
         options = TrackOptions::consultative(replaces.clone());
     }
-    crate::cmd::store::register(&tracker, &prepared.call_id, options, timeout)
+    let deadline = crate::cmd::store::register(&tracker, &prepared.call_id, options, timeout)
         .await
         .map_err(Failure::not_accepted)?;
     let accepted = client
@@ -149,7 +149,7 @@ async fn send_and_wait_on_store(args: &Args, url: &str) -> Result<ExitCode, Fail
             accepted.request_id.as_deref().unwrap_or("-"),
         );
     }
-    let outcome = crate::cmd::store::wait(&tracker, &prepared.call_id)
+    let outcome = crate::cmd::store::wait(&tracker, &prepared.call_id, deadline)
         .await
         .map_err(Failure::not_accepted)?;
     Ok(finish(&outcome, args.json))
