@@ -40,6 +40,8 @@ enum Command {
     Call(cmd::call::CallCommand),
     /// Run the authenticated webhook receiver alone and print each event.
     Listen(cmd::listen::Args),
+    /// Read, or wait for, a transfer's outcome in a shared store (--store).
+    Track(cmd::track::Args),
     /// Run the offline Graph communications emulator.
     Emulate(cmd::emulate::Args),
     /// Answer every incoming call and transfer it: to one user, or by rules.
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Notify(args) => cmd::notify::run(args),
         Command::Call(args) => cmd::call::run(args),
         Command::Listen(args) => cmd::listen::run(args),
+        Command::Track(args) => cmd::track::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bot(args) => cmd::bot::run(*args),

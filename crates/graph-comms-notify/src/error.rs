@@ -39,6 +39,15 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// The shared transfer store failed: it could not be reached, or it answered something this
+    /// crate cannot read.
+    #[error("transfer store: {operation}: {message}")]
+    Store {
+        /// What was asked of the store (`register`, `append`, `log`, `record outcome`, ...).
+        operation: &'static str,
+        /// What went wrong (from the store's client; escaped where it quotes data).
+        message: String,
+    },
 }
 
 /// `Result` with [`Error`].

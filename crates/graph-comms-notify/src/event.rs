@@ -2,7 +2,7 @@
 
 use graph_comms_model::routing::{self, RoutingCode, RoutingData, RoutingNotification};
 use graph_comms_model::{CallState, ChangeType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::explain::explain_subcode;
@@ -246,7 +246,7 @@ fn resource_path<'n>(n: &'n RoutingNotification<'_>) -> Option<(&'n str, &'n str
 ///
 /// Serialized (with serde) as an object tagged by `event`, whose values are the
 /// [`name`](EventKind::name)s: `{"event":"transferFailed","code":500,...}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "event")]
 #[non_exhaustive]
 pub enum EventKind {
@@ -324,7 +324,7 @@ impl EventKind {
 }
 
 /// What a notification's `resourceData` held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum ResourceShape {
@@ -340,8 +340,10 @@ pub enum ResourceShape {
 
 /// One notification of a `commsNotifications` batch, decoded and classified.
 ///
-/// All strings are owned, so an event can be kept, sent to another task or buffered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// All strings are owned, so an event can be kept, sent to another task or buffered; it is plain
+/// data (serde, camelCase keys), so a shared store can keep it in a transfer's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct NotificationEvent {
     /// The call id, from `resourceUrl` (`/communications/calls/{id}…` or `/app/calls/{id}…`), else

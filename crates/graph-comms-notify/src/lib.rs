@@ -18,7 +18,12 @@
 //!   [`ProgressStream`] for UIs; [`TransferTracker::apply_for_tenant`] feeds it events. It copes
 //!   with early, batched, reordered, duplicated and late deliveries, compares call ids as Graph
 //!   means them ([`normalize_call_id`]), binds each transfer to one tenant, and its memory is
-//!   bounded. Its state lives behind the [`TransferStore`] trait ([`MemoryStore`] by default).
+//!   bounded. Its state lives behind the [`TransferStore`] trait ([`MemoryStore`] by default):
+//!   the hot path is synchronous and in memory.
+//! - [`SharedTracker`] is the same state machine for a fleet of bot instances, over the async
+//!   [`SharedStore`] trait: [`MemorySharedStore`] in memory, `RedisStore` on Redis (the `redis`
+//!   feature). Any instance registers a transfer, records the notifications it receives, and
+//!   waits for the outcome that whichever instance saw the final notification recorded.
 //! - [`explain_subcode`] explains known failure sub-codes.
 //! - [`incoming_calls`] decodes the calls Graph offers the bot ([`IncomingCall`]: caller, callee,
 //!   tenant, `incomingContext` with the transferor), to answer, reject or redirect.
@@ -49,6 +54,9 @@ mod incoming;
 mod lifecycle;
 mod machine;
 mod outcome;
+#[cfg(feature = "redis")]
+mod redis_store;
+mod shared;
 mod store;
 mod tracker;
 
@@ -67,6 +75,12 @@ pub use lifecycle::{
     CallEnd, CallFollower, CallLifecycle, CallPhase, OperationFollower, OperationPhase,
 };
 pub use outcome::{TransferOutcome, TransferProgress};
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
+pub use shared::{
+    fold_log, unix_ms, Appended, MemorySharedStore, SharedStore, SharedTracker, SharedTransfer,
+    StoreFuture, StoreLimits,
+};
 pub use store::{CallRole, MemoryStore, TransferRecord, TransferStore};
 pub use tracker::{Applied, TrackerStats, TransferTracker};
 
