@@ -69,6 +69,8 @@ struct Bot {
     callback: String,
     lines: mpsc::Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    /// The stderr reader, which ends when the process has exited and its stderr is all read.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Bot {
@@ -104,7 +106,7 @@ impl Bot {
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&stderr);
         let mut pipe = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = pipe.read(&mut buf) {
                 if n == 0 {
@@ -120,6 +122,7 @@ impl Bot {
             callback,
             lines,
             stderr,
+            stderr_reader: Some(stderr_reader),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !bot.stderr().contains("bot listening on") {
@@ -135,6 +138,19 @@ impl Bot {
 
     fn stderr(&self) -> String {
         self.stderr.lock().expect("lock").clone()
+    }
+
+    /// Waits (10 s at most) until stderr contains `needle`.
+    fn wait_stderr(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.stderr().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} not in stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The next `n` per-call JSON lines, by call id.
@@ -188,7 +204,9 @@ impl Bot {
             assert!(Instant::now() < deadline, "no exit: {}", self.stderr());
             std::thread::sleep(Duration::from_millis(20));
         };
-        std::thread::sleep(Duration::from_millis(50));
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
         (code, self.stderr())
     }
 }
@@ -288,14 +306,11 @@ fn transfer_to_answers_transfers_and_reports_health_and_metrics() {
         .collect();
     assert!(states.contains(&"established".to_owned()), "{states:?}");
     assert!(states.contains(&"transferring".to_owned()), "{states:?}");
-    // The live line on stderr, with the caller escaped.
-    assert!(
-        bot.stderr().contains(&format!(
-            "call {id:?} from \"Caller\" rule \"transfer-to\": user:{ALICE} completed -> transferred"
-        )),
-        "{}",
-        bot.stderr()
-    );
+    // The live line on stderr, with the caller escaped (written before the JSON line; read by
+    // another thread).
+    bot.wait_stderr(&format!(
+        "call {id:?} from \"Caller\" rule \"transfer-to\": user:{ALICE} completed -> transferred"
+    ));
 
     // An unauthenticated callback is refused and counted.
     let (status, _) = http(&bot.listen, "POST", "/api/calls", r#"{"value":[]}"#);
@@ -538,7 +553,7 @@ last_resort = {{ queue = "{QUEUE}" }}
             "--rules",
             rules.to_str().expect("utf-8"),
             "--drain-timeout",
-            "1",
+            "2",
         ],
     );
     let id = graph.ring(Graph::call_to(&bot, TransferFlow::Success));
@@ -549,11 +564,7 @@ last_resort = {{ queue = "{QUEUE}" }}
     }
     bot.signal();
     // Shutting down: /healthz says so while the call drains.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !bot.stderr().contains("shutting down") {
-        assert!(Instant::now() < deadline, "{}", bot.stderr());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    bot.wait_stderr("shutting down");
     assert_eq!(bot.get("/healthz").0, 503);
     let calls = bot.calls(1);
     let call = &calls[&id];

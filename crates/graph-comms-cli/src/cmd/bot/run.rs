@@ -266,7 +266,7 @@ impl Bot {
             Ok(()) => {
                 let mut cutoff = self.cutoff.subscribe();
                 let end = tokio::select! {
-                    end = self.chain(&info, &rule, &mut attempts) => end,
+                    end = self.chain(&info, &rule, &mut attempts) => Some(end),
                     _ = cutoff.wait_for(|c| *c) => None,
                 };
                 if let Some(last) = attempts.last_mut() {
@@ -370,17 +370,12 @@ impl Bot {
         }
     }
 
-    /// Tries each target in order until one puts the caller through or the caller is gone.
-    /// `None` never: the shutdown cuts it short from outside.
-    async fn chain(
-        &self,
-        info: &CallInfo,
-        rule: &Rule,
-        attempts: &mut Vec<Attempt>,
-    ) -> Option<ChainEnd> {
+    /// Tries each target in order until one puts the caller through or the caller is gone (the
+    /// shutdown deadline cuts it short from outside, in `handle`).
+    async fn chain(&self, info: &CallInfo, rule: &Rule, attempts: &mut Vec<Attempt>) -> ChainEnd {
         for target in &rule.targets {
             if matches!(self.lifecycle.phase(&info.call_id), CallPhase::Ended(_)) {
-                return Some(ChainEnd::CallEnded);
+                return ChainEnd::CallEnded;
             }
             let mode = if target.consult { "consult" } else { "blind" };
             attempts.push(Attempt::start(target.kind.label(), mode));
@@ -393,12 +388,12 @@ impl Bot {
             let outcome = ended.outcome;
             record(attempts, ended, &self.metrics);
             match outcome {
-                AttemptOutcome::Completed => return Some(ChainEnd::Transferred),
-                AttemptOutcome::CallEnded => return Some(ChainEnd::CallEnded),
+                AttemptOutcome::Completed => return ChainEnd::Transferred,
+                AttemptOutcome::CallEnded => return ChainEnd::CallEnded,
                 _ => {}
             }
         }
-        Some(ChainEnd::Exhausted)
+        ChainEnd::Exhausted
     }
 
     /// A blind transfer, tracked from before the request; reconciled when it times out.
