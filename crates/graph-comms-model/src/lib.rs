@@ -57,7 +57,7 @@ mod wire;
 pub use derived::MediaConfigKind;
 pub use generated::*;
 pub use resource_data::ResourceData;
-pub use wire::{parse_decimal, WireInt};
+pub use wire::WireInt;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

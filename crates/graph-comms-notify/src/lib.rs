@@ -70,6 +70,11 @@ pub use outcome::{TransferOutcome, TransferProgress};
 pub use store::{CallRole, MemoryStore, TransferRecord, TransferStore};
 pub use tracker::{Applied, TrackerStats, TransferTracker};
 
+/// Model types that appear in this crate's API (an event's `state` and `change_type`, an incoming
+/// call's identities, modalities and context), so a bot can name them without depending on
+/// `graph-comms-model` itself.
+pub use graph_comms_model::{CallState, ChangeType, IdentitySet, IncomingContext, Modality};
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -68,3 +68,10 @@ pub use serve::{
     serve, serve_with_shutdown, ServeOptions, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS, READ_BUFFER_BYTES,
 };
+
+/// Types of `graph-comms-notify` that appear in this crate's API (a [`Delivery`]'s events, the
+/// tracker the receiver feeds, the incoming call a handler is offered), so a bot can name them
+/// without depending on `graph-comms-notify` itself.
+pub use graph_comms_notify::{IncomingCall, NotificationEvent, TransferTracker};
+/// The transport trait [`AuthConfig::with_transport`] takes.
+pub use graph_comms_transport::Transport;

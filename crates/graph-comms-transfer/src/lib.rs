@@ -15,12 +15,13 @@
 //!   consultation call that `replacesCallId` names, a call to a user, a PSTN number or a bot),
 //!   [`Answer`], [`Reject`], [`Redirect`], [`PlayPrompt`] and [`HoldMusic`], each checked by
 //!   its rules into the same [`Report`].
-//! - [`transfer_path`] puts a call id into the request path, percent-encoded, never raw;
+//! - [`CallId::transfer_path`] and [`call_path_segment`] put a call id into the request path,
+//!   percent-encoded, never raw;
 //!   [`to_json`] writes the body in one allocation.
 //!
 //! ```
 //! use graph_comms_model::EndpointType;
-//! use graph_comms_transfer::{transfer_path, CallContext, CallId, Guid, Transfer, Transferee};
+//! use graph_comms_transfer::{CallContext, CallId, Guid, Transfer, Transferee};
 //!
 //! let tenant: Guid = "72f988bf-86f1-41af-91ab-2d7cd011db47".parse()?;
 //! let call = CallContext::group().with_tenant(tenant).with_call_id("341a0500-d4bf-4224-8b19-1581168d328b");
@@ -35,7 +36,7 @@
 //!     ))
 //!     .build_for(&call)?;
 //! assert!(warnings.is_empty());
-//! let path = transfer_path("341a0500-d4bf-4224-8b19-1581168d328b")?;
+//! let path = CallId::parse("341a0500-d4bf-4224-8b19-1581168d328b")?.transfer_path();
 //! assert_eq!(path, "/communications/calls/341a0500-d4bf-4224-8b19-1581168d328b/transfer");
 //!
 //! // A consultative transfer that names the call being transferred is refused:
@@ -59,7 +60,7 @@ pub use builder::{Transfer, Transferee};
 pub use context::{CallContext, CallKind};
 pub use control::{Answer, HoldMusic, OutgoingCall, PlayPrompt, Redirect, Reject};
 pub use error::{Error, Report, Result, Severity, Violation};
-pub use ids::{call_path_segment, transfer_path, CallId, Guid, E164, E164_MAX_DIGITS};
+pub use ids::{call_path_segment, CallId, Guid, E164, E164_MAX_DIGITS};
 pub use validate::{to_json, validate, validate_json};
 
 /// The README's examples, compiled and run as doctests.

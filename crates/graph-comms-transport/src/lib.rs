@@ -59,6 +59,7 @@ mod calls;
 mod client;
 mod cloud;
 mod error;
+mod options;
 mod pipeline;
 #[cfg(feature = "reqwest")]
 mod reqwest_transport;
@@ -71,8 +72,12 @@ pub use auth::{
 };
 pub use calls::Replied;
 pub use client::{Accepted, GraphCommsClient, GraphCommsClientBuilder};
-pub use cloud::{encode_call_id, ApiVersion, BaseUrl, CallsPath, Cloud};
+pub use cloud::{ApiVersion, BaseUrl, CallsPath, Cloud};
 pub use error::{Error, GraphError, OutcomeUnknownReason, Refusal, Result};
+/// The body [`GraphCommsClient::transfer`] sends, so a caller can name it without depending on
+/// `graph-comms-model` itself.
+pub use graph_comms_model::TransferRequestBody;
+pub use options::HttpOptions;
 #[cfg(feature = "reqwest")]
 pub use reqwest_transport::ReqwestTransport;
 pub use retry::RetryPolicy;

@@ -108,6 +108,42 @@ impl AuthConfig {
         self
     }
 
+    /// Sets [`app_id`](AuthConfig::app_id).
+    pub fn with_app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = app_id.into();
+        self
+    }
+
+    /// Sets [`leeway`](AuthConfig::leeway).
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Sets [`refresh_interval`](AuthConfig::refresh_interval).
+    pub fn with_refresh_interval(mut self, refresh_interval: Duration) -> Self {
+        self.refresh_interval = refresh_interval;
+        self
+    }
+
+    /// Sets [`min_refetch_interval`](AuthConfig::min_refetch_interval).
+    pub fn with_min_refetch_interval(mut self, min_refetch_interval: Duration) -> Self {
+        self.min_refetch_interval = min_refetch_interval;
+        self
+    }
+
+    /// Sets [`fetch_timeout`](AuthConfig::fetch_timeout).
+    pub fn with_fetch_timeout(mut self, fetch_timeout: Duration) -> Self {
+        self.fetch_timeout = fetch_timeout;
+        self
+    }
+
+    /// Sets [`token_cache_capacity`](AuthConfig::token_cache_capacity).
+    pub fn with_token_cache_capacity(mut self, token_cache_capacity: usize) -> Self {
+        self.token_cache_capacity = token_cache_capacity;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         let config = |field, rule: &str| Error::Config {
             field,

@@ -14,11 +14,12 @@ use url::Url;
 use super::{check_tenant, AccessToken, ClientCertificate, Secret, TokenProvider};
 use crate::cloud::Cloud;
 use crate::error::{Error, Result};
+use crate::options::HttpOptions;
 use crate::pipeline::{
     check_secure, shown_header, Idempotency, Pipeline, Redirects, CLIENT_REQUEST_ID,
 };
 use crate::retry::RetryPolicy;
-use crate::transport::{HttpRequest, Transport, DEFAULT_MAX_RESPONSE_BODY};
+use crate::transport::{HttpRequest, Transport};
 
 /// How the app proves who it is to the token endpoint.
 #[derive(Clone, Debug)]
@@ -94,10 +95,7 @@ pub struct ClientCredentialsBuilder {
     cloud: Cloud,
     home_tenant: Option<String>,
     refresh_margin: Duration,
-    transport: Option<Arc<dyn Transport>>,
-    retry: RetryPolicy,
-    timeout: Option<Duration>,
-    max_response_body: usize,
+    http: HttpOptions,
 }
 
 fn parse_authority(host: &str) -> Result<Url> {
@@ -151,29 +149,36 @@ impl ClientCredentialsBuilder {
         self
     }
 
-    /// The transport for token requests (default: reqwest, with the `reqwest` feature).
+    /// How token requests are sent, all at once (the same [`HttpOptions`] as the client's).
+    pub fn http_options(mut self, http: HttpOptions) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Sets [`HttpOptions::transport`] for token requests.
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = Some(transport);
+        self.http.transport = Some(transport);
         self
     }
 
-    /// Retries for token requests (default [`RetryPolicy::default`]); token requests are safe
-    /// to repeat, so timeouts and 5xx are retried too.
+    /// Sets [`HttpOptions::retry`] for token requests; token requests are safe to repeat, so
+    /// timeouts and 5xx are retried too.
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.http.retry = retry;
         self
     }
 
-    /// Time allowed for one token request attempt (default 30 s; `None` for no limit).
+    /// Sets [`HttpOptions::timeout`]: time allowed for one token request attempt (default
+    /// 30 s; `None` for no limit).
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
+        self.http.timeout = timeout;
         self
     }
 
-    /// The longest token response read (default [`DEFAULT_MAX_RESPONSE_BODY`], 1 MiB), enforced
+    /// The longest token response read (default 1 MiB), enforced
     /// while it streams in; a longer one is [`Error::InvalidTokenResponse`].
     pub fn max_response_body(mut self, limit: usize) -> Self {
-        self.max_response_body = limit;
+        self.http.max_response_body = limit;
         self
     }
 
@@ -190,10 +195,7 @@ impl ClientCredentialsBuilder {
             Some(a) => a,
             None => parse_authority(self.cloud.authority_host())?,
         };
-        let transport = match self.transport {
-            Some(t) => t,
-            None => crate::client::default_transport()?,
-        };
+        let pipeline = self.http.into_pipeline(0, Redirects::Never)?;
         Ok(ClientCredentials {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
@@ -202,14 +204,7 @@ impl ClientCredentialsBuilder {
                 scope: self.scope.unwrap_or_else(|| self.cloud.scope().to_owned()),
                 home_tenant: self.home_tenant,
                 refresh_margin: self.refresh_margin,
-                pipeline: Pipeline {
-                    transport,
-                    retry: self.retry,
-                    timeout: self.timeout,
-                    max_redirects: 0,
-                    redirects: Redirects::Never,
-                    max_response_body: self.max_response_body,
-                },
+                pipeline,
                 cache: Mutex::new(HashMap::new()),
             }),
         })
@@ -244,10 +239,7 @@ impl ClientCredentials {
             cloud: Cloud::Global,
             home_tenant: None,
             refresh_margin: Duration::from_secs(300),
-            transport: None,
-            retry: RetryPolicy::default(),
-            timeout: Some(Duration::from_secs(30)),
-            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            http: HttpOptions::default(),
         }
     }
 
