@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use graph_comms_model::TransferRequestBody;
@@ -14,7 +14,7 @@ use crate::cloud::BaseUrl;
 use crate::error::{Error, GraphError, Result};
 use crate::options::HttpOptions;
 use crate::pipeline::{check_secure, Idempotency, Pipeline, Redirects, CLIENT_REQUEST_ID};
-use crate::retry::{retry_after, RetryPolicy};
+use crate::retry::retry_after;
 use crate::transport::{HttpRequest, Transport};
 
 /// `User-Agent` and `SdkVersion`: this crate and its version.
@@ -130,6 +130,8 @@ pub struct GraphCommsClientBuilder {
 }
 
 impl GraphCommsClientBuilder {
+    crate::options::http_option_setters!();
+
     /// The API root (default `https://graph.microsoft.com/v1.0`).
     pub fn base_url(mut self, base: BaseUrl) -> Self {
         self.base = base;
@@ -142,44 +144,10 @@ impl GraphCommsClientBuilder {
         self
     }
 
-    /// How requests are sent, all at once (the same [`HttpOptions`] as the token provider's).
-    pub fn http_options(mut self, http: HttpOptions) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Sets [`HttpOptions::transport`].
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.http.transport = Some(transport);
-        self
-    }
-
-    /// Sets [`HttpOptions::retry`] (default: 3 retries, 60 s in all).
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.http.retry = retry;
-        self
-    }
-
-    /// Time allowed for one attempt, redirects included (default 30 s; `None` for no limit).
-    /// An attempt that runs out surfaces as [`Error::OutcomeUnknown`].
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
     /// Redirects followed per attempt (default 5). Only same-origin redirects are ever
     /// followed, and for a POST or DELETE only 307 and 308.
     pub fn max_redirects(mut self, max: u32) -> Self {
         self.max_redirects = max;
-        self
-    }
-
-    /// The longest response body read (default 1 MiB), enforced
-    /// while the body streams in. Past it the body is dropped: a transfer's `202` stays
-    /// accepted, an error status keeps its typed error (without the body), and a read that
-    /// needs the body is [`Error::ResponseTooLarge`].
-    pub fn max_response_body(mut self, limit: usize) -> Self {
-        self.http.max_response_body = limit;
         self
     }
 

@@ -32,10 +32,14 @@ pub struct HttpOptions {
     /// The retry policy (default [`RetryPolicy::default`]: 3 retries, 60 s in all). Actions are
     /// never sent twice whatever it says; token requests are safe to repeat.
     pub retry: RetryPolicy,
-    /// Time allowed for one attempt, redirects included (default 30 s; `None` for no limit).
+    /// Time allowed for one attempt, redirects included (default 30 s; `None` for no limit). An
+    /// action whose attempt runs out surfaces as [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown).
     pub timeout: Option<Duration>,
     /// The longest response body read (default [`DEFAULT_MAX_RESPONSE_BODY`], 1 MiB), enforced
-    /// while the body streams in.
+    /// while the body streams in. Past it the body is dropped: a transfer's `202` stays
+    /// accepted, an error status keeps its typed error (without the body), and a read that
+    /// needs the body is [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) (for a token
+    /// response, [`Error::InvalidTokenResponse`](crate::Error::InvalidTokenResponse)).
     pub max_response_body: usize,
 }
 
@@ -71,3 +75,41 @@ impl HttpOptions {
         })
     }
 }
+
+/// The [`HttpOptions`] setters, the same on every builder that sends requests (a builder with an
+/// `http: HttpOptions` field).
+macro_rules! http_option_setters {
+    () => {
+        /// How requests are sent, all at once (the same [`HttpOptions`](crate::HttpOptions) the
+        /// client and the token provider take).
+        pub fn http_options(mut self, http: crate::HttpOptions) -> Self {
+            self.http = http;
+            self
+        }
+
+        /// Sets [`HttpOptions::transport`](crate::HttpOptions::transport).
+        pub fn transport(mut self, transport: std::sync::Arc<dyn crate::Transport>) -> Self {
+            self.http.transport = Some(transport);
+            self
+        }
+
+        /// Sets [`HttpOptions::retry`](crate::HttpOptions::retry).
+        pub fn retry_policy(mut self, retry: crate::RetryPolicy) -> Self {
+            self.http.retry = retry;
+            self
+        }
+
+        /// Sets [`HttpOptions::timeout`](crate::HttpOptions::timeout).
+        pub fn timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+            self.http.timeout = timeout;
+            self
+        }
+
+        /// Sets [`HttpOptions::max_response_body`](crate::HttpOptions::max_response_body).
+        pub fn max_response_body(mut self, limit: usize) -> Self {
+            self.http.max_response_body = limit;
+            self
+        }
+    };
+}
+pub(crate) use http_option_setters;

@@ -18,8 +18,7 @@ use crate::options::HttpOptions;
 use crate::pipeline::{
     check_secure, shown_header, Idempotency, Pipeline, Redirects, CLIENT_REQUEST_ID,
 };
-use crate::retry::RetryPolicy;
-use crate::transport::{HttpRequest, Transport};
+use crate::transport::HttpRequest;
 
 /// How the app proves who it is to the token endpoint.
 #[derive(Clone, Debug)]
@@ -114,6 +113,8 @@ fn parse_authority(host: &str) -> Result<Url> {
 }
 
 impl ClientCredentialsBuilder {
+    crate::options::http_option_setters!();
+
     /// Uses `cloud`'s authority host and scope (unless set explicitly). Default: global.
     pub fn cloud(mut self, cloud: Cloud) -> Self {
         self.cloud = cloud;
@@ -146,39 +147,6 @@ impl ClientCredentialsBuilder {
     /// How long before expiry a cached token is replaced (default 5 minutes).
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
-        self
-    }
-
-    /// How token requests are sent, all at once (the same [`HttpOptions`] as the client's).
-    pub fn http_options(mut self, http: HttpOptions) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Sets [`HttpOptions::transport`] for token requests.
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.http.transport = Some(transport);
-        self
-    }
-
-    /// Sets [`HttpOptions::retry`] for token requests; token requests are safe to repeat, so
-    /// timeouts and 5xx are retried too.
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.http.retry = retry;
-        self
-    }
-
-    /// Sets [`HttpOptions::timeout`]: time allowed for one token request attempt (default
-    /// 30 s; `None` for no limit).
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
-    /// The longest token response read (default 1 MiB), enforced
-    /// while it streams in; a longer one is [`Error::InvalidTokenResponse`].
-    pub fn max_response_body(mut self, limit: usize) -> Self {
-        self.http.max_response_body = limit;
         self
     }
 
