@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = e.explanation();
         }
         for e in events {
-            tracker.apply(e);
+            let _ = tracker.apply(e);
         }
         let _ = tracker.stats();
     }
