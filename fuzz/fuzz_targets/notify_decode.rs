@@ -19,7 +19,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = e.to_json_line();
             let _ = e.explanation();
         }
-        tracker.apply_all(events);
+        for e in events {
+            let _ = tracker.apply(e);
+        }
         let _ = tracker.stats();
     }
     if let Ok(batch) = serde_json::from_slice::<CommsNotifications>(data) {

@@ -46,6 +46,37 @@ const STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        what: "the receiver without reqwest (a bot with its own HTTP stack)",
+        args: &[
+            "check",
+            "-p",
+            "graph-comms-receiver",
+            "--no-default-features",
+            "--features",
+            "aws-lc",
+        ],
+        env: &[],
+    },
+    Step {
+        // `--workspace` packages the crates that depend on each other against one another
+        // (cargo >= 1.83). `--no-verify`: the verification would build every crate once more from
+        // its archive, several minutes on two cores, for what the steps above already built and
+        // tested from the same sources; the packaging itself (manifests rewritten, files listed,
+        // dependencies resolvable) is what this step checks. The testkit and xtask are
+        // `publish = false` and `--workspace` would package them anyway.
+        what: "every published crate packages",
+        args: &[
+            "package",
+            "--workspace",
+            "--exclude",
+            "graph-comms-testkit",
+            "--exclude",
+            "xtask",
+            "--no-verify",
+        ],
+        env: &[],
+    },
+    Step {
         what: "rustdoc",
         args: &["doc", "--workspace", "--no-deps"],
         env: &[("RUSTDOCFLAGS", "-D warnings")],

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
+use graph_comms_emulator::{ApiVersion, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
 use graph_comms_receiver::{AuthConfig, Receiver, ServeOptions};
-use graph_comms_transport::{BaseUrl, StaticToken};
+use graph_comms_transport::{ClientCredential, ClientCredentials, Secret};
 
 // --- tour ---
 use graph_comms_flow::{settle, ReconcileOptions};
@@ -51,9 +51,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ServeOptions::default(),
     ));
 
-    let token = emulator.issue_token(emulator.tenant_id(), app_id, &["Calls.Initiate.All"])?;
-    let client = GraphCommsClient::builder(Arc::new(StaticToken::new(token)))
-        .base_url(BaseUrl::parse(&emulator.base_url("v1.0"))?)
+    // The bot's Graph client as in production: client credentials at the emulator's token
+    // endpoint (`{root}/{tenant}/oauth2/v2.0/token`), for the tenant its calls belong to.
+    let tenant = emulator.tenant_id().to_string();
+    let secret = ClientCredential::Secret(Secret::new("any-secret")); // any, unless registered
+    let tokens = ClientCredentials::builder(app_id, secret)
+        .authority_host(emulator.root_url())?
+        .home_tenant(&tenant)
+        .build()?;
+    let client = GraphCommsClient::builder(Arc::new(tokens))
+        .base_url(emulator.base_url(ApiVersion::V1).clone())
+        .tenant(tenant)
         .build()?;
     for flow in [TransferFlow::Success, TransferFlow::Failed] {
         let call = emulator.place_call(

@@ -10,9 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall};
 use graph_comms_receiver::{AuthConfig, Receiver, ServeOptions};
-use graph_comms_transport::{BaseUrl, ClientCredentials, StaticToken};
+use graph_comms_transport::{ClientCredentials, StaticToken};
 
 // --- bot ---
 use graph_comms_notify::{CallLifecycle, IncomingCall};
@@ -90,7 +91,11 @@ async fn main() -> Result<(), BoxError> {
 pub(crate) async fn against_the_emulator() -> Result<Vec<String>, BoxError> {
     let app_id = "9ecd52e5-6592-42b7-b562-093f37f13bde";
     let emulator = Emulator::start(EmulatorConfig::default().with_bot_app_id(app_id)).await?;
-    let token = emulator.issue_token(emulator.tenant_id(), app_id, &["Calls.Initiate.All"])?;
+    let token = emulator.issue_token(
+        &emulator.tenant_id().to_string(),
+        app_id,
+        &["Calls.Initiate.All"],
+    )?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let callback_uri = format!(
         "http://{}{}",
@@ -99,7 +104,7 @@ pub(crate) async fn against_the_emulator() -> Result<Vec<String>, BoxError> {
     );
     let bot = FrontDeskBot {
         client: GraphCommsClient::builder(Arc::new(StaticToken::new(token)))
-            .base_url(BaseUrl::parse(&emulator.base_url("v1.0"))?)
+            .base_url(emulator.base_url(ApiVersion::V1).clone())
             .build()?,
         lifecycle: Arc::default(),
         callback_uri: callback_uri.clone(),

@@ -1,7 +1,4 @@
-//! `graph-comms`: validate, send and follow Microsoft Graph call transfers from the command line.
-//!
-//! Exit codes, fixed for the whole CLI (see [`exit`]): 0 success, 2 invalid input, 3 any failure
-//! before Graph accepted a request, 4 a transfer that Graph accepted but then failed or timed out.
+#![doc = include_str!("../README.md")]
 
 use std::process::ExitCode;
 

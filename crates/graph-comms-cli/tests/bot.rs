@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use graph_comms_emulator::{
-    CallTarget, DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow,
+    ApiVersion, CallTarget, DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, Script,
+    TransferFlow,
 };
 use serde_json::Value;
 
@@ -82,10 +83,10 @@ impl Bot {
             .args(["bot", "--app-id", APP, "--listen", &listen])
             .args(["--callback-uri", &callback])
             .args(["--openid-config", &e.openid_config_url()])
-            .args(["--base-url", &e.base_url("v1.0")])
+            .args(["--base-url", e.base_url(ApiVersion::V1).as_str()])
             .args(["--transfer-timeout", "10"])
             .args(args)
-            .env("AZURE_TENANT_ID", e.tenant_id())
+            .env("AZURE_TENANT_ID", e.tenant_id().to_string())
             .env("AZURE_CLIENT_ID", APP)
             .env("AZURE_CLIENT_SECRET", "any-secret")
             .env("AZURE_AUTHORITY_HOST", e.root_url())
@@ -367,7 +368,7 @@ fn an_offer_delivered_twice_is_answered_once() {
     // Graph delivers at least once: the same signed offer again.
     let token = graph
         .emulator
-        .callback_token(APP, graph.emulator.tenant_id())
+        .callback_token(APP, &graph.emulator.tenant_id().to_string())
         .expect("a callback token");
     let (status, _) = http_with(
         &bot.listen,
@@ -395,7 +396,7 @@ fn an_offer_delivered_twice_is_answered_once() {
 #[test]
 fn rules_route_by_callee_caller_prefix_tenant_and_time_of_day() {
     let graph = Graph::start();
-    let tenant = graph.emulator.tenant_id().to_owned();
+    let tenant = graph.emulator.tenant_id().to_string();
     let rules = write_rules(
         "kinds.toml",
         &format!(

@@ -1,5 +1,6 @@
 //! `graph-comms call`, tested by running the binary against the emulator on 127.0.0.1.
 
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall};
 
 mod common;
@@ -32,9 +33,9 @@ impl Graph {
         let emulator = rt
             .block_on(Emulator::start(EmulatorConfig::default()))
             .expect("the emulator starts");
-        let base = emulator.base_url("v1.0");
+        let base = emulator.base_url(ApiVersion::V1).to_string();
         let env = vec![
-            ("AZURE_TENANT_ID", emulator.tenant_id().to_owned()),
+            ("AZURE_TENANT_ID", emulator.tenant_id().to_string()),
             ("AZURE_CLIENT_ID", APP.to_owned()),
             ("AZURE_CLIENT_SECRET", "any-secret".to_owned()),
             ("AZURE_AUTHORITY_HOST", emulator.root_url().to_owned()),
@@ -251,7 +252,7 @@ fn bad_input_exits_2_naming_the_flag_and_sends_nothing() {
 #[test]
 fn create_then_get_then_hangup_against_the_emulator() {
     let g = Graph::start();
-    let tenant = g.emulator.tenant_id().to_owned();
+    let tenant = g.emulator.tenant_id().to_string();
     let (code, stdout, stderr) = g.run(&[
         "create",
         "--to-user",

@@ -14,7 +14,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::traits::PublicKeyParts;
 
 const APP_ID: &str = "0c4a1d3e-2b6f-4d7a-9e1c-5f8b2a7d6e90";
 const KID: &str = "listen-test";
@@ -92,13 +91,8 @@ impl Drop for Listener {
 
 #[test]
 fn listen_prints_events_and_outcomes_and_rejects_forgeries() {
-    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key");
-    let public = key.to_public_key();
-    let jwk = serde_json::json!({
-        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
-        "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-        "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
-    });
+    let key = graph_comms_testkit::rsa_key();
+    let jwk = graph_comms_testkit::rsa_jwk(&key, KID);
     let keys = key_server(jwk);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -243,13 +237,8 @@ struct Keys {
 
 impl Keys {
     fn new() -> Self {
-        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key");
-        let public = key.to_public_key();
-        let jwk = serde_json::json!({
-            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
-            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
-        });
+        let key = graph_comms_testkit::rsa_key();
+        let jwk = graph_comms_testkit::rsa_jwk(&key, KID);
         let server = key_server(jwk);
         Keys { key, server }
     }

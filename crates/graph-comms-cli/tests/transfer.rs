@@ -1,5 +1,6 @@
 //! `graph-comms transfer`, tested by running the binary against the emulator on 127.0.0.1.
 
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall};
 
 mod common;
@@ -126,8 +127,8 @@ fn transfers_against_the_emulator_with_client_credentials() {
     let call = emulator
         .place_call(PlaceCall::new("http://127.0.0.1:9/api/calls").with_app_id("bot-app-id"))
         .expect("a call");
-    let base = emulator.base_url("v1.0");
-    let tenant = emulator.tenant_id().to_owned();
+    let base = emulator.base_url(ApiVersion::V1).to_string();
+    let tenant = emulator.tenant_id().to_string();
     let env = [
         ("AZURE_TENANT_ID", tenant.as_str()),
         ("AZURE_CLIENT_ID", "bot-app-id"),
@@ -210,7 +211,7 @@ fn the_tenant_flag_is_the_token_tenant_without_azure_tenant_id() {
     let call = emulator
         .place_call(PlaceCall::new("http://127.0.0.1:9/api/calls").with_app_id("bot-app-id"))
         .expect("a call");
-    let base = emulator.base_url("v1.0");
+    let base = emulator.base_url(ApiVersion::V1).to_string();
     let (code, stdout, stderr) = run(
         &[
             "--call-id",
@@ -222,7 +223,7 @@ fn the_tenant_flag_is_the_token_tenant_without_azure_tenant_id() {
             "--authority-host",
             emulator.root_url(),
             "--tenant",
-            emulator.tenant_id(),
+            &emulator.tenant_id().to_string(),
         ],
         &[
             ("AZURE_CLIENT_ID", "bot-app-id"),
@@ -502,7 +503,7 @@ fn transfers_with_a_certificate_from_the_environment() {
 
     // A PEM as Azure's tools export it: certificate, then the RSA key (PKCS#1 here). The
     // emulator checks the assertion's shape; the certificate bytes only feed the x5t thumbprint.
-    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key");
+    let key = graph_comms_testkit::rsa_key();
     let key_pem = key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).expect("PEM");
     let cert = base64::engine::general_purpose::STANDARD.encode([0x30u8, 0x82, 0x01, 0x0a]);
     let pem = format!(
@@ -518,9 +519,10 @@ fn transfers_with_a_certificate_from_the_environment() {
     let call = emulator
         .place_call(PlaceCall::new("http://127.0.0.1:9/api/calls").with_app_id("bot-app-id"))
         .expect("a call");
-    let base = emulator.base_url("beta");
+    let base = emulator.base_url(ApiVersion::Beta).to_string();
+    let tenant = emulator.tenant_id().to_string();
     let env = [
-        ("AZURE_TENANT_ID", emulator.tenant_id()),
+        ("AZURE_TENANT_ID", tenant.as_str()),
         ("AZURE_CLIENT_ID", "bot-app-id"),
         (
             "AZURE_CLIENT_CERTIFICATE_PATH",

@@ -5,6 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{
     CallTarget, DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow,
 };
@@ -40,7 +41,7 @@ fn consult(flow: TransferFlow, target: CallTarget, extra: &[&str]) -> (i32, Stri
                 .with_script(Script::new(flow).with_delay_ms(20)),
         )
         .expect("a call");
-    let tenant = emulator.tenant_id().to_owned();
+    let tenant = emulator.tenant_id().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
         .args([
             "transfer",
@@ -50,7 +51,11 @@ fn consult(flow: TransferFlow, target: CallTarget, extra: &[&str]) -> (i32, Stri
             USER,
             "--consult",
         ])
-        .args(["--base-url", &emulator.base_url("beta"), "--wait"])
+        .args([
+            "--base-url",
+            emulator.base_url(ApiVersion::Beta).as_str(),
+            "--wait",
+        ])
         .args(["--listen", &listen, "--callback-uri", &callback])
         .args([
             "--app-id",

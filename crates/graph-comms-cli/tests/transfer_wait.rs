@@ -4,6 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{
     DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow,
 };
@@ -43,8 +44,8 @@ fn transfer_and_wait(flow: TransferFlow, extra: &[&str]) -> (i32, String, String
                 .with_script(Script::new(flow).with_delay_ms(20)),
         )
         .expect("a call");
-    let tenant = emulator.tenant_id().to_owned();
-    let base = emulator.base_url("v1.0");
+    let tenant = emulator.tenant_id().to_string();
+    let base = emulator.base_url(ApiVersion::V1).to_string();
     let openid = emulator.openid_config_url();
     let out = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
         .args(["transfer", "--call-id", &call.id, "--to-user", USER])
@@ -135,9 +136,13 @@ fn transfer_without_callbacks(flow: TransferFlow, extra: &[&str]) -> (i32, Strin
         .expect("a call");
     let out = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
         .args(["transfer", "--call-id", &call.id, "--to-user", USER])
-        .args(["--base-url", &emulator.base_url("v1.0"), "--wait"])
+        .args([
+            "--base-url",
+            emulator.base_url(ApiVersion::V1).as_str(),
+            "--wait",
+        ])
         .args(extra)
-        .env("AZURE_TENANT_ID", emulator.tenant_id())
+        .env("AZURE_TENANT_ID", emulator.tenant_id().to_string())
         .env("AZURE_CLIENT_ID", APP)
         .env("AZURE_CLIENT_SECRET", "any-secret")
         .env("AZURE_AUTHORITY_HOST", emulator.root_url())

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use criterion::Criterion;
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall, SigningKey};
 
 const BODY: &str = r#"{"transferTarget":{"endpointType":"default","identity":{"user":{"id":"550fae72-d251-43ec-868c-373732c2704f","tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47","displayName":"Heidi Steen"}}}}"#;
@@ -40,9 +41,13 @@ fn main() {
     let callback = rt.block_on(sink());
     let http = reqwest::Client::new();
     let token = emulator
-        .issue_token(emulator.tenant_id(), "bench-bot", &["Calls.Initiate.All"])
+        .issue_token(
+            &emulator.tenant_id().to_string(),
+            "bench-bot",
+            &["Calls.Initiate.All"],
+        )
         .expect("token");
-    let base = emulator.base_url("v1.0");
+    let base = emulator.base_url(ApiVersion::V1).to_string();
 
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("callback_jwt_sign", |b| {

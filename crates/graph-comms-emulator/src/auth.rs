@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::config::ClientCredential;
+use crate::config::RegisteredCredential;
 use crate::state::{now_secs, Shared, CALLBACK_ISSUER};
 
 /// The audience of access tokens (Microsoft Graph's resource).
@@ -196,12 +196,12 @@ pub(crate) async fn token(
             );
         };
         match (&client.credential, secret, assertion) {
-            (ClientCredential::Secret(expected), Some(given), _) if expected == given => {}
-            (ClientCredential::Assertion, _, Some(_)) => {}
-            (ClientCredential::Secret(_), _, _) => {
+            (RegisteredCredential::Secret(expected), Some(given), _) if expected == given => {}
+            (RegisteredCredential::Assertion, _, Some(_)) => {}
+            (RegisteredCredential::Secret(_), _, _) => {
                 return aad_error(StatusCode::UNAUTHORIZED, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value.")
             }
-            (ClientCredential::Assertion, _, None) => {
+            (RegisteredCredential::Assertion, _, None) => {
                 return aad_error(StatusCode::UNAUTHORIZED, "invalid_client", 700027, "This client authenticates with a client assertion, not a secret.")
             }
         }

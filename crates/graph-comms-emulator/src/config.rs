@@ -1,7 +1,10 @@
 //! Emulator configuration.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
+
+use graph_comms_transport::Transport;
 
 use crate::keys::SigningKey;
 use crate::script::Script;
@@ -61,6 +64,9 @@ pub struct EmulatorConfig {
     /// The app roles of tokens issued while no client is registered (default
     /// [`default_roles`]); a route whose role is missing answers Graph's `403`.
     pub default_roles: Vec<String>,
+    /// The transport callbacks are POSTed through (default: a new
+    /// `graph_comms_transport::ReqwestTransport`). It must not follow redirects.
+    pub callback_transport: Option<Arc<dyn Transport>>,
 }
 
 impl Default for EmulatorConfig {
@@ -75,6 +81,7 @@ impl Default for EmulatorConfig {
             token_lifetime: Duration::from_secs(3599),
             delivery: DeliveryPolicy::default(),
             default_roles: default_roles(),
+            callback_transport: None,
         }
     }
 }
@@ -91,6 +98,13 @@ impl EmulatorConfig {
     #[must_use]
     pub fn with_tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
         self.tenant_id = tenant_id.into();
+        self
+    }
+
+    /// Sets the transport callbacks are POSTed through.
+    #[must_use]
+    pub fn with_callback_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.callback_transport = Some(transport);
         self
     }
 
@@ -148,7 +162,7 @@ pub struct RegisteredClient {
     /// The application (client) id.
     pub client_id: String,
     /// How it authenticates.
-    pub credential: ClientCredential,
+    pub credential: RegisteredCredential,
     /// The app roles put in its tokens (default [`default_roles`]; empty to test `403`).
     pub roles: Vec<String>,
 }
@@ -158,7 +172,7 @@ impl RegisteredClient {
     pub fn with_secret(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
         RegisteredClient {
             client_id: client_id.into(),
-            credential: ClientCredential::Secret(secret.into()),
+            credential: RegisteredCredential::Secret(secret.into()),
             roles: default_roles(),
         }
     }
@@ -168,7 +182,7 @@ impl RegisteredClient {
     pub fn with_assertion(client_id: impl Into<String>) -> Self {
         RegisteredClient {
             client_id: client_id.into(),
-            credential: ClientCredential::Assertion,
+            credential: RegisteredCredential::Assertion,
             roles: default_roles(),
         }
     }
@@ -188,7 +202,7 @@ impl RegisteredClient {
 /// How a registered client proves itself at the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ClientCredential {
+pub enum RegisteredCredential {
     /// `client_secret` must equal this.
     Secret(String),
     /// `client_assertion` must be a JWT (`client_assertion_type` =

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use graph_comms_model::ParticipantInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -201,9 +202,9 @@ pub struct PlacedCall {
     pub id: String,
     /// Two or more participants: transfers need a `transferee`.
     pub group: bool,
-    /// The remote participants as Graph `participantInfo` JSON objects, each with its
-    /// `participantId` and `identity.user` (ready to be a transfer's `transferee`).
-    pub participants: Vec<Value>,
+    /// The remote participants as Graph `participantInfo`s, each with its `participantId` and
+    /// `identity.user` (ready to be a transfer's `transferee`).
+    pub participants: Vec<ParticipantInfo>,
     /// The call resource as `GET /communications/calls/{id}` answers it.
     pub call: Value,
 }
@@ -344,6 +345,11 @@ pub(crate) fn place_call(shared: &Arc<Shared>, req: PlaceCall) -> Result<PlacedC
     }
     drop(calls);
     tracing::info!(call_id = %id, group, answer = ?req.answer, "call placed at the bot");
+    let participants = participants
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::InvalidRequest(format!("participants: {e}")))?;
     Ok(PlacedCall {
         id,
         group,

@@ -39,6 +39,14 @@ pub enum Error {
     /// A request to the emulator's control API that breaks one of its rules.
     #[error("{0}")]
     InvalidRequest(String),
+    /// The configuration breaks a rule (`tenant_id` must be a GUID, ...).
+    #[error("emulator configuration: {field}: {rule}")]
+    Config {
+        /// The field of [`EmulatorConfig`](crate::EmulatorConfig).
+        field: &'static str,
+        /// The rule broken.
+        rule: String,
+    },
 }
 
 /// `Result` with [`Error`].
@@ -142,20 +150,22 @@ impl GraphError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Ok(v) = HeaderValue::from_str(&self.request_id) {
-            h.insert("request-id", v);
-        }
-        if let Some(c) = self
-            .client_request_id
-            .as_deref()
-            .and_then(|c| HeaderValue::from_str(c).ok())
-        {
-            h.insert("client-request-id", c);
-        }
+        insert_ids(h, &self.request_id, self.client_request_id.as_deref());
         if let Some(s) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         resp
+    }
+}
+
+/// Sets `request-id` and, when the caller sent one, `client-request-id` (a value that is not a
+/// valid header is left out).
+fn insert_ids(h: &mut HeaderMap, request_id: &str, client_request_id: Option<&str>) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("request-id", v);
+    }
+    if let Some(c) = client_request_id.and_then(|c| HeaderValue::from_str(c).ok()) {
+        h.insert("client-request-id", c);
     }
 }
 
@@ -179,17 +189,11 @@ impl RequestIds {
 
     /// Adds `request-id` / `client-request-id` to a successful response.
     pub(crate) fn stamp(&self, mut resp: Response) -> Response {
-        let h = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&self.request_id) {
-            h.insert("request-id", v);
-        }
-        if let Some(c) = self
-            .client_request_id
-            .as_deref()
-            .and_then(|c| HeaderValue::from_str(c).ok())
-        {
-            h.insert("client-request-id", c);
-        }
+        insert_ids(
+            resp.headers_mut(),
+            &self.request_id,
+            self.client_request_id.as_deref(),
+        );
         resp
     }
 }

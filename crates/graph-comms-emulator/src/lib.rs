@@ -1,97 +1,4 @@
-//! An offline emulator of Microsoft Graph's cloud-communications call and transfer API.
-//!
-//! It speaks Graph's wire format for calls and transfers under `/v1.0` and `/beta`, issues
-//! Azure-AD-shaped access tokens, and posts signed `commsNotifications` to a bot's callback, so a
-//! calling bot's transfer handling can be tested on one machine, with no tenant and no public URL.
-//!
-//! # Quick start
-//!
-//! ```no_run
-//! use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
-//!
-//! # async fn demo() -> Result<(), graph_comms_emulator::Error> {
-//! let emulator = Emulator::start(EmulatorConfig::default()).await?;
-//! // Point the bot's Graph client at these:
-//! let _base = emulator.base_url("v1.0"); // http://127.0.0.1:PORT/v1.0
-//! let _token = emulator.token_url("my-tenant"); // POST form: client credentials
-//! let _jwks = emulator.jwks_url(); // the receiver verifies callbacks with it
-//!
-//! // Make a call arrive at the bot (already answered), and script its transfer to fail.
-//! let call = emulator.place_call(
-//!     PlaceCall::new("http://127.0.0.1:9000/api/calls")
-//!         .with_app_id("bot-app-id")
-//!         .with_script(Script::new(TransferFlow::Failed)),
-//! )?;
-//! // The bot now POSTs {base}/communications/calls/{call.id}/transfer and receives
-//! // `transferring`, then `established` with resultInfo 500/7000.
-//! # let _ = call;
-//! emulator.shutdown().await;
-//! # Ok(()) }
-//! ```
-//!
-//! # HTTP surface
-//!
-//! | route | what |
-//! |---|---|
-//! | `POST /{tenant}/oauth2/v2.0/token` | client credentials (secret or client assertion) → RS256 access token with the roles of [`EmulatorConfig::default_roles`] (or the registered client's) |
-//! | `GET /{tenant}/v2.0/.well-known/openid-configuration` | Azure AD discovery (token endpoint, JWKS) |
-//! | `GET /v1/.well-known/OpenIdConfiguration` | the callback issuer's OpenID configuration (`issuer` `https://api.botframework.com`, `jwks_uri`) |
-//! | `GET /v1/keys` | the JWKS |
-//! | `POST /{v}/communications/calls` | create an outgoing call: `201` + call, then `establishing` and, as [`Script::target`] says, `established` or `terminated` (603, or 408/10057) |
-//! | `GET`, `DELETE /{v}/communications/calls/{id}` | read the call; hang up any live call (`204`, then `terminating`, `terminated`) |
-//! | `GET /{v}/communications/calls/{id}/participants` | the remote participants |
-//! | `POST /{v}/communications/calls/{id}/answer` | answer an incoming call: `202`, `establishing`, `established` |
-//! | `POST /{v}/communications/calls/{id}/reject` | reject an incoming call: `202`, then a bare `deleted` |
-//! | `POST /{v}/communications/calls/{id}/redirect` | redirect an incoming call: `202`, then `terminated` (`deleted`) |
-//! | `POST /{v}/communications/calls/{id}/playPrompt` | `200` + `playPromptOperation`, then the operation `completed` |
-//! | `POST /{v}/communications/calls/{id}/participants/{pid}/startHoldMusic`, `…/stopHoldMusic` | `202` + the operation, then it `completed`; one participant on hold at a time |
-//! | `POST /{v}/communications/calls/{id}/transfer`, `POST /{v}/app/calls/{id}/transfer` | transfer: `202`, then the scripted flow |
-//! | `/_emulator/...` | the control API, see below |
-//!
-//! `{v}` is `v1.0` or `beta`. Every API route needs `Authorization: Bearer` with a token from the
-//! token endpoint (`401` otherwise) carrying the role its action needs (`403` otherwise):
-//! [`CALLS_ROLE`] for everything but hold music, which needs [`JOIN_GROUP_CALL_ROLE`] or
-//! [`JOIN_GROUP_CALL_AS_GUEST_ROLE`]. Errors are Graph-shaped:
-//! `{"error":{"code","message","innerError":{"request-id","date"}}}`.
-//!
-//! Transfer checks, in order: token (`401`/`403`), global throttle (`429`), the call exists and
-//! has not ended (`404`), the call's throttle script (`429` + `Retry-After`), the body is a JSON
-//! object (`400`), `transferTarget` is an object whose `identity` names someone (a `phone` id in
-//! E.164) (`400`), `transferee` on a group call naming one of its participants (`400`), and the
-//! call is `established` with no transfer in progress (`400`), unless the script refuses it first
-//! (`403` with `error.code` 7505 or 8523, [`Script::refuse`]); last, the body must read as Graph's
-//! schema types it (`400` naming the field). Unknown fields and `null`s are accepted, with or
-//! without `@odata.type`, as Microsoft's SDKs send them. A successful consultative transfer whose
-//! `replacesCallId` names a call the emulator knows also ends that call (`AppTransferred`).
-//!
-//! # Control API (no auth; loopback test harness)
-//!
-//! | route | body | what |
-//! |---|---|---|
-//! | `GET /_emulator` | | URLs and defaults |
-//! | `POST /_emulator/calls` | [`PlaceCall`] JSON | place a call at a bot → `201` [`PlacedCall`]; with `"answer": "bot"` it arrives `incoming` (`created`) for the bot to answer, reject or redirect |
-//! | `GET /_emulator/calls` | | live calls with state, who is on hold (`onHold`) and script |
-//! | `PUT /_emulator/calls/{id}/script` | [`Script`] JSON | script one call |
-//! | `GET /_emulator/calls/{id}/script` | | its script |
-//! | `POST /_emulator/calls/{id}/hangup` | | the remote party hangs up |
-//! | `GET /_emulator/calls/{id}/deliveries` | | [`DeliveryRecord`]s, in order |
-//! | `PUT /_emulator/script` | [`Script`] JSON | default script of new calls |
-//! | `PUT /_emulator/throttle` | [`Throttle`] JSON | `429` for the next `count` API requests |
-//!
-//! # Callbacks
-//!
-//! Each call has one delivery task posting its notifications in order (see [`DeliveryPolicy`]
-//! for retries). Each POST carries `Authorization: Bearer <JWT>`: RS256 with the emulator's key
-//! (`kid` in the header, published at [`Emulator::jwks_url`]), `iss` `https://api.botframework.com`,
-//! `aud` the bot's app id, `tid` the call's tenant, `iat`/`nbf`/`exp`. The bot's app id is the
-//! create-call body's `source.identity.application.id`, else the access token's `appid` (the
-//! client id), else [`EmulatorConfig::bot_app_id`]; for placed calls, [`PlaceCall::app_id`] or the
-//! configured one. Plain `http://` callbacks are accepted on loopback only.
-//!
-//! # Not on loopback
-//!
-//! The control API and the token endpoint are unauthenticated by design: bound to an address
-//! other than loopback, [`Emulator::start`] logs [`exposure_warning`] with `tracing::warn!`.
+#![doc = include_str!("../README.md")]
 
 mod api;
 mod auth;
@@ -114,8 +21,8 @@ use tokio::task::JoinHandle;
 
 pub use crate::auth::GRAPH_AUDIENCE;
 pub use crate::config::{
-    default_roles, ClientCredential, DeliveryPolicy, EmulatorConfig, RegisteredClient, CALLS_ROLE,
-    DEFAULT_TENANT_ID, JOIN_GROUP_CALL_AS_GUEST_ROLE, JOIN_GROUP_CALL_ROLE,
+    default_roles, DeliveryPolicy, EmulatorConfig, RegisteredClient, RegisteredCredential,
+    CALLS_ROLE, DEFAULT_TENANT_ID, JOIN_GROUP_CALL_AS_GUEST_ROLE, JOIN_GROUP_CALL_ROLE,
 };
 pub use crate::control::{Answer, EmulatedParticipant, PlaceCall, PlacedCall};
 #[doc(hidden)]
@@ -124,6 +31,12 @@ pub use crate::error::{Error, Result};
 pub use crate::keys::SigningKey;
 pub use crate::script::{CallTarget, Script, Throttle, TransferFlow};
 pub use crate::state::{DeliveryRecord, CALLBACK_ISSUER};
+/// Types of other graph-comms crates in this crate's API ([`Emulator::base_url`],
+/// [`Emulator::tenant_id`], [`PlacedCall::participants`]), so a test can name them without
+/// depending on those crates itself.
+pub use graph_comms_model::ParticipantInfo;
+pub use graph_comms_transfer::Guid;
+pub use graph_comms_transport::{ApiVersion, BaseUrl};
 
 use crate::state::Shared;
 
@@ -133,6 +46,9 @@ use crate::state::Shared;
 pub struct Emulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    tenant_id: Guid,
+    v1: BaseUrl,
+    beta: BaseUrl,
     shutdown_tx: watch::Sender<bool>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -141,6 +57,10 @@ impl Emulator {
     /// Binds `config.addr`, generates the signing key unless one is given, and serves until
     /// [`shutdown`](Emulator::shutdown) or drop. Needs a Tokio runtime.
     pub async fn start(mut config: EmulatorConfig) -> Result<Emulator> {
+        let tenant_id: Guid = config.tenant_id.parse().map_err(|e| Error::Config {
+            field: "tenant_id",
+            rule: format!("{e}"),
+        })?;
         let key = match config.signing_key.take() {
             Some(k) => k,
             None => tokio::task::spawn_blocking(SigningKey::generate)
@@ -158,6 +78,13 @@ impl Emulator {
             source,
         })?;
         let root_url = format!("http://{addr}");
+        let base = |version: ApiVersion| {
+            BaseUrl::parse(&format!("{root_url}/{}", version.as_str())).map_err(|e| Error::Config {
+                field: "addr",
+                rule: e.to_string(),
+            })
+        };
+        let (v1, beta) = (base(ApiVersion::V1)?, base(ApiVersion::Beta)?);
         if let Some(warning) = exposure_warning(addr) {
             tracing::warn!("{warning}");
         }
@@ -167,7 +94,22 @@ impl Emulator {
             );
         }
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let shared = Arc::new(Shared::new(key, root_url, config, shutdown_rx.clone()));
+        let transport = match config.callback_transport.take() {
+            Some(t) => t,
+            None => Arc::new(graph_comms_transport::ReqwestTransport::new().map_err(|e| {
+                Error::Config {
+                    field: "callback_transport",
+                    rule: format!("cannot build the default HTTP transport: {e}"),
+                }
+            })?),
+        };
+        let shared = Arc::new(Shared::new(
+            key,
+            root_url,
+            config,
+            transport,
+            shutdown_rx.clone(),
+        ));
         let app = router(Arc::clone(&shared));
         let mut rx = shutdown_rx;
         let server = tokio::spawn(async move {
@@ -182,6 +124,9 @@ impl Emulator {
         Ok(Emulator {
             shared,
             addr,
+            tenant_id,
+            v1,
+            beta,
             shutdown_tx,
             server: Some(server),
         })
@@ -203,9 +148,13 @@ impl Emulator {
         &self.shared.root_url
     }
 
-    /// The Graph base URL of `version` (`"v1.0"` or `"beta"`): `{root}/{version}`.
-    pub fn base_url(&self, version: &str) -> String {
-        format!("{}/{version}", self.shared.root_url)
+    /// The Graph base URL of `version`: `{root}/v1.0` or `{root}/beta`, ready for
+    /// [`GraphCommsClientBuilder::base_url`](graph_comms_transport::GraphCommsClientBuilder::base_url).
+    pub fn base_url(&self, version: ApiVersion) -> &BaseUrl {
+        match version {
+            ApiVersion::Beta => &self.beta,
+            _ => &self.v1,
+        }
     }
 
     /// The token endpoint of `tenant`: `{root}/{tenant}/oauth2/v2.0/token`.
@@ -231,9 +180,10 @@ impl Emulator {
         &self.shared.key
     }
 
-    /// The tenant used when none is named.
-    pub fn tenant_id(&self) -> &str {
-        &self.shared.config.tenant_id
+    /// The tenant used when none is named (what
+    /// [`CallContext::with_tenant`](graph_comms_transfer::CallContext::with_tenant) wants).
+    pub fn tenant_id(&self) -> Guid {
+        self.tenant_id
     }
 
     /// Issues an access token directly (as the token endpoint would), with these roles: handy

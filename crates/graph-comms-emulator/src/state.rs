@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use graph_comms_transport::{HttpRequest, Transport};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch, Notify};
@@ -96,7 +97,8 @@ pub(crate) struct Shared {
     pub(crate) key: SigningKey,
     pub(crate) root_url: String,
     pub(crate) config: EmulatorConfig,
-    pub(crate) http: reqwest::Client,
+    /// Callbacks are POSTed through it (redirects are never followed: the transport does not).
+    pub(crate) http: Arc<dyn Transport>,
     calls: Mutex<HashMap<String, CallRecord>>,
     deliveries: Mutex<DeliveryLog>,
     /// Callback JWTs per (app id, tenant) with their expiry: reused, as Graph reuses its tokens,
@@ -164,13 +166,9 @@ impl Shared {
         key: SigningKey,
         root_url: String,
         config: EmulatorConfig,
+        http: Arc<dyn Transport>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(config.delivery.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Shared {
             key,
             root_url,
@@ -417,6 +415,25 @@ struct PostOutcome {
     error: Option<String>,
 }
 
+/// The POST of one notification to a callback: the bearer token and the JSON body.
+fn callback_request(uri: &str, token: &str, body: &str) -> Result<HttpRequest, String> {
+    let url = url::Url::parse(uri).map_err(|e| format!("callback URI {uri:?}: {e}"))?;
+    let mut headers = http::HeaderMap::new();
+    let bearer = http::HeaderValue::try_from(format!("Bearer {token}"))
+        .map_err(|e| format!("callback token: {e}"))?;
+    headers.insert(http::header::AUTHORIZATION, bearer);
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(HttpRequest {
+        method: http::Method::POST,
+        url,
+        headers,
+        body: bytes::Bytes::from(body.to_owned()),
+    })
+}
+
 async fn post_with_retries(
     shared: &Shared,
     uri: &str,
@@ -442,17 +459,17 @@ async fn post_with_retries(
                 return out;
             }
         };
-        let res = shared
-            .http
-            .post(uri)
-            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(bytes.clone())
-            .send()
-            .await;
+        let request = match callback_request(uri, &token, &bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                out.error = Some(e);
+                return out;
+            }
+        };
+        let res = tokio::time::timeout(policy.timeout, shared.http.send(request)).await;
         let retryable = match res {
-            Ok(resp) => {
-                let s = resp.status();
+            Ok(Ok(resp)) => {
+                let s = resp.status;
                 out.status = Some(s.as_u16());
                 if s.is_success() {
                     out.delivered = true;
@@ -462,9 +479,17 @@ async fn post_with_retries(
                 out.error = Some(format!("callback answered {s}"));
                 s.is_server_error() || s.as_u16() == 408 || s.as_u16() == 429
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 out.status = None;
                 out.error = Some(format!("callback POST failed: {e}"));
+                true
+            }
+            Err(_) => {
+                out.status = None;
+                out.error = Some(format!(
+                    "callback POST timed out after {:?}",
+                    policy.timeout
+                ));
                 true
             }
         };

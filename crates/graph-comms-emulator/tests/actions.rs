@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use graph_comms_emulator::{
-    CallTarget, Emulator, PlaceCall, Script, CALLS_ROLE, JOIN_GROUP_CALL_AS_GUEST_ROLE,
+    CallTarget, Emulator, PlaceCall, PlacedCall, Script, CALLS_ROLE, JOIN_GROUP_CALL_AS_GUEST_ROLE,
 };
 use serde_json::{json, Value};
 
@@ -39,13 +39,6 @@ async fn incoming(em: &Emulator, cb: &mut Callback) -> String {
     assert_eq!(created.state(), "incoming");
     assert_eq!(created.note()["resourceData"]["direction"], "incoming");
     placed.id
-}
-
-/// A call placed and established; `establishing` and `established` consumed.
-async fn established(em: &Emulator, cb: &mut Callback) -> (String, Vec<Value>) {
-    let placed = em.place_call(PlaceCall::new(&cb.url)).unwrap();
-    cb.take(2).await;
-    (placed.id, placed.participants)
 }
 
 fn path(id: &str, action: &str) -> String {
@@ -208,7 +201,7 @@ async fn reject_checks_its_reason_and_the_state() {
         .as_str()
         .unwrap()
         .starts_with("reason:"));
-    let (answered, _) = established(&em, &mut cb).await;
+    let answered = established(&em, &mut cb, Script::default()).await.id;
     let r = g
         .post(&path(&answered, "reject"), r#"{"reason":"none"}"#)
         .await;
@@ -268,7 +261,7 @@ async fn redirect_needs_targets_and_a_sane_timeout() {
 async fn play_prompt_answers_an_operation_and_notifies_its_completion() {
     let em = emulator().await;
     let mut cb = Callback::start().await;
-    let (id, _) = established(&em, &mut cb).await;
+    let id = established(&em, &mut cb, Script::default()).await.id;
     let g = Graph::new(&em, "v1.0").await;
     let r = g.post(&path(&id, "playPrompt"), PROMPT).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -308,8 +301,8 @@ async fn hold_music_one_participant_at_a_time() {
         .unwrap();
     cb.take(2).await;
     let id = placed.id;
-    let p0 = placed.participants[0]["participantId"].as_str().unwrap();
-    let p1 = placed.participants[1]["participantId"].as_str().unwrap();
+    let p0 = placed.participants[0].participant_id.as_deref().unwrap();
+    let p1 = placed.participants[1].participant_id.as_deref().unwrap();
     let g = Graph::new(&em, "v1.0").await;
     let start = |p: &str| format!("/communications/calls/{id}/participants/{p}/startHoldMusic");
     let stop = |p: &str| format!("/communications/calls/{id}/participants/{p}/stopHoldMusic");
@@ -371,13 +364,18 @@ async fn on_hold(em: &Emulator, id: &str) -> Value {
 async fn participants_are_listed_for_placed_and_created_calls() {
     let em = emulator().await;
     let mut cb = Callback::start().await;
-    let (id, participants) = established(&em, &mut cb).await;
+    let PlacedCall {
+        id, participants, ..
+    } = established(&em, &mut cb, Script::default()).await;
     let g = Graph::new(&em, "v1.0").await;
     let r = g
         .send(reqwest::Method::GET, &path(&id, "participants"), None)
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["value"][0]["id"], participants[0]["participantId"]);
+    assert_eq!(
+        r.body["value"][0]["id"].as_str(),
+        participants[0].participant_id.as_deref()
+    );
     assert_eq!(
         r.body["value"][0]["@odata.type"],
         "#microsoft.graph.participant"
@@ -401,7 +399,7 @@ async fn delete_works_for_every_call() {
     let mut cb = Callback::start().await;
     let g = Graph::new(&em, "v1.0").await;
     let ringing = incoming(&em, &mut cb).await;
-    let (answered, _) = established(&em, &mut cb).await;
+    let answered = established(&em, &mut cb, Script::default()).await.id;
     let created = g.post("/communications/calls", &create_body(&cb.url)).await;
     let created = created.body["id"].as_str().unwrap().to_owned();
     cb.take(2).await;
@@ -440,7 +438,7 @@ async fn each_action_needs_its_role() {
         .unwrap();
     cb.take(2).await;
     let id = placed.id;
-    let p0 = placed.participants[0]["participantId"].as_str().unwrap();
+    let p0 = placed.participants[0].participant_id.as_deref().unwrap();
     let hold = format!("/communications/calls/{id}/participants/{p0}/startHoldMusic");
     let mut g = Graph::new(&em, "v1.0").await;
 
@@ -491,7 +489,7 @@ async fn the_token_endpoint_grants_the_configured_roles() {
         .place_call(PlaceCall::new(&cb.url).with_group(2))
         .unwrap();
     cb.take(2).await;
-    let p0 = placed.participants[0]["participantId"].as_str().unwrap();
+    let p0 = placed.participants[0].participant_id.as_deref().unwrap();
     let g = Graph::new(&em, "v1.0").await;
     let r = g
         .post(
@@ -509,8 +507,12 @@ async fn the_token_endpoint_grants_the_configured_roles() {
 async fn a_consultative_transfer_ends_the_consultation_and_shows_who_is_held() {
     let em = emulator().await;
     let mut cb = Callback::start().await;
-    let (original, people) = established(&em, &mut cb).await;
-    let caller = people[0]["participantId"].as_str().unwrap();
+    let PlacedCall {
+        id: original,
+        participants: people,
+        ..
+    } = established(&em, &mut cb, Script::default()).await;
+    let caller = people[0].participant_id.as_deref().unwrap();
     let g = Graph::new(&em, "v1.0").await;
     // The bot holds the caller, then places the consultation call to the target.
     let r = g

@@ -7,19 +7,6 @@ use graph_comms_emulator::{DeliveryPolicy, Emulator, PlaceCall, Script, Transfer
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
-/// Places an auto-answered peer call and consumes its `establishing`/`established`.
-async fn established(em: &Emulator, cb: &mut Callback, script: Script) -> String {
-    let placed = em
-        .place_call(PlaceCall::new(&cb.url).with_script(script))
-        .unwrap();
-    let first = cb.take(2).await;
-    assert_eq!(
-        first.iter().map(Received::state).collect::<Vec<_>>(),
-        ["establishing", "established"]
-    );
-    placed.id
-}
-
 fn states(rs: &[Received]) -> Vec<&str> {
     rs.iter().map(Received::state).collect()
 }
@@ -27,7 +14,7 @@ fn states(rs: &[Received]) -> Vec<&str> {
 async fn run(flow: TransferFlow, body: &str) -> (Vec<Received>, String, Emulator) {
     let em = emulator().await;
     let mut cb = Callback::start().await;
-    let id = established(&em, &mut cb, Script::new(flow)).await;
+    let id = established(&em, &mut cb, Script::new(flow)).await.id;
     let g = Graph::new(&em, "beta").await;
     let r = g.transfer(&id, body).await;
     assert_eq!(r.status, 202, "{}", r.body);
@@ -148,15 +135,10 @@ async fn no_outcome_stops_after_transfer_accepted() {
 async fn out_of_order_delivers_transfer_accepted_first() {
     let em = emulator().await;
     let mut cb = Callback::start().await;
-    let id = established(&em, &mut cb, Script::default().with_out_of_order()).await;
-    assert_eq!(
-        Graph::new(&em, "v1.0")
-            .await
-            .transfer(&id, PEER_BODY)
-            .await
-            .status,
-        202
-    );
+    let id = established(&em, &mut cb, Script::default().with_out_of_order())
+        .await
+        .id;
+    assert_eq!(transfer_status(&em, &id, PEER_BODY).await, 202);
     assert_eq!(
         states(&cb.take(3).await),
         ["transferAccepted", "transferring", "terminated"]
@@ -172,15 +154,9 @@ async fn out_of_order_failure_delivers_the_outcome_first() {
         &mut cb,
         Script::new(TransferFlow::Failed).with_out_of_order(),
     )
-    .await;
-    assert_eq!(
-        Graph::new(&em, "v1.0")
-            .await
-            .transfer(&id, PEER_BODY)
-            .await
-            .status,
-        202
-    );
+    .await
+    .id;
+    assert_eq!(transfer_status(&em, &id, PEER_BODY).await, 202);
     assert_eq!(states(&cb.take(2).await), ["established", "transferring"]);
 }
 
@@ -193,15 +169,9 @@ async fn duplicates_deliver_every_notification_twice() {
         &mut cb,
         Script::default().with_duplicates().with_string_codes(),
     )
-    .await;
-    assert_eq!(
-        Graph::new(&em, "v1.0")
-            .await
-            .transfer(&id, PEER_BODY)
-            .await
-            .status,
-        202
-    );
+    .await
+    .id;
+    assert_eq!(transfer_status(&em, &id, PEER_BODY).await, 202);
     let got = cb.take(6).await;
     assert_eq!(
         states(&got),
@@ -225,15 +195,10 @@ async fn duplicates_deliver_every_notification_twice() {
 async fn delays_keep_order() {
     let em = emulator().await;
     let mut cb = Callback::start().await;
-    let id = established(&em, &mut cb, Script::default().with_delays_ms([30, 0, 10])).await;
-    assert_eq!(
-        Graph::new(&em, "v1.0")
-            .await
-            .transfer(&id, PEER_BODY)
-            .await
-            .status,
-        202
-    );
+    let id = established(&em, &mut cb, Script::default().with_delays_ms([30, 0, 10]))
+        .await
+        .id;
+    assert_eq!(transfer_status(&em, &id, PEER_BODY).await, 202);
     assert_eq!(
         states(&cb.take(3).await),
         ["transferring", "transferAccepted", "terminated"]
@@ -244,7 +209,7 @@ async fn delays_keep_order() {
 async fn remote_hang_up_of_an_established_call() {
     let em = emulator().await;
     let mut cb = Callback::start().await;
-    let id = established(&em, &mut cb, Script::default()).await;
+    let id = established(&em, &mut cb, Script::default()).await.id;
     em.hang_up(&id).unwrap();
     let got = cb.next().await;
     assert_eq!(
@@ -444,7 +409,7 @@ async fn incoming_call_is_answered_by_the_bot() {
 async fn delete_posts_terminating_then_terminated() {
     let em = emulator().await;
     let mut cb = Callback::start().await;
-    let id = established(&em, &mut cb, Script::default()).await;
+    let id = established(&em, &mut cb, Script::default()).await.id;
     let g = Graph::new(&em, "v1.0").await;
     assert_eq!(
         g.send(
@@ -466,7 +431,7 @@ async fn delete_posts_terminating_then_terminated() {
 async fn deprecated_app_path_transfers_too() {
     let em = emulator().await;
     let mut cb = Callback::start().await;
-    let id = established(&em, &mut cb, Script::default()).await;
+    let id = established(&em, &mut cb, Script::default()).await.id;
     let g = Graph::new(&em, "beta").await;
     assert_eq!(
         g.post(&format!("/app/calls/{id}/transfer"), PEER_BODY)
@@ -591,8 +556,10 @@ async fn consultative_success_also_ends_the_consultation_call() {
     let em = emulator().await;
     let mut cb = Callback::start().await;
     let mut consult_cb = Callback::start().await;
-    let id = established(&em, &mut cb, Script::default()).await;
-    let consultation = established(&em, &mut consult_cb, Script::default()).await;
+    let id = established(&em, &mut cb, Script::default()).await.id;
+    let consultation = established(&em, &mut consult_cb, Script::default())
+        .await
+        .id;
     let mut body: Value = serde_json::from_str(CONSULTATIVE_BODY).unwrap();
     body["transferTarget"]["replacesCallId"] = json!(consultation);
     let g = Graph::new(&em, "v1.0").await;
@@ -624,8 +591,12 @@ async fn failed_consultative_transfer_keeps_the_consultation_call() {
     let em = emulator().await;
     let mut cb = Callback::start().await;
     let mut consult_cb = Callback::start().await;
-    let id = established(&em, &mut cb, Script::new(TransferFlow::ConsultativeFailed)).await;
-    let consultation = established(&em, &mut consult_cb, Script::default()).await;
+    let id = established(&em, &mut cb, Script::new(TransferFlow::ConsultativeFailed))
+        .await
+        .id;
+    let consultation = established(&em, &mut consult_cb, Script::default())
+        .await
+        .id;
     let mut body: Value = serde_json::from_str(CONSULTATIVE_BODY).unwrap();
     body["transferTarget"]["replacesCallId"] = json!(consultation);
     let g = Graph::new(&em, "v1.0").await;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::*;
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::PlaceCall;
 use serde_json::{json, Value};
 
@@ -63,12 +64,12 @@ async fn the_sdk_drives_every_action() {
         "reject": reject,
         "redirect": redirect,
         "established": established.id,
-        "participant": established.participants[0]["participantId"],
+        "participant": established.participants[0].participant_id,
     });
     let token = common::token(&em, TENANT, APP_ID, "secret").await;
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/msgraph-sdk/generate.py");
-    let base = em.base_url("v1.0");
+    let base = em.base_url(ApiVersion::V1).to_string();
     let output = tokio::task::spawn_blocking(move || {
         let mut child = Command::new(python)
             .arg(script)

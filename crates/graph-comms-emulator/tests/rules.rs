@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{Emulator, PlaceCall, RegisteredClient, Script};
 use serde_json::Value;
 
@@ -219,7 +220,7 @@ async fn group_call_needs_a_known_transferee() {
         "BadRequest",
         "not a participant",
     );
-    body["transferee"] = placed.participants[1].clone();
+    body["transferee"] = serde_json::to_value(&placed.participants[1]).unwrap();
     assert_eq!(g.transfer(&placed.id, &body.to_string()).await.status, 202);
 }
 
@@ -566,7 +567,7 @@ impl Graph {
     fn new_unauth(em: &Emulator) -> Graph {
         Graph {
             http: reqwest::Client::new(),
-            base: em.base_url("v1.0"),
+            base: em.base_url(ApiVersion::V1).to_string(),
             token: None,
         }
     }

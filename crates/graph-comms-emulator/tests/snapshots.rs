@@ -14,14 +14,7 @@ async fn flow_bodies(flow: TransferFlow, body: &str) -> Vec<Value> {
         .place_call(PlaceCall::new(&cb.url).with_script(Script::new(flow)))
         .unwrap();
     cb.take(2).await;
-    assert_eq!(
-        Graph::new(&em, "v1.0")
-            .await
-            .transfer(&placed.id, body)
-            .await
-            .status,
-        202
-    );
+    assert_eq!(transfer_status(&em, &placed.id, body).await, 202);
     let n = match flow {
         TransferFlow::Failed
         | TransferFlow::ConsultativeFailed

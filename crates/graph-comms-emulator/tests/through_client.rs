@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{key, APP_ID, CONSULTATIVE_BODY, PEER_BODY, TENANT, WAIT};
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{
     Emulator, EmulatorConfig, PlaceCall, RegisteredClient, Script, TransferFlow,
 };
@@ -58,7 +59,7 @@ async fn client(
         .expect("client")
 }
 
-async fn bot_with(config: EmulatorConfig, version: &str, calls_path: CallsPath) -> Bot {
+async fn bot_with(config: EmulatorConfig, version: ApiVersion, calls_path: CallsPath) -> Bot {
     let emulator = Emulator::start(config).await.expect("emulator");
     let auth = AuthConfig::new(APP_ID).with_openid_config_url(emulator.openid_config_url());
     let tracker =
@@ -80,8 +81,9 @@ async fn bot_with(config: EmulatorConfig, version: &str, calls_path: CallsPath) 
         receiver.router(),
         Default::default(),
     ));
-    let base = BaseUrl::parse(&emulator.base_url(version))
-        .expect("base")
+    let base = emulator
+        .base_url(version)
+        .clone()
         .with_calls_path(calls_path);
     let client = client(&emulator, base, APP_ID, "any-secret").await;
     Bot {
@@ -93,7 +95,7 @@ async fn bot_with(config: EmulatorConfig, version: &str, calls_path: CallsPath) 
 }
 
 async fn bot() -> Bot {
-    bot_with(common::config(), "v1.0", CallsPath::Communications).await
+    bot_with(common::config(), ApiVersion::V1, CallsPath::Communications).await
 }
 
 fn body(json: &str) -> TransferRequestBody {
@@ -350,7 +352,7 @@ async fn group_call_transfer_with_a_transferee() {
         .place_call(peer(&bot).with_app_id(APP_ID).with_group(3))
         .unwrap();
     let mut json: serde_json::Value = serde_json::from_str(PEER_BODY).unwrap();
-    json["transferee"] = placed.participants[2].clone();
+    json["transferee"] = serde_json::to_value(&placed.participants[2]).unwrap();
     let body: TransferRequestBody = serde_json::from_value(json).unwrap();
     let handle = bot.receiver.tracker().track(placed.id.clone()).unwrap();
     bot.client.transfer(&placed.id, &body).await.expect("202");
@@ -362,7 +364,7 @@ async fn group_call_transfer_with_a_transferee() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beta_and_the_deprecated_app_path() {
-    let bot = bot_with(common::config(), "beta", CallsPath::LegacyApp).await;
+    let bot = bot_with(common::config(), ApiVersion::Beta, CallsPath::LegacyApp).await;
     let (outcome, _) = run(&bot, Script::default(), PEER_BODY, peer(&bot)).await;
     assert!(outcome.is_success(), "{outcome:?}");
 }
@@ -414,8 +416,8 @@ async fn a_registered_client_without_the_role_gets_403() {
             RegisteredClient::with_secret("limited", "pw").with_roles(Vec::<String>::new()),
         )
         .with_signing_key(key());
-    let bot = bot_with(config, "v1.0", CallsPath::Communications).await;
-    let base = BaseUrl::parse(&bot.emulator.base_url("v1.0")).unwrap();
+    let bot = bot_with(config, ApiVersion::V1, CallsPath::Communications).await;
+    let base = bot.emulator.base_url(ApiVersion::V1).clone();
     let limited = client(&bot.emulator, base.clone(), "limited", "pw").await;
     let placed = bot
         .emulator
@@ -519,7 +521,7 @@ async fn every_flow_on_calls_the_bot_created() {
         let resp = http
             .post(format!(
                 "{}/communications/calls",
-                bot.emulator.base_url("v1.0")
+                bot.emulator.base_url(ApiVersion::V1)
             ))
             .bearer_auth(&token)
             .header("content-type", "application/json")

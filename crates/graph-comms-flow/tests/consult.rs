@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{CallTarget, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
 use graph_comms_flow::{
     ConsultOptions, ConsultOutcome, ConsultStep, Consultation, Proceed, ReconcileOptions,
@@ -14,9 +15,7 @@ use graph_comms_flow::{
 use graph_comms_notify::{CallLifecycle, TrackerConfig, TransferTracker};
 use graph_comms_receiver::{AuthConfig, Delivery, Receiver, ServeOptions};
 use graph_comms_transfer::{Guid, OutgoingCall, Transfer};
-use graph_comms_transport::{
-    BaseUrl, ClientCredential, ClientCredentials, GraphCommsClient, Secret,
-};
+use graph_comms_transport::{ClientCredential, ClientCredentials, GraphCommsClient, Secret};
 
 const BOT: &str = "9ecd52e5-6592-42b7-b562-093f37f13bde";
 const HEIDI: &str = "550fae72-d251-43ec-868c-373732c2704f";
@@ -33,7 +32,7 @@ async fn bot() -> Bot {
     let emulator = Emulator::start(EmulatorConfig::default().with_bot_app_id(BOT))
         .await
         .unwrap();
-    let tenant = emulator.tenant_id().to_owned();
+    let tenant = emulator.tenant_id().to_string();
     let tracker = TransferTracker::new(TrackerConfig::default());
     let lifecycle = Arc::new(CallLifecycle::default());
     let feed = Arc::clone(&lifecycle);
@@ -63,7 +62,7 @@ async fn bot() -> Bot {
         .and_then(|b| b.home_tenant(tenant.clone()).build())
         .unwrap();
     let client = GraphCommsClient::builder(Arc::new(tokens))
-        .base_url(BaseUrl::parse(&emulator.base_url("beta")).unwrap())
+        .base_url(emulator.base_url(ApiVersion::Beta).clone())
         .tenant(tenant)
         .build()
         .unwrap();
@@ -91,7 +90,7 @@ async fn setup(bot: &Bot, flow: Script, target: Script) -> (String, String, Cons
         .unwrap();
     let participants = bot.client.list_participants(&call.id).await.unwrap();
     let caller = participants[0].id.clone().expect("participant id");
-    let tenant: Guid = bot.emulator.tenant_id().parse().unwrap();
+    let tenant: Guid = bot.emulator.tenant_id();
     let heidi: Guid = HEIDI.parse().unwrap();
     let consultation = Consultation::new(
         call.id.clone(),

@@ -144,7 +144,7 @@ impl WireInt {
 }
 
 /// Parses an optional `-` followed by ASCII digits; no spaces, no `+`, no other characters.
-pub fn parse_decimal(s: &str) -> Option<i64> {
+pub(crate) fn parse_decimal(s: &str) -> Option<i64> {
     let digits = s.strip_prefix('-').unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;

@@ -94,6 +94,30 @@ impl TrackerConfig {
         self.max_followed = max_followed;
         self
     }
+
+    /// Sets [`max_buffered_calls`](TrackerConfig::max_buffered_calls).
+    pub fn with_max_buffered_calls(mut self, max_buffered_calls: usize) -> Self {
+        self.max_buffered_calls = max_buffered_calls;
+        self
+    }
+
+    /// Sets [`max_buffered_per_call`](TrackerConfig::max_buffered_per_call).
+    pub fn with_max_buffered_per_call(mut self, max_buffered_per_call: usize) -> Self {
+        self.max_buffered_per_call = max_buffered_per_call;
+        self
+    }
+
+    /// Sets [`max_recent`](TrackerConfig::max_recent).
+    pub fn with_max_recent(mut self, max_recent: usize) -> Self {
+        self.max_recent = max_recent;
+        self
+    }
+
+    /// Sets [`max_remembered`](TrackerConfig::max_remembered).
+    pub fn with_max_remembered(mut self, max_remembered: usize) -> Self {
+        self.max_remembered = max_remembered;
+        self
+    }
 }
 
 /// Options of one [`TransferTracker::track_with`] call.

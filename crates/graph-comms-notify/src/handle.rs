@@ -1,6 +1,5 @@
 //! [`TransferHandle`] and [`ProgressStream`]: where the code that tracked a transfer waits.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -29,11 +28,47 @@ struct SlotState {
     late_outcome: Option<Box<TransferOutcome>>,
     /// `transferAccepted` was seen.
     accepted: bool,
-    progress: VecDeque<TransferProgress>,
+    /// Every step so far, in order: each progress stream reads it from its own position, so
+    /// several streams of one handle each see every step. Bounded by [`MAX_STEPS`].
+    progress: Vec<TransferProgress>,
     /// No more progress will come.
     closed: bool,
     outcome_waker: Option<Waker>,
-    progress_waker: Option<Waker>,
+    /// One waker per progress stream waiting, by stream id.
+    progress_wakers: Vec<(u64, Waker)>,
+    /// The id of the next progress stream handed out.
+    next_stream: u64,
+}
+
+/// The most steps one transfer records: `Transferring`, `TransferAccepted`, `ConsultationEnded`,
+/// `Finished`, `Late`, with room for repeats. Past it further intermediate steps are dropped; the
+/// final ones (`Finished`, `Late`) always get in.
+const MAX_STEPS: usize = 16;
+
+impl SlotState {
+    fn push(&mut self, step: TransferProgress) {
+        let last = matches!(
+            step,
+            TransferProgress::Finished(_) | TransferProgress::Late(_)
+        );
+        if !self.closed && (last || self.progress.len() < MAX_STEPS) {
+            self.progress.push(step);
+        }
+    }
+
+    fn wake_streams(&mut self) {
+        for (_, w) in self.progress_wakers.drain(..) {
+            w.wake();
+        }
+    }
+
+    /// Registers the waker of stream `id`, replacing the one it left before.
+    fn register(&mut self, id: u64, waker: &Waker) {
+        match self.progress_wakers.iter_mut().find(|(i, _)| *i == id) {
+            Some((_, w)) => w.clone_from(waker),
+            None => self.progress_wakers.push((id, waker.clone())),
+        }
+    }
 }
 
 impl Slot {
@@ -46,13 +81,8 @@ impl Slot {
         if step == TransferProgress::TransferAccepted {
             s.accepted = true;
         }
-        if s.closed {
-            return;
-        }
-        s.progress.push_back(step);
-        if let Some(w) = s.progress_waker.take() {
-            w.wake();
-        }
+        s.push(step);
+        s.wake_streams();
     }
 
     pub(crate) fn resolve(&self, outcome: TransferOutcome) {
@@ -61,15 +91,11 @@ impl Slot {
             return;
         }
         s.outcome = Some(outcome.clone());
-        if !s.closed {
-            s.progress.push_back(TransferProgress::Finished(outcome));
-        }
+        s.push(TransferProgress::Finished(outcome));
         if let Some(w) = s.outcome_waker.take() {
             w.wake();
         }
-        if let Some(w) = s.progress_waker.take() {
-            w.wake();
-        }
+        s.wake_streams();
     }
 
     pub(crate) fn late(&self, outcome: TransferOutcome) {
@@ -78,20 +104,14 @@ impl Slot {
             return;
         }
         s.late_outcome = Some(Box::new(outcome.clone()));
-        if !s.closed {
-            s.progress.push_back(TransferProgress::Late(outcome));
-        }
-        if let Some(w) = s.progress_waker.take() {
-            w.wake();
-        }
+        s.push(TransferProgress::Late(outcome));
+        s.wake_streams();
     }
 
     pub(crate) fn close(&self) {
         let mut s = self.lock();
         s.closed = true;
-        if let Some(w) = s.progress_waker.take() {
-            w.wake();
-        }
+        s.wake_streams();
         if let Some(w) = s.outcome_waker.take() {
             w.wake();
         }
@@ -155,8 +175,8 @@ impl TransferHandle {
     /// `ConsultationEnded`, then `Finished(outcome)`; the stream ends when the tracker is done
     /// with the transfer. After `Finished(TimedOut)` it stays open for
     /// [`TrackerConfig::late_result_window`] and yields `Late(outcome)` if the final result comes
-    /// in that time. Steps are queued from `track` on, so nothing is missed by asking late.
-    /// Meant for one consumer: streams of the same handle share one queue.
+    /// in that time. Steps are recorded from `track` on, so nothing is missed by asking late, and
+    /// every stream of one handle sees every step (a UI and a log can each follow the transfer).
     ///
     /// ```
     /// use graph_comms_model::CallState;
@@ -179,7 +199,14 @@ impl TransferHandle {
     /// # Ok(()) }
     /// ```
     pub fn progress(&self) -> ProgressStream {
+        let id = {
+            let mut s = self.slot.lock();
+            s.next_stream += 1;
+            s.next_stream
+        };
         ProgressStream {
+            id,
+            cursor: 0,
             slot: Arc::clone(&self.slot),
             shared: Arc::clone(&self.shared),
             call_id: normalize_call_id(&self.call_id).into_owned(),
@@ -190,6 +217,19 @@ impl TransferHandle {
             late_sleep: None,
         }
     }
+}
+
+/// Waits for `deadline` on `sleep` (made on the first poll): shared by the handle and its
+/// progress stream.
+fn poll_deadline(
+    sleep: &mut Option<Pin<Box<Sleep>>>,
+    deadline: Instant,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    sleep
+        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)))
+        .as_mut()
+        .poll(cx)
 }
 
 /// Times the transfer out at its deadline, as the tracker's sweep would, and returns its outcome:
@@ -214,22 +254,19 @@ impl Future for TransferHandle {
     type Output = TransferOutcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TransferOutcome> {
+        let this = &mut *self;
         {
-            let mut s = self.slot.lock();
+            let mut s = this.slot.lock();
             if let Some(outcome) = &s.outcome {
                 return Poll::Ready(outcome.clone());
             }
             s.outcome_waker = Some(cx.waker().clone());
         }
-        let deadline = self.deadline;
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if sleep.as_mut().poll(cx).is_pending() {
+        if poll_deadline(&mut this.sleep, this.deadline, cx).is_pending() {
             return Poll::Pending;
         }
-        let key = normalize_call_id(&self.call_id).into_owned();
-        Poll::Ready(time_out(&self.shared, &self.slot, &key, self.attempt))
+        let key = normalize_call_id(&this.call_id).into_owned();
+        Poll::Ready(time_out(&this.shared, &this.slot, &key, this.attempt))
     }
 }
 
@@ -256,6 +293,10 @@ impl Drop for TransferHandle {
 /// The stream ends at the transfer's deadline too: its last step is then
 /// `Finished(TransferOutcome::TimedOut)`, as the handle resolves.
 pub struct ProgressStream {
+    /// Which stream of the handle this is (its waker's key).
+    id: u64,
+    /// How many of the transfer's steps this stream has yielded.
+    cursor: usize,
     slot: Arc<Slot>,
     shared: Arc<Shared>,
     call_id: String,
@@ -271,7 +312,7 @@ impl fmt::Debug for ProgressStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.slot.lock();
         f.debug_struct("ProgressStream")
-            .field("queued", &s.progress.len())
+            .field("queued", &s.progress.len().saturating_sub(self.cursor))
             .field("closed", &s.closed)
             .finish()
     }
@@ -286,13 +327,14 @@ impl ProgressStream {
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Option<TransferProgress>> {
         {
             let mut s = self.slot.lock();
-            if let Some(step) = s.progress.pop_front() {
+            if let Some(step) = s.progress.get(self.cursor).cloned() {
+                self.cursor += 1;
                 return Poll::Ready(Some(step));
             }
             if s.closed {
                 return Poll::Ready(None);
             }
-            s.progress_waker = Some(cx.waker().clone());
+            s.register(self.id, cx.waker());
             let timed_out = s.outcome == Some(TransferOutcome::TimedOut);
             if !timed_out && (s.outcome.is_some() || self.deadline_passed) {
                 return Poll::Pending;
@@ -302,21 +344,20 @@ impl ProgressStream {
                 return self.poll_late_window(cx);
             }
         }
-        let deadline = self.deadline;
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if sleep.as_mut().poll(cx).is_pending() {
+        if poll_deadline(&mut self.sleep, self.deadline, cx).is_pending() {
             return Poll::Pending;
         }
         self.deadline_passed = true;
         time_out(&self.shared, &self.slot, &self.call_id, self.attempt);
         let mut s = self.slot.lock();
-        match s.progress.pop_front() {
-            Some(step) => Poll::Ready(Some(step)),
+        match s.progress.get(self.cursor).cloned() {
+            Some(step) => {
+                self.cursor += 1;
+                Poll::Ready(Some(step))
+            }
             None if s.closed => Poll::Ready(None),
             None => {
-                s.progress_waker = Some(cx.waker().clone());
+                s.register(self.id, cx.waker());
                 Poll::Pending
             }
         }
@@ -338,9 +379,7 @@ impl ProgressStream {
             };
             let Some(until) = until else {
                 // Not remembered (already forgotten, or remembering is off): the stream ends.
-                let mut s = self.slot.lock();
-                s.closed = true;
-                return Poll::Ready(s.progress.pop_front());
+                return Poll::Ready(self.close_and_next());
             };
             self.late_sleep = Some(Box::pin(tokio::time::sleep_until(until)));
         }
@@ -356,9 +395,20 @@ impl ProgressStream {
             core.sweep(&self.shared.config, now);
             core.expire(&self.shared.config, &self.call_id, self.attempt, now);
         }
-        let mut s = self.slot.lock();
-        s.closed = true;
-        Poll::Ready(s.progress.pop_front())
+        Poll::Ready(self.close_and_next())
+    }
+
+    /// The tracker is done with the transfer: no more steps come; the next one this stream has
+    /// not yielded yet, if any.
+    fn close_and_next(&mut self) -> Option<TransferProgress> {
+        let step = {
+            let mut s = self.slot.lock();
+            s.closed = true;
+            s.wake_streams();
+            s.progress.get(self.cursor).cloned()
+        };
+        self.cursor += usize::from(step.is_some());
+        step
     }
 }
 
@@ -367,5 +417,12 @@ impl futures_util::Stream for ProgressStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<TransferProgress>> {
         self.get_mut().poll_step(cx)
+    }
+}
+
+impl Drop for ProgressStream {
+    fn drop(&mut self) {
+        let mut s = self.slot.lock();
+        s.progress_wakers.retain(|(id, _)| *id != self.id);
     }
 }

@@ -390,23 +390,6 @@ impl TransferTracker {
         core.apply_tracked(config, event, tenant.as_deref(), now)
     }
 
-    /// Applies every event of a batch, in order; returns how many moved or resolved a transfer.
-    pub fn apply_all<'a>(&self, events: impl IntoIterator<Item = &'a NotificationEvent>) -> usize {
-        events
-            .into_iter()
-            .map(|e| self.apply(e))
-            .filter(|a| {
-                matches!(
-                    a,
-                    Applied::Progress
-                        | Applied::Resolved
-                        | Applied::ConsultationEnded
-                        | Applied::LateResult
-                )
-            })
-            .count()
-    }
-
     /// Resolves every transfer whose timeout has passed and drops expired buffers; `apply` and
     /// `track` do this too, so calling it is only needed when neither runs for a long time.
     pub fn sweep(&self) {

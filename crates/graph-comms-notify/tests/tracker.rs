@@ -50,6 +50,35 @@ macro_rules! cases {
             assert_eq!((stats.open, stats.completed, stats.progressed), (0, 1, 2));
         }
 
+        /// Two progress streams of one handle, both waiting when the steps come: each is woken
+        /// and each sees every step (neither steals the other's wake-ups or steps).
+        #[tokio::test(start_paused = true)]
+        async fn every_progress_stream_of_a_handle_sees_every_step() {
+            let tracker = new_tracker(TrackerConfig::default());
+            let handle = tracker.track(CALL).expect("tracks");
+            let (mut first, mut second) = (handle.progress(), handle.progress());
+            let first = tokio::spawn(async move { (first.next().await, first.next().await) });
+            let second = tokio::spawn(async move { (second.next().await, second.next().await) });
+            tokio::task::yield_now().await;
+            tracker.apply(&transferring(CALL));
+            tokio::task::yield_now().await;
+            tracker.apply(&completed(CALL));
+            let expected = (
+                Some(TransferProgress::Transferring),
+                Some(TransferProgress::Finished(done_7015())),
+            );
+            assert_eq!(first.await.expect("first stream"), expected);
+            assert_eq!(second.await.expect("second stream"), expected);
+            // A stream asked for afterwards still sees the whole transfer.
+            assert_eq!(
+                steps(&handle).await,
+                [
+                    TransferProgress::Transferring,
+                    TransferProgress::Finished(done_7015()),
+                ]
+            );
+        }
+
         #[tokio::test(start_paused = true)]
         async fn notifications_before_track_are_buffered_and_replayed() {
             let tracker = new_tracker(TrackerConfig::default());
@@ -389,13 +418,30 @@ macro_rules! cases {
             assert_eq!(tracker.track("").map(|_| ()), Err(Error::EmptyCallId));
         }
 
+        /// How often a [`CountingStore`] was called, shared with the test that reads it.
+        #[derive(Debug, Default)]
+        struct Counts {
+            inserts: std::sync::atomic::AtomicUsize,
+            updates: std::sync::atomic::AtomicUsize,
+            removes: std::sync::atomic::AtomicUsize,
+        }
+
+        impl Counts {
+            fn get(&self) -> (usize, usize, usize) {
+                use std::sync::atomic::Ordering::SeqCst;
+                (
+                    self.inserts.load(SeqCst),
+                    self.updates.load(SeqCst),
+                    self.removes.load(SeqCst),
+                )
+            }
+        }
+
         /// A store that counts its calls, delegating to the in-memory one.
         #[derive(Debug, Default)]
         struct CountingStore {
             inner: graph_comms_notify::MemoryStore,
-            inserts: usize,
-            updates: usize,
-            removes: usize,
+            counts: std::sync::Arc<Counts>,
         }
 
         impl graph_comms_notify::TransferStore for CountingStore {
@@ -403,7 +449,9 @@ macro_rules! cases {
                 &mut self,
                 record: graph_comms_notify::TransferRecord,
             ) -> graph_comms_notify::Result<()> {
-                self.inserts += 1;
+                self.counts
+                    .inserts
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 self.inner.insert(record)
             }
             fn update(
@@ -414,7 +462,9 @@ macro_rules! cases {
                     &mut graph_comms_notify::TransferRecord,
                 ),
             ) -> bool {
-                self.updates += 1;
+                self.counts
+                    .updates
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 self.inner.update(call_id, change)
             }
             fn read(
@@ -430,7 +480,11 @@ macro_rules! cases {
                 attempt: u64,
             ) -> Option<graph_comms_notify::TransferRecord> {
                 let removed = self.inner.remove(call_id, attempt);
-                self.removes += usize::from(removed.is_some());
+                if removed.is_some() {
+                    self.counts
+                        .removes
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 removed
             }
             fn len(&self) -> usize {
@@ -440,12 +494,20 @@ macro_rules! cases {
 
         #[tokio::test(start_paused = true)]
         async fn a_custom_store_backs_the_tracker() {
-            let tracker =
-                TransferTracker::with_store(TrackerConfig::default(), CountingStore::default());
+            let store = CountingStore::default();
+            let counts = std::sync::Arc::clone(&store.counts);
+            let tracker = TransferTracker::with_store(TrackerConfig::default(), store);
             let handle = tracker.track(CALL).expect("tracks");
+            assert_eq!(counts.get(), (1, 0, 0), "track inserts one record");
             tracker.apply(&transferring(CALL));
+            let (_, after_progress, _) = counts.get();
+            assert!(after_progress >= 1, "a notification updates the record");
             tracker.apply(&completed(CALL));
             assert_eq!(handle.await, done_7015());
+            let (inserts, updates, removes) = counts.get();
+            assert_eq!(inserts, 1);
+            assert!(updates > after_progress, "the outcome updates the record");
+            assert_eq!(removes, 1, "the ended transfer leaves the store");
             assert_eq!(tracker.stats().open, 0);
             assert!(format!("{tracker:?}").contains("TransferTracker"));
         }

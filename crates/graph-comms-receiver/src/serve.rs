@@ -1,28 +1,4 @@
-//! A small HTTP/1.1 server loop with the bounds a public webhook needs.
-//!
-//! Prefer [`serve`] to a plain `axum::serve` for anything reachable from the internet.
-//! `axum::serve` sets no header-read timeout (a client that trickles its headers holds a connection
-//! forever), no cap on connections (each holds a file descriptor: once they run out, `accept`
-//! fails and genuine callbacks go unanswered), and nothing closes a connection whose client
-//! pipelines requests and never reads the answers (hyper stops reading while its write is
-//! blocked, so no read timeout ever fires). [`serve`] runs any [`Router`] (the receiver's,
-//! merged into the bot's own) with:
-//!
-//! - hyper's header-read timeout ([`ServeOptions::header_read_timeout`]);
-//! - an idle timeout ([`ServeOptions::idle_timeout`]): a connection that moves no byte, in either
-//!   direction, for that long while none of its requests is being handled is closed — a client
-//!   that stopped reading its answers, or an idle keep-alive connection;
-//! - a cap on open connections ([`ServeOptions::max_connections`]): at the cap, accepting pauses
-//!   (new connections wait in the kernel's backlog) until one closes, so the process never runs
-//!   out of descriptors because of its callers;
-//! - at most [`READ_BUFFER_BYTES`] buffered per connection while reading a request's head;
-//! - exponential back-off when `accept` fails (out of descriptors and the like), with one warning
-//!   per burst instead of one per failure;
-//! - `TCP_NODELAY`.
-//!
-//! The body timeout and the body size limit are the receiver's own ([`ReceiverBuilder`]).
-//!
-//! [`ReceiverBuilder`]: crate::ReceiverBuilder
+//! A small HTTP/1.1 server loop with the bounds a public webhook needs (see [`serve`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -117,6 +93,29 @@ impl ServeOptions {
 }
 
 /// Serves `router` on `listener` until the task is dropped or accepting fails fatally.
+///
+/// Prefer [`serve`] to a plain `axum::serve` for anything reachable from the internet.
+/// `axum::serve` sets no header-read timeout (a client that trickles its headers holds a connection
+/// forever), no cap on connections (each holds a file descriptor: once they run out, `accept`
+/// fails and genuine callbacks go unanswered), and nothing closes a connection whose client
+/// pipelines requests and never reads the answers (hyper stops reading while its write is
+/// blocked, so no read timeout ever fires). [`serve`] runs any [`Router`] (the receiver's,
+/// merged into the bot's own) with:
+///
+/// - hyper's header-read timeout ([`ServeOptions::header_read_timeout`]);
+/// - an idle timeout ([`ServeOptions::idle_timeout`]): a connection that moves no byte, in either
+///   direction, for that long while none of its requests is being handled is closed — a client
+///   that stopped reading its answers, or an idle keep-alive connection;
+/// - a cap on open connections ([`ServeOptions::max_connections`]): at the cap, accepting pauses
+///   (new connections wait in the kernel's backlog) until one closes, so the process never runs
+///   out of descriptors because of its callers;
+/// - at most [`READ_BUFFER_BYTES`] buffered per connection while reading a request's head;
+/// - exponential back-off when `accept` fails (out of descriptors and the like), with one warning
+///   per burst instead of one per failure;
+/// - `TCP_NODELAY`.
+///
+/// The body timeout and the body size limit are the receiver's own
+/// ([`ReceiverBuilder`](crate::ReceiverBuilder)).
 ///
 /// Dropping the future stops accepting and closes the open connections. For a clean stop, use
 /// [`serve_with_shutdown`].

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use graph_comms_receiver::{AuthConfig, Delivery, Receiver};
+use graph_comms_receiver::{AuthConfig, Receiver};
 use support::*;
 
 const PATH: &str = "/api/calls";
@@ -22,16 +22,9 @@ struct Setup {
 async fn setup_with(configure: impl FnOnce(AuthConfig) -> AuthConfig) -> Setup {
     let keys = KeyServer::start(vec![key().jwk()]).await;
     let config = configure(AuthConfig::new(APP_ID).with_openid_config_url(keys.openid_url()));
-    let deliveries = Arc::new(AtomicUsize::new(0));
-    let tenants = Arc::new(Mutex::new(Vec::new()));
-    let (d, t) = (deliveries.clone(), tenants.clone());
+    let recorder = Recorder::default();
     let receiver = Receiver::builder(config)
-        .handler(move |delivery: &Delivery<'_>| {
-            d.fetch_add(1, Ordering::SeqCst);
-            t.lock()
-                .expect("tenants")
-                .push(delivery.tenant_id().map(str::to_owned));
-        })
+        .handler(recorder.handler())
         .build()
         .expect("receiver");
     let addr = start(&receiver).await;
@@ -39,8 +32,8 @@ async fn setup_with(configure: impl FnOnce(AuthConfig) -> AuthConfig) -> Setup {
         keys,
         receiver,
         addr,
-        deliveries,
-        tenants,
+        deliveries: recorder.deliveries,
+        tenants: recorder.tenants,
     }
 }
 

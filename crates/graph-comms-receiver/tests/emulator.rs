@@ -2,14 +2,18 @@
 //! (RS256, `kid`, `iss` Bot Framework, `aud` the bot's app id, `tid`), the receiver verifies them
 //! with the emulator's OpenID configuration, and the tracker resolves each scripted transfer.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
 use graph_comms_notify::TransferOutcome;
-use graph_comms_receiver::{AuthConfig, Delivery, Receiver};
+use graph_comms_receiver::{AuthConfig, Receiver};
 use graph_comms_transport::{HttpRequest, ReqwestTransport, Transport};
+use support::Recorder;
 
 const APP_ID: &str = "3f0d8a4c-6a2e-4b9d-8c1f-7e5a2d9b4c61";
 
@@ -26,16 +30,9 @@ async fn bot() -> Bot {
         .await
         .expect("emulator");
     let auth = AuthConfig::new(APP_ID).with_openid_config_url(emulator.openid_config_url());
-    let tenants = Arc::new(Mutex::new(Vec::new()));
-    let deliveries = Arc::new(AtomicUsize::new(0));
-    let (t, d) = (tenants.clone(), deliveries.clone());
+    let recorder = Recorder::default();
     let receiver = Receiver::builder(auth)
-        .handler(move |delivery: &Delivery<'_>| {
-            d.fetch_add(1, Ordering::SeqCst);
-            t.lock()
-                .expect("tenants")
-                .push(delivery.tenant_id().map(str::to_owned));
-        })
+        .handler(recorder.handler())
         .build()
         .expect("receiver");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -51,8 +48,8 @@ async fn bot() -> Bot {
         emulator,
         receiver,
         callback,
-        tenants,
-        deliveries,
+        tenants: recorder.tenants,
+        deliveries: recorder.deliveries,
     }
 }
 
@@ -60,11 +57,15 @@ async fn bot() -> Bot {
 async fn transfer(bot: &Bot, call_id: &str) {
     let token = bot
         .emulator
-        .issue_token(bot.emulator.tenant_id(), APP_ID, &["Calls.Initiate.All"])
+        .issue_token(
+            &bot.emulator.tenant_id().to_string(),
+            APP_ID,
+            &["Calls.Initiate.All"],
+        )
         .expect("access token");
     let url = format!(
         "{}/communications/calls/{call_id}/transfer",
-        bot.emulator.base_url("v1.0")
+        bot.emulator.base_url(ApiVersion::V1)
     );
     let body = serde_json::json!({
         "transferTarget": {
@@ -150,7 +151,7 @@ async fn every_scripted_flow_resolves_through_the_receiver() {
         let stats = bot.receiver.stats();
         assert_eq!(stats.rejected(), 0, "{stats:?}");
         assert!(bot.deliveries.load(Ordering::SeqCst) >= 3);
-        let tenant = Some(bot.emulator.tenant_id().to_owned());
+        let tenant = Some(bot.emulator.tenant_id().to_string());
         assert!(bot
             .tenants
             .lock()

@@ -1,14 +1,11 @@
-//! Test helpers shared by the graph-comms crates (not published).
-//!
-//! The corpora in `shared/` (Graph's CSDL metadata and the payload corpus) live beside the
-//! repository, never inside it. [`shared_dir`] finds them: `GRAPH_COMMS_SHARED` when set, else
-//! `<workspace>/../shared`. Where they are absent a test skips with a plain message, except under
-//! `CI=true`, where their absence is a failure.
+#![doc = include_str!("../README.md")]
 
 use std::path::{Path, PathBuf};
 
+mod keys;
 mod paired;
 mod redis;
+pub use keys::{rsa_jwk, rsa_key};
 pub use paired::{paired_ratio, PairedRatio};
 pub use redis::RedisServer;
 

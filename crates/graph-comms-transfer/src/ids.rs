@@ -1,5 +1,5 @@
 //! Validated identifiers: [`E164`] phone numbers, [`Guid`]s, Graph [`CallId`]s, and the call id
-//! that goes into a request URL ([`call_path_segment`], [`transfer_path`]).
+//! that goes into a request URL ([`call_path_segment`], [`CallId::transfer_path`]).
 //!
 //! Each type is parsed once, strictly and without allocation beyond its own storage (no regex), and
 //! trusted afterwards: holding an `E164` means holding a valid E.164 number.
@@ -487,29 +487,6 @@ pub fn call_path_segment(call_id: &str) -> Result<String> {
         });
     }
     Ok(utf8_percent_encode(call_id, PATH_SEGMENT).to_string())
-}
-
-/// The request path of a transfer, relative to the API base (`https://graph.microsoft.com/v1.0`
-/// or `.../beta`): `/communications/calls/{id}/transfer`, with `{id}` from [`call_path_segment`].
-///
-/// ```
-/// use graph_comms_transfer::transfer_path;
-///
-/// assert_eq!(
-///     transfer_path("341a0500-d4bf-4224-8b19-1581168d328b")?,
-///     "/communications/calls/341a0500-d4bf-4224-8b19-1581168d328b/transfer"
-/// );
-/// assert_eq!(transfer_path("x/../y")?, "/communications/calls/x%2F..%2Fy/transfer");
-/// # Ok::<(), graph_comms_transfer::Error>(())
-/// ```
-///
-/// # Errors
-/// As [`call_path_segment`].
-pub fn transfer_path(call_id: &str) -> Result<String> {
-    Ok(format!(
-        "/communications/calls/{}/transfer",
-        call_path_segment(call_id)?
-    ))
 }
 
 /// Serde support: each type is written as its string form and read through its strict parser, so

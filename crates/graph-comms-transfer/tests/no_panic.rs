@@ -81,12 +81,30 @@ fn contexts() -> Vec<CallContext> {
 fn exercise(bytes: &[u8]) {
     for ctx in contexts() {
         if let Ok((body, report)) = validate_json(bytes, &ctx) {
-            // Every line renders, and the typed body validates and serializes again.
-            let _ = report.to_string();
-            let _ = report.clone().into_result().map_err(|e| e.to_string());
+            // Every violation renders as one line, `path: message`.
+            let text = report.to_string();
+            assert_eq!(text.lines().count(), report.violations().len(), "{text}");
+            for (line, v) in text.lines().zip(report.violations()) {
+                assert!(line.starts_with(v.path()), "{line:?} names {:?}", v.path());
+            }
+            // The report is an error exactly when it holds one.
+            assert_eq!(
+                report.clone().into_result().is_err(),
+                report.has_errors(),
+                "{text}"
+            );
+            // The typed body validates again, with no error the JSON check did not find, and
+            // serializes to JSON that reads back.
             let again = validate(&body, &ctx);
-            let _ = again.to_string();
-            let _ = serde_json::to_vec(&body);
+            if !report.has_errors() {
+                assert!(!again.has_errors(), "{text} then {again}");
+            }
+            let json = serde_json::to_vec(&body).expect("a typed body serializes");
+            assert!(
+                validate_json(&json, &ctx).is_ok(),
+                "{}",
+                String::from_utf8_lossy(&json)
+            );
         }
     }
 }
@@ -126,8 +144,13 @@ proptest! {
 
     #[test]
     fn newtype_parsers_never_panic(s in "\\PC{0,64}") {
-        let _ = E164::parse(&s).map_err(|e| e.to_string());
-        let _ = Guid::parse(&s).map(|g| g.to_string());
+        // What parses prints as what parses again, to the same value.
+        if let Ok(e) = E164::parse(&s) {
+            prop_assert_eq!(E164::parse(e.as_ref()).ok(), Some(e));
+        }
+        if let Ok(g) = Guid::parse(&s) {
+            prop_assert_eq!(Guid::parse(&g.to_string()).ok(), Some(g));
+        }
         if let Ok(id) = CallId::parse(&s) {
             prop_assert_eq!(id.to_path_segment(), s.clone());
         }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use graph_comms_model::TransferRequestBody;
@@ -12,9 +12,10 @@ use url::Url;
 use crate::auth::TokenProvider;
 use crate::cloud::BaseUrl;
 use crate::error::{Error, GraphError, Result};
+use crate::options::HttpOptions;
 use crate::pipeline::{check_secure, Idempotency, Pipeline, Redirects, CLIENT_REQUEST_ID};
-use crate::retry::{retry_after, RetryPolicy};
-use crate::transport::{HttpRequest, Transport, DEFAULT_MAX_RESPONSE_BODY};
+use crate::retry::retry_after;
+use crate::transport::{HttpRequest, Transport};
 
 /// `User-Agent` and `SdkVersion`: this crate and its version.
 pub(crate) const USER_AGENT: &str = concat!("graph-comms-transport/", env!("CARGO_PKG_VERSION"));
@@ -124,14 +125,13 @@ pub struct GraphCommsClientBuilder {
     tokens: Arc<dyn TokenProvider>,
     base: BaseUrl,
     tenant: Option<String>,
-    transport: Option<Arc<dyn Transport>>,
-    retry: RetryPolicy,
-    timeout: Option<Duration>,
+    http: HttpOptions,
     max_redirects: u32,
-    max_response_body: usize,
 }
 
 impl GraphCommsClientBuilder {
+    crate::options::http_option_setters!();
+
     /// The API root (default `https://graph.microsoft.com/v1.0`).
     pub fn base_url(mut self, base: BaseUrl) -> Self {
         self.base = base;
@@ -144,39 +144,10 @@ impl GraphCommsClientBuilder {
         self
     }
 
-    /// The transport (default: [`ReqwestTransport`](crate::ReqwestTransport), with the `reqwest`
-    /// feature).
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = Some(transport);
-        self
-    }
-
-    /// The retry policy (default [`RetryPolicy::default`]: 3 retries, 60 s in all).
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Time allowed for one attempt, redirects included (default 30 s; `None` for no limit).
-    /// An attempt that runs out surfaces as [`Error::OutcomeUnknown`].
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
     /// Redirects followed per attempt (default 5). Only same-origin redirects are ever
     /// followed, and for a POST or DELETE only 307 and 308.
     pub fn max_redirects(mut self, max: u32) -> Self {
         self.max_redirects = max;
-        self
-    }
-
-    /// The longest response body read (default [`DEFAULT_MAX_RESPONSE_BODY`], 1 MiB), enforced
-    /// while the body streams in. Past it the body is dropped: a transfer's `202` stays
-    /// accepted, an error status keeps its typed error (without the body), and a read that
-    /// needs the body is [`Error::ResponseTooLarge`].
-    pub fn max_response_body(mut self, limit: usize) -> Self {
-        self.max_response_body = limit;
         self
     }
 
@@ -196,22 +167,14 @@ impl GraphCommsClientBuilder {
             reason: e.to_string(),
         })?;
         check_secure(&root, "a bearer token")?;
-        let transport = match self.transport {
-            Some(t) => t,
-            None => default_transport()?,
-        };
+        let pipeline = self
+            .http
+            .into_pipeline(self.max_redirects, Redirects::SameOrigin)?;
         Ok(GraphCommsClient {
             inner: Arc::new(Inner {
                 base: self.base,
                 tokens: self.tokens,
-                pipeline: Pipeline {
-                    transport,
-                    retry: self.retry,
-                    timeout: self.timeout,
-                    max_redirects: self.max_redirects,
-                    redirects: Redirects::SameOrigin,
-                    max_response_body: self.max_response_body,
-                },
+                pipeline,
             }),
             tenant: self.tenant.map(Arc::from),
         })
@@ -225,11 +188,8 @@ impl GraphCommsClient {
             tokens,
             base: BaseUrl::default(),
             tenant: None,
-            transport: None,
-            retry: RetryPolicy::default(),
-            timeout: Some(Duration::from_secs(30)),
+            http: HttpOptions::default(),
             max_redirects: 5,
-            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
         }
     }
 

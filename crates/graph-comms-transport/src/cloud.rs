@@ -90,7 +90,7 @@ impl ApiVersion {
 /// # Errors
 /// [`Error::InvalidCallId`] when the id is empty or blank, or `.` or `..` (which a URL parser
 /// would fold into the path even when percent-encoded).
-pub fn encode_call_id(call_id: &str) -> Result<String> {
+pub(crate) fn encode_call_id(call_id: &str) -> Result<String> {
     graph_comms_transfer::call_path_segment(call_id).map_err(|e| Error::InvalidCallId {
         call_id: call_id.to_owned(),
         reason: e.to_string(),

@@ -84,7 +84,7 @@ impl RetryPolicy {
 /// against the response's own `Date` header (so clock skew between us and Graph does not
 /// matter), else against this machine's clock. A date in the past means no wait. `None` when
 /// the header is absent or unreadable.
-pub fn retry_after(response: &HttpResponse) -> Option<Duration> {
+pub(crate) fn retry_after(response: &HttpResponse) -> Option<Duration> {
     let value = response.header("retry-after")?.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -244,8 +244,7 @@ struct TestCert {
 }
 
 fn test_certificate() -> TestCert {
-    let mut rng = rand::thread_rng();
-    let key = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+    let key = graph_comms_testkit::rsa_key();
     let key_pem = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
     let public_pem = key.to_public_key().to_pkcs1_pem(LineEnding::LF).unwrap();
     // The thumbprint covers the certificate's DER bytes; the token endpoint here checks only it.

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{CallTarget, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
 use graph_comms_flow::{ConsultOptions, ConsultOutcome, ConsultStep, Consultation, RollbackReason};
 use graph_comms_model::TransferRequestBody;
@@ -31,9 +32,7 @@ use graph_comms_receiver::{AuthConfig, Delivery, NotificationHandler, Receiver, 
 use graph_comms_transfer::{
     Answer, CallContext, CallId, Guid, OutgoingCall, Transfer, Transferee, E164,
 };
-use graph_comms_transport::{
-    BaseUrl, ClientCredential, ClientCredentials, GraphCommsClient, Secret,
-};
+use graph_comms_transport::{ClientCredential, ClientCredentials, GraphCommsClient, Secret};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::exit::{fail, NOT_ACCEPTED, TRANSFER_FAILED};
@@ -393,7 +392,7 @@ async fn demo(args: &Args) -> Result<Vec<Row>, String> {
     let emulator = Emulator::start(EmulatorConfig::default().with_bot_app_id(BOT_APP_ID))
         .await
         .map_err(|e| format!("cannot start the emulator: {e}"))?;
-    let tenant = emulator.tenant_id().to_owned();
+    let tenant = emulator.tenant_id().to_string();
 
     // The bot's side: a receiver authenticating callbacks against the emulator's keys.
     let tracker = TransferTracker::new(
@@ -434,7 +433,7 @@ async fn demo(args: &Args) -> Result<Vec<Row>, String> {
     .authority_host(emulator.root_url())
     .and_then(|b| b.home_tenant(tenant.clone()).build())
     .map_err(|e| format!("cannot set up client credentials: {e}"))?;
-    let base = BaseUrl::parse(&emulator.base_url("beta")).map_err(|e| e.to_string())?;
+    let base = emulator.base_url(ApiVersion::Beta).clone();
     let client = GraphCommsClient::builder(Arc::new(tokens))
         .base_url(base)
         .tenant(tenant.clone())
@@ -934,11 +933,15 @@ fn build(
             .participants
             .first()
             .ok_or("the group call has no participants")?;
-        let participant_id = first["participantId"]
-            .as_str()
+        let participant_id = first
+            .participant_id
+            .as_deref()
             .ok_or("participant without participantId")?;
-        let user = first["identity"]["user"]["id"]
-            .as_str()
+        let user = first
+            .identity
+            .as_ref()
+            .and_then(|i| i.user.as_ref())
+            .and_then(|u| u.id.as_deref())
             .ok_or("participant without identity.user.id")?;
         transfer = transfer.transferee(Transferee::teams_user(guid(user)?, tenant, participant_id));
     }

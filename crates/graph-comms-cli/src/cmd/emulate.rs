@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use graph_comms_emulator::ApiVersion;
 use graph_comms_emulator::{
     DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, RegisteredClient, Script, SigningKey,
     TransferFlow, DEFAULT_TENANT_ID,
@@ -167,8 +168,8 @@ async fn serve(args: Args, config: EmulatorConfig) -> ExitCode {
     let printed = if args.json {
         let mut v = serde_json::json!({
             "rootUrl": root,
-            "baseUrl": emulator.base_url("v1.0"),
-            "betaUrl": emulator.base_url("beta"),
+            "baseUrl": emulator.base_url(ApiVersion::V1).as_str(),
+            "betaUrl": emulator.base_url(ApiVersion::Beta).as_str(),
             "tokenUrl": emulator.token_url(&args.tenant),
             "openIdConfigurationUrl": emulator.openid_config_url(),
             "jwksUrl": emulator.jwks_url(),
@@ -188,8 +189,8 @@ async fn serve(args: Args, config: EmulatorConfig) -> ExitCode {
              \x20 OpenID config:    {}\n\
              \x20 keys (JWKS):      {}\n\
              \x20 control API:      {root}/_emulator\n",
-            emulator.base_url("v1.0"),
-            emulator.base_url("beta"),
+            emulator.base_url(ApiVersion::V1),
+            emulator.base_url(ApiVersion::Beta),
             emulator.token_url(&args.tenant),
             emulator.openid_config_url(),
             emulator.jwks_url(),

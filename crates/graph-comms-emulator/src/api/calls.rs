@@ -425,6 +425,22 @@ fn incoming_call<'a>(
     Ok(rec)
 }
 
+/// The live incoming call `id`, which the bot ends by `action` (reject, redirect): its new
+/// callback URI (if the body gave one) is set and no action is taken on it after this one.
+fn end_incoming_call<'a>(
+    calls: &'a mut std::collections::HashMap<String, crate::state::CallRecord>,
+    id: &str,
+    action: &str,
+    callback: Option<String>,
+) -> Result<&'a mut crate::state::CallRecord, GraphError> {
+    let rec = incoming_call(calls, id, action)?;
+    if let Some(uri) = callback {
+        rec.callback_uri = uri;
+    }
+    rec.ending = true;
+    Ok(rec)
+}
+
 /// `POST /{v}/communications/calls/{id}/reject`: `202`, then a bare `deleted` (only `@odata.type`
 /// and `@odata.id`), as the `call: reject` page shows.
 pub(crate) async fn reject(
@@ -446,11 +462,7 @@ pub(crate) async fn reject(
     }
     let callback = super::callback_field(&m)?;
     let mut calls = shared.calls();
-    let rec = incoming_call(&mut calls, &id, "rejected")?;
-    if let Some(uri) = callback {
-        rec.callback_uri = uri;
-    }
-    rec.ending = true;
+    let rec = end_incoming_call(&mut calls, &id, "rejected", callback)?;
     rec.enqueue([Outgoing::now(&id, "deleted", bare_call(&call_url(&id))).ending()]);
     tracing::info!(call_id = %id, "incoming call rejected");
     Ok(StatusCode::ACCEPTED.into_response())
@@ -498,11 +510,7 @@ pub(crate) async fn redirect(
     }
     let callback = super::callback_field(&m)?;
     let mut calls = shared.calls();
-    let rec = incoming_call(&mut calls, &id, "redirected")?;
-    if let Some(uri) = callback {
-        rec.callback_uri = uri;
-    }
-    rec.ending = true;
+    let rec = end_incoming_call(&mut calls, &id, "redirected", callback)?;
     let mut data = rec.resource.clone();
     if let Value::Object(d) = &mut data {
         d.retain(|_, v| !v.is_null());

@@ -116,7 +116,7 @@ pub(crate) fn present<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Va
 
 /// Checks a callback URI: an absolute `https` URL, or `http` to a loopback host.
 pub(crate) fn check_callback(uri: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(uri).map_err(|e| format!("not an absolute URL ({e})"))?;
+    let url = url::Url::parse(uri).map_err(|e| format!("not an absolute URL ({e})"))?;
     match url.scheme() {
         "https" => Ok(()),
         "http" => {

@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
-use graph_comms_emulator::{Emulator, EmulatorConfig, SigningKey};
+use graph_comms_emulator::{
+    ApiVersion, Emulator, EmulatorConfig, PlaceCall, PlacedCall, Script, SigningKey,
+};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -155,7 +157,12 @@ impl Graph {
         let token = token(em, TENANT, APP_ID, "secret").await;
         Graph {
             http: reqwest::Client::new(),
-            base: em.base_url(version),
+            base: em
+                .base_url(match version {
+                    "beta" => ApiVersion::Beta,
+                    _ => ApiVersion::V1,
+                })
+                .to_string(),
             token: Some(token),
         }
     }
@@ -250,3 +257,26 @@ pub const PEER_BODY: &str = r#"{"transferTarget":{"endpointType":"default","iden
 
 /// A consultative transfer body (Example 2).
 pub const CONSULTATIVE_BODY: &str = r##"{"transferTarget":{"@odata.type":"#microsoft.graph.invitationParticipantInfo","endpointType":"default","identity":{"@odata.type":"#microsoft.graph.identitySet","user":{"@odata.type":"#microsoft.graph.identity","id":"550fae72-d251-43ec-868c-373732c2704f","tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47","displayName":"Heidi Steen"}},"languageId":"en-us","region":"amer","replacesCallId":"e5d39592-99bd-4db8-bca8-30fb894ec51d"}}"##;
+
+/// Places an auto-answered call at `cb` (with `script`, else the default) and consumes its
+/// `establishing` and `established`.
+pub async fn established(em: &Emulator, cb: &mut Callback, script: Script) -> PlacedCall {
+    let placed = em
+        .place_call(PlaceCall::new(&cb.url).with_script(script))
+        .expect("a placed call");
+    let first = cb.take(2).await;
+    assert_eq!(
+        first.iter().map(Received::state).collect::<Vec<_>>(),
+        ["establishing", "established"]
+    );
+    placed
+}
+
+/// The status of a v1.0 transfer of `call_id` with `body`.
+pub async fn transfer_status(em: &Emulator, call_id: &str, body: &str) -> u16 {
+    Graph::new(em, "v1.0")
+        .await
+        .transfer(call_id, body)
+        .await
+        .status
+}

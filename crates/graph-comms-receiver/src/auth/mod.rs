@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use graph_comms_transport::{ReqwestTransport, Transport};
+use graph_comms_transport::Transport;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
@@ -65,8 +65,8 @@ pub struct AuthConfig {
     pub fetch_timeout: Duration,
     /// How many verified tokens are remembered (default 10 000; 0 verifies every time).
     pub token_cache_capacity: usize,
-    /// The HTTP transport the keys are fetched with (default: a new
-    /// [`ReqwestTransport`](graph_comms_transport::ReqwestTransport)).
+    /// The HTTP transport the keys are fetched with (default, with the `reqwest` feature: a new
+    /// `graph_comms_transport::ReqwestTransport`; without it, one must be given).
     pub transport: Option<Arc<dyn Transport>>,
 }
 
@@ -108,6 +108,42 @@ impl AuthConfig {
         self
     }
 
+    /// Sets [`app_id`](AuthConfig::app_id).
+    pub fn with_app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = app_id.into();
+        self
+    }
+
+    /// Sets [`leeway`](AuthConfig::leeway).
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Sets [`refresh_interval`](AuthConfig::refresh_interval).
+    pub fn with_refresh_interval(mut self, refresh_interval: Duration) -> Self {
+        self.refresh_interval = refresh_interval;
+        self
+    }
+
+    /// Sets [`min_refetch_interval`](AuthConfig::min_refetch_interval).
+    pub fn with_min_refetch_interval(mut self, min_refetch_interval: Duration) -> Self {
+        self.min_refetch_interval = min_refetch_interval;
+        self
+    }
+
+    /// Sets [`fetch_timeout`](AuthConfig::fetch_timeout).
+    pub fn with_fetch_timeout(mut self, fetch_timeout: Duration) -> Self {
+        self.fetch_timeout = fetch_timeout;
+        self
+    }
+
+    /// Sets [`token_cache_capacity`](AuthConfig::token_cache_capacity).
+    pub fn with_token_cache_capacity(mut self, token_cache_capacity: usize) -> Self {
+        self.token_cache_capacity = token_cache_capacity;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         let config = |field, rule: &str| Error::Config {
             field,
@@ -126,6 +162,26 @@ impl AuthConfig {
         }
         Ok(())
     }
+}
+
+/// The transport the keys are fetched with when the configuration names none.
+#[cfg(feature = "reqwest")]
+fn default_transport() -> Result<Arc<dyn Transport>> {
+    let transport = graph_comms_transport::ReqwestTransport::new().map_err(|e| Error::Config {
+        field: "transport",
+        rule: format!("cannot build the default HTTP transport: {e}"),
+    })?;
+    Ok(Arc::new(transport))
+}
+
+/// Without the `reqwest` feature there is no default: the bot brings its own HTTP stack.
+#[cfg(not(feature = "reqwest"))]
+fn default_transport() -> Result<Arc<dyn Transport>> {
+    Err(Error::Config {
+        field: "transport",
+        rule: "must be set (AuthConfig::with_transport) when the `reqwest` feature is off"
+            .to_owned(),
+    })
 }
 
 /// Who sent a callback, from its verified token.
@@ -233,10 +289,7 @@ impl Authenticator {
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         let transport: Arc<dyn Transport> = match config.transport {
             Some(transport) => transport,
-            None => Arc::new(ReqwestTransport::new().map_err(|e| Error::Config {
-                field: "transport",
-                rule: format!("cannot build the default HTTP transport: {e}"),
-            })?),
+            None => default_transport()?,
         };
         let keys = KeyStore::new(
             config.openid_config_url.clone(),

@@ -13,7 +13,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
-use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,8 +40,7 @@ pub struct SigningKey {
 impl SigningKey {
     /// A fresh 2048-bit key.
     pub fn generate(kid: &str) -> Self {
-        let mut rng = rand::thread_rng();
-        let private = RsaPrivateKey::new(&mut rng, 2048).expect("RSA key generation");
+        let private = graph_comms_testkit::rsa_key();
         let der = private.to_pkcs1_der().expect("PKCS#1 DER");
         let encoding = EncodingKey::from_rsa_der(der.as_bytes());
         Self {
@@ -54,15 +52,7 @@ impl SigningKey {
 
     /// The public key as a JWK.
     pub fn jwk(&self) -> serde_json::Value {
-        let public = self.private.to_public_key();
-        serde_json::json!({
-            "kty": "RSA",
-            "use": "sig",
-            "kid": self.kid,
-            "alg": "RS256",
-            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
-        })
+        graph_comms_testkit::rsa_jwk(&self.private, &self.kid)
     }
 
     /// The public key in PKCS#1 PEM, as an attacker would find it.
@@ -442,4 +432,26 @@ pub fn hung_up(call_id: &str) -> String {
         }]
     })
     .to_string()
+}
+
+/// What a recording handler saw: how many deliveries, and each one's tenant.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub deliveries: Arc<AtomicUsize>,
+    pub tenants: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl Recorder {
+    /// A `NotificationHandler` that records into this recorder.
+    pub fn handler(&self) -> impl Fn(&graph_comms_receiver::Delivery<'_>) + Send + Sync + 'static {
+        let recorder = self.clone();
+        move |delivery: &graph_comms_receiver::Delivery<'_>| {
+            recorder.deliveries.fetch_add(1, Ordering::SeqCst);
+            recorder
+                .tenants
+                .lock()
+                .expect("tenants")
+                .push(delivery.tenant_id().map(str::to_owned));
+        }
+    }
 }

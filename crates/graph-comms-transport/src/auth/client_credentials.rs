@@ -14,11 +14,11 @@ use url::Url;
 use super::{check_tenant, AccessToken, ClientCertificate, Secret, TokenProvider};
 use crate::cloud::Cloud;
 use crate::error::{Error, Result};
+use crate::options::HttpOptions;
 use crate::pipeline::{
     check_secure, shown_header, Idempotency, Pipeline, Redirects, CLIENT_REQUEST_ID,
 };
-use crate::retry::RetryPolicy;
-use crate::transport::{HttpRequest, Transport, DEFAULT_MAX_RESPONSE_BODY};
+use crate::transport::HttpRequest;
 
 /// How the app proves who it is to the token endpoint.
 #[derive(Clone, Debug)]
@@ -94,10 +94,7 @@ pub struct ClientCredentialsBuilder {
     cloud: Cloud,
     home_tenant: Option<String>,
     refresh_margin: Duration,
-    transport: Option<Arc<dyn Transport>>,
-    retry: RetryPolicy,
-    timeout: Option<Duration>,
-    max_response_body: usize,
+    http: HttpOptions,
 }
 
 fn parse_authority(host: &str) -> Result<Url> {
@@ -116,6 +113,8 @@ fn parse_authority(host: &str) -> Result<Url> {
 }
 
 impl ClientCredentialsBuilder {
+    crate::options::http_option_setters!();
+
     /// Uses `cloud`'s authority host and scope (unless set explicitly). Default: global.
     pub fn cloud(mut self, cloud: Cloud) -> Self {
         self.cloud = cloud;
@@ -151,32 +150,6 @@ impl ClientCredentialsBuilder {
         self
     }
 
-    /// The transport for token requests (default: reqwest, with the `reqwest` feature).
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = Some(transport);
-        self
-    }
-
-    /// Retries for token requests (default [`RetryPolicy::default`]); token requests are safe
-    /// to repeat, so timeouts and 5xx are retried too.
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Time allowed for one token request attempt (default 30 s; `None` for no limit).
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The longest token response read (default [`DEFAULT_MAX_RESPONSE_BODY`], 1 MiB), enforced
-    /// while it streams in; a longer one is [`Error::InvalidTokenResponse`].
-    pub fn max_response_body(mut self, limit: usize) -> Self {
-        self.max_response_body = limit;
-        self
-    }
-
     /// Builds the provider.
     ///
     /// # Errors
@@ -190,10 +163,7 @@ impl ClientCredentialsBuilder {
             Some(a) => a,
             None => parse_authority(self.cloud.authority_host())?,
         };
-        let transport = match self.transport {
-            Some(t) => t,
-            None => crate::client::default_transport()?,
-        };
+        let pipeline = self.http.into_pipeline(0, Redirects::Never)?;
         Ok(ClientCredentials {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
@@ -202,14 +172,7 @@ impl ClientCredentialsBuilder {
                 scope: self.scope.unwrap_or_else(|| self.cloud.scope().to_owned()),
                 home_tenant: self.home_tenant,
                 refresh_margin: self.refresh_margin,
-                pipeline: Pipeline {
-                    transport,
-                    retry: self.retry,
-                    timeout: self.timeout,
-                    max_redirects: 0,
-                    redirects: Redirects::Never,
-                    max_response_body: self.max_response_body,
-                },
+                pipeline,
                 cache: Mutex::new(HashMap::new()),
             }),
         })
@@ -244,10 +207,7 @@ impl ClientCredentials {
             cloud: Cloud::Global,
             home_tenant: None,
             refresh_margin: Duration::from_secs(300),
-            transport: None,
-            retry: RetryPolicy::default(),
-            timeout: Some(Duration::from_secs(30)),
-            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            http: HttpOptions::default(),
         }
     }
 
