@@ -35,6 +35,15 @@ const PAIRED: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The shared transfer store's bench: (package, bench, feature, title). It starts its own
+/// `redis-server` and prints its own figures (wake-up latency, Redis vs memory; recording rate).
+const STORE_BENCH: (&str, &str, &str, &str) = (
+    "graph-comms-notify",
+    "shared_store",
+    "redis",
+    "Shared transfer store: arrival-to-wake-up latency (Redis vs memory) and recording rate",
+);
+
 /// The msgraph-sdk version the comparison installs.
 const MSGRAPH_SDK: &str = "msgraph-sdk==1.65.0";
 
@@ -112,15 +121,24 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
     ];
     let mut printed = BTreeMap::new();
     for (package, bench) in CRITERION {
-        let out = cargo_bench(&root, package, bench, &args)?;
+        let out = cargo_bench(&root, package, bench, &[], &args)?;
         printed.insert(format!("{package}/{bench}"), summary_lines(&out));
     }
     let mut paired = Vec::new();
     for (package, bench, title) in PAIRED {
-        let out = cargo_bench(&root, package, bench, &args)?;
+        let out = cargo_bench(&root, package, bench, &[], &args)?;
         paired.push((
             *title,
             format!("cargo bench -p {package} --bench {bench}"),
+            summary_lines(&out),
+        ));
+    }
+    {
+        let (package, bench, feature, title) = STORE_BENCH;
+        let out = cargo_bench(&root, package, bench, &["--features", feature], &args)?;
+        paired.push((
+            title,
+            format!("cargo bench -p {package} --features {feature} --bench {bench}"),
             summary_lines(&out),
         ));
     }
@@ -138,10 +156,18 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-fn cargo_bench(root: &Path, package: &str, bench: &str, extra: &[&str]) -> Result<String, String> {
+fn cargo_bench(
+    root: &Path,
+    package: &str,
+    bench: &str,
+    cargo_args: &[&str],
+    extra: &[&str],
+) -> Result<String, String> {
     eprintln!("==> cargo bench -p {package} --bench {bench}");
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["bench", "-p", package, "--bench", bench, "--"])
+        .args(["bench", "-p", package, "--bench", bench])
+        .args(cargo_args)
+        .arg("--")
         .args(extra)
         .current_dir(root)
         .output()
@@ -598,6 +624,24 @@ fn printed_goals(
             met(lost == 0.0)
         ));
     }
+    if let Some(p50) = all()
+        .filter(|l| l.starts_with("shared store wake-up, redis:"))
+        .find_map(|l| number_after(l, "p50"))
+    {
+        rows.push(format!(
+            "| shared store on Redis: last notification's arrival to the waiter's wake-up, p50 (loopback) | {p50:.0} µs | ≤ 1 000 µs | {} |\n",
+            met(p50 <= 1_000.0)
+        ));
+    }
+    if let Some(rate) = all()
+        .filter(|l| l.starts_with("shared store recording into redis:"))
+        .find_map(|l| number_after(l, "redis:"))
+    {
+        rows.push(format!(
+            "| shared store on Redis: notifications recorded per second, one instance | {rate:.0} /s | ≥ 20 000 /s | {} |\n",
+            met(rate >= 20_000.0)
+        ));
+    }
     if let Some(mib) = all()
         .filter(|l| l.starts_with("notify_tracker/memory"))
         .find_map(|l| number_after(l, "KiB ("))
@@ -674,6 +718,33 @@ mod tests {
         assert_eq!(
             super::json_number(bench, "throughput", "Elements"),
             Some(259.0)
+        );
+    }
+
+    #[test]
+    fn reads_the_shared_store_figures() {
+        let paired = vec![(
+            "s",
+            "c".to_owned(),
+            vec![
+                "shared store wake-up, memory: p50 20.1 µs, p99 40.2 µs (400 transfers)".to_owned(),
+                "shared store wake-up, redis: p50 310.4 µs, p99 900.0 µs (400 transfers)"
+                    .to_owned(),
+                "shared store recording into redis: 18000 notifications/s (4000 transfers)"
+                    .to_owned(),
+            ],
+        )];
+        let rows = super::printed_goals(&Default::default(), &paired);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(
+            rows[0].contains("| 310 µs | ≤ 1 000 µs | yes |"),
+            "{}",
+            rows[0]
+        );
+        assert!(
+            rows[1].contains("| 18000 /s | ≥ 20 000 /s | **no** |"),
+            "{}",
+            rows[1]
         );
     }
 

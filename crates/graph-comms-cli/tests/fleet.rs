@@ -148,6 +148,50 @@ async fn splitter(targets: Vec<SocketAddr>) -> SocketAddr {
     addr
 }
 
+/// The emulator, retrying deliveries every 50 ms (`attempts` times), on `rt`.
+fn emulator(rt: &tokio::runtime::Runtime, attempts: u32) -> Emulator {
+    let config = EmulatorConfig::default()
+        .with_bot_app_id(APP)
+        .with_delivery(DeliveryPolicy::new(attempts, Duration::from_millis(50)));
+    rt.block_on(Emulator::start(config))
+        .expect("the emulator starts")
+}
+
+/// A call whose callbacks go to `callback`, its transfer played as `flow` with `delay_ms` steps.
+fn place_call(
+    rt: &tokio::runtime::Runtime,
+    emulator: &Emulator,
+    callback: SocketAddr,
+    flow: TransferFlow,
+    delay_ms: u64,
+) -> String {
+    let _guard = rt.enter();
+    emulator
+        .place_call(
+            PlaceCall::new(format!("http://{callback}/api/calls"))
+                .with_app_id(APP)
+                .with_script(Script::new(flow).with_delay_ms(delay_ms)),
+        )
+        .expect("a call")
+        .id
+}
+
+/// `graph-comms transfer --wait --store` for `call`, with the emulator's credentials.
+fn sender(emulator: &Emulator, call: &str, store: &str, timeout: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_graph-comms"));
+    command
+        .args(["transfer", "--call-id", call, "--to-user", USER])
+        .args(["--base-url", &emulator.base_url("v1.0")])
+        .args(["--wait", "--store", store, "--timeout", timeout])
+        .env("AZURE_TENANT_ID", emulator.tenant_id())
+        .env("AZURE_CLIENT_ID", APP)
+        .env("AZURE_CLIENT_SECRET", "any-secret")
+        .env("AZURE_AUTHORITY_HOST", emulator.root_url())
+        .env_remove("GRAPH_COMMS_TOKEN")
+        .env_remove("GRAPH_COMMS_STORE");
+    command
+}
+
 fn track(call_id: &str, store: &str, timeout: &str) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
         .args(["track", "--call-id", call_id, "--store", store])
@@ -167,39 +211,13 @@ fn the_surviving_instance_resolves_and_track_reads_the_outcome() {
     };
     let store = redis.url();
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    let config = EmulatorConfig::default()
-        .with_bot_app_id(APP)
-        .with_delivery(DeliveryPolicy::new(40, Duration::from_millis(50)));
-    let emulator = rt
-        .block_on(Emulator::start(config))
-        .expect("the emulator starts");
+    let emulator = emulator(&rt, 40);
     let (mut first, first_addr) = listen(&emulator, &store);
     let (second, second_addr) = listen(&emulator, &store);
     let split = rt.block_on(splitter(vec![first_addr, second_addr]));
-
     // Slow steps, so the first instance can be killed between them.
-    let call = {
-        let _guard = rt.enter();
-        emulator
-            .place_call(
-                PlaceCall::new(format!("http://{split}/api/calls"))
-                    .with_app_id(APP)
-                    .with_script(Script::new(TransferFlow::Completed).with_delay_ms(700)),
-            )
-            .expect("a call")
-    };
-    let mut sender = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_graph-comms"))
-            .args(["transfer", "--call-id", &call.id, "--to-user", USER])
-            .args(["--base-url", &emulator.base_url("v1.0")])
-            .args(["--wait", "--store", &store, "--timeout", "60"])
-            .env("AZURE_TENANT_ID", emulator.tenant_id())
-            .env("AZURE_CLIENT_ID", APP)
-            .env("AZURE_CLIENT_SECRET", "any-secret")
-            .env("AZURE_AUTHORITY_HOST", emulator.root_url())
-            .env_remove("GRAPH_COMMS_TOKEN")
-            .env_remove("GRAPH_COMMS_STORE"),
-    );
+    let call = place_call(&rt, &emulator, split, TransferFlow::Completed, 700);
+    let mut sender = Proc::spawn(&mut sender(&emulator, &call, &store, "60"));
     sender.stderr_line("202 Accepted");
     // The sender goes away mid-transfer (a restart): the fleet still resolves the transfer.
     sender.kill();
@@ -211,11 +229,11 @@ fn the_surviving_instance_resolves_and_track_reads_the_outcome() {
     let outcome: serde_json::Value = serde_json::from_str(&outcome).expect("a JSON line");
     assert_eq!(outcome["outcome"], "transferCompleted", "{outcome}");
 
-    let (code, stdout) = track(&call.id, &store, "30");
+    let (code, stdout) = track(&call, &store, "30");
     assert_eq!(code, 0, "{stdout}");
     let line: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     assert_eq!(line["outcome"], "transferCompleted", "{line}");
-    assert_eq!(line["callId"], call.id.as_str());
+    assert_eq!(line["callId"], call.as_str());
     assert_eq!(line["resultSubcode"], 7015);
 }
 
@@ -226,32 +244,11 @@ fn transfer_wait_store_exits_with_the_outcome_any_instance_records() {
     };
     let store = redis.url();
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    let config = EmulatorConfig::default()
-        .with_bot_app_id(APP)
-        .with_delivery(DeliveryPolicy::new(40, Duration::from_millis(50)));
-    let emulator = rt
-        .block_on(Emulator::start(config))
-        .expect("the emulator starts");
+    let emulator = emulator(&rt, 40);
     let (_instance, addr) = listen(&emulator, &store);
-    let call = {
-        let _guard = rt.enter();
-        emulator
-            .place_call(
-                PlaceCall::new(format!("http://{addr}/api/calls"))
-                    .with_app_id(APP)
-                    .with_script(Script::new(TransferFlow::Failed).with_delay_ms(50)),
-            )
-            .expect("a call")
-    };
-    let out = Command::new(env!("CARGO_BIN_EXE_graph-comms"))
-        .args(["transfer", "--call-id", &call.id, "--to-user", USER])
-        .args(["--base-url", &emulator.base_url("v1.0")])
-        .args(["--wait", "--store", &store, "--timeout", "30", "--json"])
-        .env("AZURE_TENANT_ID", emulator.tenant_id())
-        .env("AZURE_CLIENT_ID", APP)
-        .env("AZURE_CLIENT_SECRET", "any-secret")
-        .env("AZURE_AUTHORITY_HOST", emulator.root_url())
-        .env_remove("GRAPH_COMMS_TOKEN")
+    let call = place_call(&rt, &emulator, addr, TransferFlow::Failed, 50);
+    let out = sender(&emulator, &call, &store, "30")
+        .arg("--json")
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -265,7 +262,7 @@ fn transfer_wait_store_exits_with_the_outcome_any_instance_records() {
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON lines");
     assert_eq!(last["outcome"], "failed", "{stdout}");
     assert_eq!(last["resultSubcode"], 7000);
-    let (code, stdout) = track(&call.id, &store, "0");
+    let (code, stdout) = track(&call, &store, "0");
     assert_eq!(code, 4, "{stdout}");
     assert!(
         stdout.contains("\"outcome\":\"transferFailed\""),
@@ -280,34 +277,10 @@ fn a_store_outage_is_answered_503_and_redelivered() {
     };
     let store = redis.url();
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    let config = EmulatorConfig::default()
-        .with_bot_app_id(APP)
-        .with_delivery(DeliveryPolicy::new(60, Duration::from_millis(50)));
-    let emulator = rt
-        .block_on(Emulator::start(config))
-        .expect("the emulator starts");
+    let emulator = emulator(&rt, 60);
     let (instance, addr) = listen(&emulator, &store);
-    let call = {
-        let _guard = rt.enter();
-        emulator
-            .place_call(
-                PlaceCall::new(format!("http://{addr}/api/calls"))
-                    .with_app_id(APP)
-                    .with_script(Script::new(TransferFlow::Completed).with_delay_ms(700)),
-            )
-            .expect("a call")
-    };
-    let sender = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_graph-comms"))
-            .args(["transfer", "--call-id", &call.id, "--to-user", USER])
-            .args(["--base-url", &emulator.base_url("v1.0")])
-            .args(["--wait", "--store", &store, "--timeout", "60"])
-            .env("AZURE_TENANT_ID", emulator.tenant_id())
-            .env("AZURE_CLIENT_ID", APP)
-            .env("AZURE_CLIENT_SECRET", "any-secret")
-            .env("AZURE_AUTHORITY_HOST", emulator.root_url())
-            .env_remove("GRAPH_COMMS_TOKEN"),
-    );
+    let call = place_call(&rt, &emulator, addr, TransferFlow::Completed, 700);
+    let sender = Proc::spawn(&mut sender(&emulator, &call, &store, "60"));
     sender.stderr_line("202 Accepted");
     // Redis goes down before the first notification and comes back empty (no persistence).
     redis.kill();
@@ -315,23 +288,8 @@ fn a_store_outage_is_answered_503_and_redelivered() {
     redis.restart();
     // Graph redelivers; the instance follows the transfer on its own initiative, records its
     // outcome, and the sender (waiting on the store) reads it.
-    let mut seen = Vec::new();
-    let until = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < until
-        && !seen
-            .iter()
-            .any(|l: &String| l.contains("transfer completed"))
-    {
-        if let Ok(line) = sender.stdout.recv_timeout(Duration::from_millis(100)) {
-            seen.push(line);
-        }
-    }
-    let errors: Vec<String> = sender.stderr.try_iter().collect();
-    assert!(
-        seen.iter().any(|l| l.contains("transfer completed")),
-        "sender: {seen:?} {errors:?}"
-    );
-    let (code, stdout) = track(&call.id, &store, "5");
+    sender.stdout_line("transfer completed");
+    let (code, stdout) = track(&call, &store, "5");
     assert_eq!(code, 0, "{stdout}");
     assert!(
         stdout.contains("\"outcome\":\"transferCompleted\""),
