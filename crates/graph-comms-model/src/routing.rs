@@ -37,6 +37,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+mod scan;
+
 /// Decodes a `commsNotifications` body from bytes.
 ///
 /// The whole body must be UTF-8 (JSON is): the members this decode skips are not read, so it checks
@@ -57,6 +59,16 @@ pub fn from_slice(body: &[u8]) -> Result<RoutingBatch<'_>, serde_json::Error> {
 /// # Errors
 /// As [`from_slice`].
 pub fn from_str(body: &str) -> Result<RoutingBatch<'_>, serde_json::Error> {
+    // One pass over the bytes answers nearly every body; the serde visitors below decide the
+    // rest (escaped keys, unusual numbers, and every error, with its line and column).
+    if let Some(batch) = scan::batch(body) {
+        return Ok(batch);
+    }
+    from_str_visitors(body)
+}
+
+/// [`from_str`] through serde's visitors alone (the reference the fast path is tested against).
+fn from_str_visitors(body: &str) -> Result<RoutingBatch<'_>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(body);
     let batch = <RoutingBatch<'_> as de::Deserialize>::deserialize(&mut de)?;
     de.end()?;
@@ -680,6 +692,105 @@ mod tests {
             from_str(r#"{"value":null}"#).expect("null value").value,
             None
         );
+    }
+
+    /// Every JSON body of the spec fixtures and the shared corpus.
+    fn bodies() -> Vec<String> {
+        let mut files = graph_comms_testkit::files_with_suffix(
+            &graph_comms_testkit::fixtures_dir().join("spec"),
+            ".json",
+        );
+        if let Some(shared) = graph_comms_testkit::shared_dir() {
+            files.extend(
+                graph_comms_testkit::corpus_files(&shared)
+                    .into_iter()
+                    .filter(|f| f.is_valid_notification())
+                    .map(|f| f.path),
+            );
+        }
+        files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect()
+    }
+
+    /// The fast path either defers or gives exactly what the serde visitors give.
+    fn same_as_visitors(body: &str) -> bool {
+        match scan::batch(body) {
+            Some(fast) => {
+                assert_eq!(
+                    from_str_visitors(body).as_ref().ok(),
+                    Some(&fast),
+                    "fast path differs on {body:?}"
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn fast_path_answers_every_real_notification_as_the_visitors_do() {
+        let bodies = bodies();
+        assert!(bodies.len() > 20, "fixtures found: {}", bodies.len());
+        let mut answered = 0;
+        for body in &bodies {
+            let notification = from_str_visitors(body).is_ok_and(|b| b.value.is_some());
+            if same_as_visitors(body) {
+                answered += 1;
+            } else {
+                assert!(!notification, "fast path deferred a notification: {body}");
+            }
+        }
+        assert!(answered > 20, "{answered} answered");
+    }
+
+    #[test]
+    fn fast_path_never_accepts_what_the_visitors_reject() {
+        // Every body of the fixtures, cut short at every byte and with bytes replaced: whatever
+        // the fast path answers, the visitors answer the same.
+        const SWAPS: &[u8] = b"\"{}[],:0-.eE+tfn\\ u\x01x9";
+        let mut answered = 0;
+        for body in bodies().iter().take(12) {
+            let bytes = body.as_bytes();
+            for at in 0..bytes.len() {
+                if let Some(cut) = body.get(..at) {
+                    answered += usize::from(same_as_visitors(cut));
+                }
+                for swap in SWAPS {
+                    let mut b = bytes.to_vec();
+                    b[at] = *swap;
+                    if let Ok(text) = std::str::from_utf8(&b) {
+                        answered += usize::from(same_as_visitors(text));
+                    }
+                }
+            }
+        }
+        assert!(answered > 1000, "{answered} answered");
+    }
+
+    #[test]
+    fn fast_path_defers_what_it_does_not_resolve() {
+        for body in [
+            r#"{"\u0076alue":[]}"#,
+            r#"{"value":[{"changeType":"upd\u0061ted"}]}"#,
+            r#"{"value":[{"resourceData":{"resultInfo":{"code":-1}}}]}"#,
+            r#"{"value":[{"resourceData":{"resultInfo":{"code":1.5}}}]}"#,
+            r#"{"value":[{"resourceData":{"resultInfo":{"code":1234567890123456789}}}]}"#,
+            r#"{"value":[{"resourceData":1e999}]}"#,
+            r#"{"value":[{"x":{"\ud800":1}}]} x"#,
+        ] {
+            assert!(scan::batch(body).is_none(), "{body}");
+        }
+        let deep = format!(
+            r#"{{"value":[{{"x":{}1{}}}]}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(scan::batch(&deep).is_none());
+        assert_eq!(from_str(&deep).expect("deep skip").notifications().len(), 1);
+        let skipped = r#"{"value":[{"x":{"\ud800":[1.5e3,-0,true,null,"\n\u00e9"]},"resourceData":[{}, []]}]}"#;
+        assert!(same_as_visitors(skipped), "{skipped}");
     }
 
     #[test]
