@@ -383,6 +383,8 @@ impl<'a> Scanner<'a> {
                         b"resultInfo" => call.result_info = s.result_info()?,
                         b"terminationReason" => call.termination_reason = s.lenient_str()?,
                         b"replacesContext" => call.replaces_context = s.lenient_str()?,
+                        b"status" => call.status = s.lenient_str()?,
+                        b"@odata.type" => call.odata_type = s.lenient_str()?,
                         _ => s.skip_value(MAX_DEPTH)?,
                     }
                     Some(())
