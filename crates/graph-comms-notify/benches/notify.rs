@@ -294,7 +294,10 @@ fn late_results() {
     };
     // Both sides do what they are named for.
     assert_eq!(cycle(&late[0], &timed_out), Applied::LateResult);
-    assert_eq!(cycle(&on_time[0], &TrackOptions::default()), Applied::Resolved);
+    assert_eq!(
+        cycle(&on_time[0], &TrackOptions::default()),
+        Applied::Resolved
+    );
     let (mut i, mut j) = (1usize, 1usize);
     graph_comms_testkit::paired_ratio(
         "notify_tracker/late_result_with_100k_open",
