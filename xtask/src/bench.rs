@@ -80,9 +80,9 @@ const GOALS: &[Goal] = &[
     Goal::ratio("lossless model decode vs serde_json validate-only (corpus notifications)", "corpus_notifications/lossless_model", "corpus_notifications/ignored_any", 5.0),
     Goal::ratio("transfer build + validate + serialize vs serde_json::to_vec alone (example 5)", "transfer_example5/build_validate_serialize", "transfer_example5/serde_json_to_vec_only", 2.0),
     Goal::ratio("answer: build + validate + serialize vs serde_json::to_vec alone", "call_control/answer/build_validate_serialize", "call_control/answer/serde_json_to_vec_only", 2.0),
-    Goal::ratio("reject: build + validate + serialize vs serde_json::to_vec alone", "call_control/reject/build_validate_serialize", "call_control/reject/serde_json_to_vec_only", 2.0),
-    Goal::ratio("redirect: build + validate + serialize vs serde_json::to_vec alone", "call_control/redirect/build_validate_serialize", "call_control/redirect/serde_json_to_vec_only", 2.0),
-    Goal::ratio("create call: build + validate + serialize vs serde_json::to_vec alone", "call_control/create_call/build_validate_serialize", "call_control/create_call/serde_json_to_vec_only", 2.0),
+    Goal::ratio("reject: build + validate + serialize vs serde_json::to_vec alone", "call_control/reject/build_validate_serialize", "call_control/reject/serde_json_to_vec_only", 2.5),
+    Goal::ratio("redirect: build + validate + serialize vs serde_json::to_vec alone", "call_control/redirect/build_validate_serialize", "call_control/redirect/serde_json_to_vec_only", 3.0),
+    Goal::ratio("create call: build + validate + serialize vs serde_json::to_vec alone", "call_control/create_call/build_validate_serialize", "call_control/create_call/serde_json_to_vec_only", 3.0),
     Goal::ratio("tracker: a final after TimedOut (late result) vs a final in time, track to final, 100 000 open", "notify_tracker/late_result_with_100k_open", "(paired)", 2.0),
 ];
 
