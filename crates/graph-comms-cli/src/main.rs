@@ -40,6 +40,8 @@ enum Command {
     Call(cmd::call::CallCommand),
     /// Run the authenticated webhook receiver alone and print each event.
     Listen(cmd::listen::Args),
+    /// Read, or wait for, a transfer's outcome in a shared store (--store).
+    Track(cmd::track::Args),
     /// Run the offline Graph communications emulator.
     Emulate(cmd::emulate::Args),
     /// Run every transfer scenario offline, end to end, against the emulator.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Notify(args) => cmd::notify::run(args),
         Command::Call(args) => cmd::call::run(args),
         Command::Listen(args) => cmd::listen::run(args),
+        Command::Track(args) => cmd::track::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::api::calls::{call_resource, establish_notifications, NewCall};
 use crate::api::{check_callback, parse_object};
 use crate::auth::json_response;
-use crate::error::{EmulatorError, GraphError, Result};
+use crate::error::{Error, GraphError, Result};
 use crate::notifications::{batch, call_ended, call_state, conversation_ended, Outgoing};
 use crate::script::{Script, Throttle};
 use crate::state::Shared;
@@ -179,7 +179,7 @@ pub struct PlacedCall {
 
 /// Creates a placed call: the shared path of the library and the control route.
 pub(crate) fn place_call(shared: &Arc<Shared>, req: PlaceCall) -> Result<PlacedCall> {
-    check_callback(&req.callback_uri).map_err(|reason| EmulatorError::InvalidCallback {
+    check_callback(&req.callback_uri).map_err(|reason| Error::InvalidCallback {
         uri: req.callback_uri.clone(),
         reason,
     })?;
@@ -188,7 +188,7 @@ pub(crate) fn place_call(shared: &Arc<Shared>, req: PlaceCall) -> Result<PlacedC
         .clone()
         .unwrap_or_else(|| shared.config.tenant_id.clone());
     let app_id = req.app_id.clone().or_else(|| shared.config.bot_app_id.clone()).ok_or_else(|| {
-        EmulatorError::InvalidRequest(
+        Error::InvalidRequest(
             "appId: required (the bot's app id, the audience of callback JWTs) unless the emulator is configured with a bot app id".to_owned(),
         )
     })?;
@@ -310,7 +310,7 @@ pub(crate) fn script_call(shared: &Shared, id: &str, script: Script) -> Result<(
     let mut calls = shared.calls();
     let rec = calls
         .get_mut(id)
-        .ok_or_else(|| EmulatorError::UnknownCall(id.to_owned()))?;
+        .ok_or_else(|| Error::UnknownCall(id.to_owned()))?;
     rec.set_script(script);
     Ok(())
 }
@@ -321,7 +321,7 @@ pub(crate) fn hang_up(shared: &Shared, id: &str) -> Result<()> {
     let rec = calls
         .get_mut(id)
         .filter(|r| !r.ending)
-        .ok_or_else(|| EmulatorError::UnknownCall(id.to_owned()))?;
+        .ok_or_else(|| Error::UnknownCall(id.to_owned()))?;
     rec.ending = true;
     let mut data = call_state("terminated");
     data["resultInfo"] = conversation_ended(rec.script.string_codes);
@@ -329,9 +329,9 @@ pub(crate) fn hang_up(shared: &Shared, id: &str) -> Result<()> {
     Ok(())
 }
 
-fn control_error(e: EmulatorError) -> GraphError {
+fn control_error(e: Error) -> GraphError {
     match e {
-        EmulatorError::UnknownCall(id) => {
+        Error::UnknownCall(id) => {
             GraphError::not_found(format!("Call `{id}` was not found in the emulator."))
         }
         other => GraphError::bad_request(other.to_string()),
@@ -403,7 +403,7 @@ pub(crate) async fn get_script(
     let script = shared.calls().get(&id).map(|r| r.script.clone());
     script
         .map(|s| json_response(StatusCode::OK, &json!(s)))
-        .ok_or_else(|| control_error(EmulatorError::UnknownCall(id)))
+        .ok_or_else(|| control_error(Error::UnknownCall(id)))
 }
 
 /// `POST /_emulator/calls/{id}/hangup`.

@@ -9,7 +9,7 @@ use serde_json::json;
 /// Everything that can go wrong in the emulator's library API.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum EmulatorError {
+pub enum Error {
     /// The listening socket could not be bound.
     #[error("cannot bind the emulator to {addr}: {source}")]
     Bind {
@@ -41,8 +41,8 @@ pub enum EmulatorError {
     InvalidRequest(String),
 }
 
-/// `Result` with [`EmulatorError`].
-pub type Result<T, E = EmulatorError> = std::result::Result<T, E>;
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A Graph-shaped HTTP error: `{"error":{"code","message","innerError":{"request-id","date"}}}`.
 ///
@@ -207,3 +207,7 @@ pub(crate) async fn stamp(headers: HeaderMap, mut resp: Response) -> Response {
         None => ids.stamp(resp),
     }
 }
+
+/// The former name of [`Error`], kept while other branches move to the new one.
+#[doc(hidden)]
+pub type EmulatorError = Error;

@@ -13,7 +13,7 @@ use rsa::RsaPrivateKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::{EmulatorError, Result};
+use crate::error::{Error, Result};
 
 /// An RS256 signing key with its key id (`kid`).
 ///
@@ -22,7 +22,7 @@ use crate::error::{EmulatorError, Result};
 /// through [`EmulatorConfig::signing_key`](crate::EmulatorConfig::signing_key).
 ///
 /// ```
-/// # fn main() -> Result<(), graph_comms_emulator::EmulatorError> {
+/// # fn main() -> Result<(), graph_comms_emulator::Error> {
 /// let key = graph_comms_emulator::SigningKey::generate()?;
 /// assert_eq!(key.jwk()["alg"], "RS256");
 /// # Ok(()) }
@@ -52,20 +52,17 @@ impl SigningKey {
     /// Generates a fresh 2048-bit RSA key.
     pub fn generate() -> Result<Self> {
         let mut rng = rand::thread_rng();
-        let key =
-            RsaPrivateKey::new(&mut rng, 2048).map_err(|e| EmulatorError::Key(e.to_string()))?;
+        let key = RsaPrivateKey::new(&mut rng, 2048).map_err(|e| Error::Key(e.to_string()))?;
         Self::from_rsa(&key)
     }
 
     /// Uses an existing RSA private key.
     pub fn from_rsa(key: &RsaPrivateKey) -> Result<Self> {
-        let der = key
-            .to_pkcs1_der()
-            .map_err(|e| EmulatorError::Key(e.to_string()))?;
+        let der = key.to_pkcs1_der().map_err(|e| Error::Key(e.to_string()))?;
         let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
-        let decoding = DecodingKey::from_rsa_components(&n, &e)
-            .map_err(|e| EmulatorError::Key(e.to_string()))?;
+        let decoding =
+            DecodingKey::from_rsa_components(&n, &e).map_err(|e| Error::Key(e.to_string()))?;
         // RFC 7638 thumbprint of the public key, as Azure AD's kids are opaque but stable.
         let thumb_input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumb_input.as_bytes()));
@@ -83,7 +80,7 @@ impl SigningKey {
     /// Parses a PKCS#1 PEM RSA private key (`-----BEGIN RSA PRIVATE KEY-----`).
     pub fn from_pkcs1_pem(pem: &str) -> Result<Self> {
         let key = RsaPrivateKey::from_pkcs1_pem(pem)
-            .map_err(|e| EmulatorError::Key(format!("PKCS#1 PEM: {e}")))?;
+            .map_err(|e| Error::Key(format!("PKCS#1 PEM: {e}")))?;
         Self::from_rsa(&key)
     }
 
@@ -94,7 +91,7 @@ impl SigningKey {
             return Self::from_pkcs1_pem(pem);
         }
         let key = RsaPrivateKey::from_pkcs8_pem(pem)
-            .map_err(|e| EmulatorError::Key(format!("PKCS#8 PEM: {e}")))?;
+            .map_err(|e| Error::Key(format!("PKCS#8 PEM: {e}")))?;
         Self::from_rsa(&key)
     }
 
@@ -126,7 +123,7 @@ impl SigningKey {
         header.kid = Some(self.inner.kid.clone());
         header.typ = Some("JWT".to_owned());
         jsonwebtoken::encode(&header, claims, &self.inner.encoding)
-            .map_err(|e| EmulatorError::Sign(e.to_string()))
+            .map_err(|e| Error::Sign(e.to_string()))
     }
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {

@@ -9,7 +9,7 @@
 //! ```no_run
 //! use graph_comms_emulator::{Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow};
 //!
-//! # async fn demo() -> Result<(), graph_comms_emulator::EmulatorError> {
+//! # async fn demo() -> Result<(), graph_comms_emulator::Error> {
 //! let emulator = Emulator::start(EmulatorConfig::default()).await?;
 //! // Point the bot's Graph client at these:
 //! let _base = emulator.base_url("v1.0"); // http://127.0.0.1:PORT/v1.0
@@ -118,7 +118,9 @@ pub use crate::config::{
     DEFAULT_TENANT_ID, JOIN_GROUP_CALL_AS_GUEST_ROLE, JOIN_GROUP_CALL_ROLE,
 };
 pub use crate::control::{Answer, EmulatedParticipant, PlaceCall, PlacedCall};
-pub use crate::error::{EmulatorError, Result};
+#[doc(hidden)]
+pub use crate::error::EmulatorError;
+pub use crate::error::{Error, Result};
 pub use crate::keys::SigningKey;
 pub use crate::script::{CallTarget, Script, Throttle, TransferFlow};
 pub use crate::state::{DeliveryRecord, CALLBACK_ISSUER};
@@ -143,20 +145,18 @@ impl Emulator {
             Some(k) => k,
             None => tokio::task::spawn_blocking(SigningKey::generate)
                 .await
-                .map_err(|e| EmulatorError::Key(format!("key generation task failed: {e}")))??,
+                .map_err(|e| Error::Key(format!("key generation task failed: {e}")))??,
         };
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
-            .map_err(|source| EmulatorError::Bind {
+            .map_err(|source| Error::Bind {
                 addr: config.addr,
                 source,
             })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| EmulatorError::Bind {
-                addr: config.addr,
-                source,
-            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: config.addr,
+            source,
+        })?;
         let root_url = format!("http://{addr}");
         if let Some(warning) = exposure_warning(addr) {
             tracing::warn!("{warning}");

@@ -296,7 +296,7 @@ impl std::fmt::Display for TransferFlow {
 }
 
 impl std::str::FromStr for TransferFlow {
-    type Err = crate::EmulatorError;
+    type Err = crate::Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         TransferFlow::ALL
@@ -304,7 +304,7 @@ impl std::str::FromStr for TransferFlow {
             .find(|f| f.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
                 let names: Vec<&str> = TransferFlow::ALL.iter().map(|f| f.as_str()).collect();
-                crate::EmulatorError::InvalidRequest(format!(
+                crate::Error::InvalidRequest(format!(
                     "unknown transfer flow `{s}`; expected one of {}",
                     names.join(", ")
                 ))

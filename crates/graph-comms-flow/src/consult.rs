@@ -43,7 +43,7 @@ use graph_comms_notify::{
 use graph_comms_transfer::{CallId, HoldMusic, Transfer};
 use graph_comms_transport::GraphCommsClient;
 
-use crate::error::{FlowError, Result};
+use crate::error::{Error, Result};
 use crate::reconcile::{reconcile_handle, ReconcileOptions};
 
 /// How long each bounded step of a [`Consultation`] may take.
@@ -368,9 +368,9 @@ impl Consultation {
     /// answered, with the consultation call's id, and decides whether to transfer.
     ///
     /// # Errors
-    /// [`FlowError::Action`] when Graph refuses to put the caller on hold or to place the
-    /// consultation call (the hold is stopped again first), [`FlowError::Track`] when the
-    /// transfer cannot be tracked (it is not sent), [`FlowError::Graph`] when a timed-out transfer
+    /// [`Error::Action`] when Graph refuses to put the caller on hold or to place the
+    /// consultation call (the hold is stopped again first), [`Error::Track`] when the
+    /// transfer cannot be tracked (it is not sent), [`Error::Graph`] when a timed-out transfer
     /// cannot be reconciled. Once the consultation call is placed, every other failure is a
     /// [`ConsultOutcome::RolledBack`].
     pub async fn run_with<F, Fut>(
@@ -395,7 +395,7 @@ impl Consultation {
         client
             .start_hold_music(&call_id, &self.participant_id, &self.hold)
             .await
-            .map_err(|source| FlowError::Action {
+            .map_err(|source| Error::Action {
                 action: "startHoldMusic",
                 call_id: call_id.clone(),
                 source,
@@ -414,7 +414,7 @@ impl Consultation {
             Ok(r) => r.value.and_then(|c| c.id),
             Err(source) => {
                 guard.roll_back(&mut on_step, None).await;
-                return Err(FlowError::Action {
+                return Err(Error::Action {
                     action: "create call",
                     call_id: call_id.clone(),
                     source,
@@ -423,7 +423,7 @@ impl Consultation {
         };
         let Some(consult_id) = placed else {
             guard.roll_back(&mut on_step, None).await;
-            return Err(FlowError::NoCallId);
+            return Err(Error::NoCallId);
         };
         guard.consultation = Some(consult_id.clone());
         on_step(ConsultStep::ConsultationPlaced {
@@ -479,7 +479,7 @@ impl Consultation {
             Ok(id) => id,
             Err(e) => {
                 guard.roll_back(&mut on_step, Some(&target)).await;
-                return Err(FlowError::BadCallId {
+                return Err(Error::BadCallId {
                     call_id: consult_id,
                     reason: e.to_string(),
                 });
@@ -495,7 +495,7 @@ impl Consultation {
             Ok(h) => h,
             Err(source) => {
                 guard.roll_back(&mut on_step, Some(&target)).await;
-                return Err(FlowError::Track {
+                return Err(Error::Track {
                     call_id: call_id.clone(),
                     source,
                 });

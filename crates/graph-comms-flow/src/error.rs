@@ -3,7 +3,7 @@
 /// Everything that can go wrong while reconciling, polling or consulting.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FlowError {
+pub enum Error {
     /// Reading the call from Graph failed (other than 404, which is an answer: the call is gone).
     #[error("GET /communications/calls/{call_id:?}: {source}")]
     Graph {
@@ -43,9 +43,13 @@ pub enum FlowError {
         call_id: String,
         /// The tracker's error.
         #[source]
-        source: graph_comms_notify::NotifyError,
+        source: graph_comms_notify::Error,
     },
 }
 
-/// `Result` with [`FlowError`].
-pub type Result<T, E = FlowError> = std::result::Result<T, E>;
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The former name of [`Error`], kept while other branches move to the new one.
+#[doc(hidden)]
+pub type FlowError = Error;

@@ -15,7 +15,9 @@ pub mod reconcile;
 pub use consult::{
     ConsultOptions, ConsultOutcome, ConsultStep, Consultation, Proceed, RollbackReason,
 };
-pub use error::{FlowError, Result};
+#[doc(hidden)]
+pub use error::FlowError;
+pub use error::{Error, Result};
 pub use reconcile::{
     poll, read_call, reconcile, reconcile_handle, settle, CallReading, ReconcileOptions,
 };

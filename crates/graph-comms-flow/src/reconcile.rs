@@ -24,7 +24,7 @@ use graph_comms_notify::{TransferHandle, TransferOutcome, TransferProgress};
 use graph_comms_transport::{Error as ClientError, GraphCommsClient};
 use tokio::time::Instant;
 
-use crate::error::{FlowError, Result};
+use crate::error::{Error, Result};
 
 /// The sub-code of a completed transfer (`GracefulTransferCompleted`).
 const TRANSFER_COMPLETED: i64 = 7015;
@@ -177,7 +177,7 @@ async fn get(client: &GraphCommsClient, call_id: &str) -> Result<Option<Call>> {
     match client.get_call(call_id).await {
         Ok(call) => Ok(Some(call)),
         Err(ClientError::NotFound(_)) => Ok(None),
-        Err(source) => Err(FlowError::Graph {
+        Err(source) => Err(Error::Graph {
             call_id: call_id.to_owned(),
             source,
         }),
@@ -188,7 +188,7 @@ async fn get(client: &GraphCommsClient, call_id: &str) -> Result<Option<Call>> {
 /// outcome (`accepted`: whether `transferAccepted` was seen). See the [module](self) table.
 ///
 /// # Errors
-/// [`FlowError::Graph`] when the call cannot be read (other than 404).
+/// [`Error::Graph`] when the call cannot be read (other than 404).
 pub async fn reconcile(
     client: &GraphCommsClient,
     call_id: &str,

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use graph_comms_flow::{poll, reconcile, reconcile_handle, settle, FlowError, ReconcileOptions};
+use graph_comms_flow::{poll, reconcile, reconcile_handle, settle, Error, ReconcileOptions};
 use graph_comms_model::CallState;
 use graph_comms_notify::{
     EventKind, NotificationEvent, TrackerConfig, TransferOutcome, TransferProgress, TransferTracker,
@@ -178,7 +178,7 @@ async fn errors_other_than_404_are_reported() {
     let err = reconcile(&client, CALL, false, &fast())
         .await
         .expect_err("403 is an error");
-    assert!(matches!(err, FlowError::Graph { ref call_id, .. } if call_id == CALL));
+    assert!(matches!(err, Error::Graph { ref call_id, .. } if call_id == CALL));
     assert!(err.to_string().contains("forbidden"), "{err}");
 }
 

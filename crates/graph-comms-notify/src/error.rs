@@ -7,7 +7,7 @@
 /// as [`EventKind::Other`](crate::EventKind::Other) instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum NotifyError {
+pub enum Error {
     /// The body is not JSON, not a JSON object, or its `value` is not an array of objects.
     #[error("invalid commsNotifications body at line {line}, column {column}: {message}")]
     InvalidBody {
@@ -39,21 +39,34 @@ pub enum NotifyError {
         /// The configured limit.
         limit: usize,
     },
+    /// The shared transfer store failed: it could not be reached, or it answered something this
+    /// crate cannot read.
+    #[error("transfer store: {operation}: {message}")]
+    Store {
+        /// What was asked of the store (`register`, `append`, `log`, `record outcome`, ...).
+        operation: &'static str,
+        /// What went wrong (from the store's client; escaped where it quotes data).
+        message: String,
+    },
 }
 
-/// `Result` with [`NotifyError`].
-pub type Result<T, E = NotifyError> = std::result::Result<T, E>;
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl NotifyError {
-    /// Converts a `serde_json` error into [`NotifyError::InvalidBody`], keeping line and column.
+impl Error {
+    /// Converts a `serde_json` error into [`Error::InvalidBody`], keeping line and column.
     pub(crate) fn from_json(e: &serde_json::Error) -> Self {
         let full = e.to_string();
         let suffix = format!(" at line {} column {}", e.line(), e.column());
         let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
-        NotifyError::InvalidBody {
+        Error::InvalidBody {
             line: e.line().max(1),
             column: e.column().max(1),
             message,
         }
     }
 }
+
+/// The former name of [`Error`], kept while other branches move to the new one.
+#[doc(hidden)]
+pub type NotifyError = Error;

@@ -2,9 +2,9 @@
 
 use graph_comms_model::routing::{self, RoutingCode, RoutingData, RoutingNotification};
 use graph_comms_model::{CallState, ChangeType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::error::{NotifyError, Result};
+use crate::error::{Error, Result};
 use crate::explain::explain_subcode;
 
 /// Decodes a `commsNotifications` body into one [`NotificationEvent`] per notification.
@@ -15,8 +15,8 @@ use crate::explain::explain_subcode;
 /// [`EventKind::Other`], never as an error.
 ///
 /// # Errors
-/// [`NotifyError::InvalidBody`] (with line and column) when the body is not JSON, not an object,
-/// or its `value` is not an array of objects; [`NotifyError::MissingValue`] when it has no `value`.
+/// [`Error::InvalidBody`] (with line and column) when the body is not JSON, not an object,
+/// or its `value` is not an array of objects; [`Error::MissingValue`] when it has no `value`.
 ///
 /// ```
 /// use graph_comms_notify::{decode, EventKind};
@@ -28,11 +28,11 @@ use crate::explain::explain_subcode;
 /// let events = decode(body)?;
 /// assert_eq!(events[0].call_id.as_deref(), Some("341a0500-d4bf-4224-8b19-1581168d328b"));
 /// assert!(matches!(events[0].kind, EventKind::Failed { code: 500, subcode: Some(7000), .. }));
-/// # Ok::<(), graph_comms_notify::NotifyError>(())
+/// # Ok::<(), graph_comms_notify::Error>(())
 /// ```
 pub fn decode(body: &[u8]) -> Result<Vec<NotificationEvent>> {
-    let batch = routing::from_slice(body).map_err(|e| NotifyError::from_json(&e))?;
-    let value = batch.value.ok_or(NotifyError::MissingValue)?;
+    let batch = routing::from_slice(body).map_err(|e| Error::from_json(&e))?;
+    let value = batch.value.ok_or(Error::MissingValue)?;
     Ok(value
         .iter()
         .map(|n| {
@@ -233,7 +233,7 @@ fn resource_path<'n>(n: &'n RoutingNotification<'_>) -> Option<(&'n str, &'n str
 ///
 /// Serialized (with serde) as an object tagged by `event`, whose values are the
 /// [`name`](EventKind::name)s: `{"event":"transferFailed","code":500,...}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "event")]
 #[non_exhaustive]
 pub enum EventKind {
@@ -311,7 +311,7 @@ impl EventKind {
 }
 
 /// What a notification's `resourceData` held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum ResourceShape {
@@ -327,8 +327,10 @@ pub enum ResourceShape {
 
 /// One notification of a `commsNotifications` batch, decoded and classified.
 ///
-/// All strings are owned, so an event can be kept, sent to another task or buffered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// All strings are owned, so an event can be kept, sent to another task or buffered; it is plain
+/// data (serde, camelCase keys), so a shared store can keep it in a transfer's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct NotificationEvent {
     /// The call id, from `resourceUrl` (`/communications/calls/{id}…` or `/app/calls/{id}…`), else
@@ -567,9 +569,8 @@ mod tests {
 
     #[test]
     fn missing_value_and_bad_json_are_errors() {
-        assert_eq!(decode(b"{}"), Err(NotifyError::MissingValue));
-        let Err(NotifyError::InvalidBody { line, column, .. }) = decode(b"{\n  \"value\": [,]}")
-        else {
+        assert_eq!(decode(b"{}"), Err(Error::MissingValue));
+        let Err(Error::InvalidBody { line, column, .. }) = decode(b"{\n  \"value\": [,]}") else {
             panic!("expected InvalidBody");
         };
         assert_eq!((line, column), (2, 13));

@@ -164,7 +164,7 @@ impl TransferHandle {
     ///     EventKind, NotificationEvent, TransferOutcome, TransferProgress, TransferTracker,
     /// };
     ///
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), graph_comms_notify::NotifyError> {
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), graph_comms_notify::Error> {
     /// let tracker = TransferTracker::default();
     /// let handle = tracker.track("call-1")?;
     /// let mut progress = handle.progress();

@@ -6,7 +6,7 @@ use graph_comms_model::{
     Modality, ResourceData,
 };
 
-use crate::error::{NotifyError, Result};
+use crate::error::{Error, Result};
 use crate::event::NotificationEvent;
 
 /// A call Graph offers the bot: the notification of state `incoming` (`changeType: created`)
@@ -31,7 +31,7 @@ use crate::event::NotificationEvent;
 /// // The call is itself the result of a transfer: who transferred it.
 /// let transferor = call.transferor().and_then(|t| t.user.as_ref()).and_then(|u| u.id.as_deref());
 /// assert_eq!(transferor, Some("751f6800-3180-414d-bd94-333364659951"));
-/// # Ok::<(), graph_comms_notify::NotifyError>(())
+/// # Ok::<(), graph_comms_notify::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -122,12 +122,12 @@ impl IncomingCall {
 /// skipped).
 ///
 /// # Errors
-/// [`NotifyError::InvalidBody`] when the body is not a `commsNotifications` object (with line and
-/// column); [`NotifyError::MissingValue`] without `value`.
+/// [`Error::InvalidBody`] when the body is not a `commsNotifications` object (with line and
+/// column); [`Error::MissingValue`] without `value`.
 pub fn incoming_calls(body: &[u8]) -> Result<Vec<IncomingCall>> {
     let batch: CommsNotifications =
-        serde_json::from_slice(body).map_err(|e| NotifyError::from_json(&e))?;
-    let value = batch.value.ok_or(NotifyError::MissingValue)?;
+        serde_json::from_slice(body).map_err(|e| Error::from_json(&e))?;
+    let value = batch.value.ok_or(Error::MissingValue)?;
     Ok(value
         .iter()
         .filter_map(|n| {

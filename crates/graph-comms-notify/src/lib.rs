@@ -18,7 +18,12 @@
 //!   [`ProgressStream`] for UIs; [`TransferTracker::apply_for_tenant`] feeds it events. It copes
 //!   with early, batched, reordered, duplicated and late deliveries, compares call ids as Graph
 //!   means them ([`normalize_call_id`]), binds each transfer to one tenant, and its memory is
-//!   bounded. Its state lives behind the [`TransferStore`] trait ([`MemoryStore`] by default).
+//!   bounded. Its state lives behind the [`TransferStore`] trait ([`MemoryStore`] by default):
+//!   the hot path is synchronous and in memory.
+//! - [`SharedTracker`] is the same state machine for a fleet of bot instances, over the async
+//!   [`SharedStore`] trait: [`MemorySharedStore`] in memory, `RedisStore` on Redis (the `redis`
+//!   feature). Any instance registers a transfer, records the notifications it receives, and
+//!   waits for the outcome that whichever instance saw the final notification recorded.
 //! - [`explain_subcode`] explains known failure sub-codes.
 //! - [`incoming_calls`] decodes the calls Graph offers the bot ([`IncomingCall`]: caller, callee,
 //!   tenant, `incomingContext` with the transferor), to answer, reject or redirect.
@@ -37,7 +42,7 @@
 //! let events = decode(body)?;
 //! assert_eq!(events[0].kind, EventKind::Completed);
 //! println!("{}", events[0].to_json_line());
-//! # Ok::<(), graph_comms_notify::NotifyError>(())
+//! # Ok::<(), graph_comms_notify::Error>(())
 //! ```
 
 mod config;
@@ -49,11 +54,16 @@ mod incoming;
 mod lifecycle;
 mod machine;
 mod outcome;
+#[cfg(feature = "redis")]
+mod redis_store;
+mod shared;
 mod store;
 mod tracker;
 
 pub use config::{TrackOptions, TrackerConfig};
-pub use error::{NotifyError, Result};
+#[doc(hidden)]
+pub use error::NotifyError;
+pub use error::{Error, Result};
 pub use event::{
     classify, decode, normalize_call_id, EventKind, NotificationEvent, ResourceShape,
     TRANSFER_COMPLETED_SUBCODE,
@@ -65,6 +75,12 @@ pub use lifecycle::{
     CallEnd, CallFollower, CallLifecycle, CallPhase, OperationFollower, OperationPhase,
 };
 pub use outcome::{TransferOutcome, TransferProgress};
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
+pub use shared::{
+    fold_log, unix_ms, Appended, MemorySharedStore, SharedStore, SharedTracker, SharedTransfer,
+    StoreFuture, StoreLimits,
+};
 pub use store::{CallRole, MemoryStore, TransferRecord, TransferStore};
 pub use tracker::{Applied, TrackerStats, TransferTracker};
 

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{NotifyError, Result};
+use crate::error::{Error, Result};
 use crate::outcome::TransferOutcome;
 
 /// Which call of an open transfer a notification is about.
@@ -111,7 +111,7 @@ pub trait TransferStore: Send + fmt::Debug + 'static {
     /// Registers a new open transfer, atomically and exclusively.
     ///
     /// # Errors
-    /// [`NotifyError::AlreadyTracking`] when the call, or the record's consultation call, already
+    /// [`Error::AlreadyTracking`] when the call, or the record's consultation call, already
     /// belongs to a stored transfer.
     fn insert(&mut self, record: TransferRecord) -> Result<()>;
 
@@ -193,13 +193,13 @@ impl MemoryStore {
 impl TransferStore for MemoryStore {
     fn insert(&mut self, record: TransferRecord) -> Result<()> {
         if self.is_taken(&record.call_id) {
-            return Err(NotifyError::AlreadyTracking {
+            return Err(Error::AlreadyTracking {
                 call_id: record.call_id,
             });
         }
         if let Some(consultation) = &record.replaces_call_id {
             if self.is_taken(consultation) || *consultation == record.call_id {
-                return Err(NotifyError::AlreadyTracking {
+                return Err(Error::AlreadyTracking {
                     call_id: consultation.clone(),
                 });
             }

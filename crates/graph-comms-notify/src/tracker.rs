@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use crate::config::{TrackOptions, TrackerConfig};
-use crate::error::{NotifyError, Result};
+use crate::error::{Error, Result};
 use crate::event::{normalize_call_id, NotificationEvent};
 use crate::handle::{Slot, TransferHandle};
 use crate::machine::{apply_to_consultation, apply_to_transfer, is_relevant, Step};
@@ -100,7 +100,7 @@ pub struct TrackerStats {
 ///   replayed by `track`; after that they are counted ([`TrackerStats::untracked`]) and dropped;
 /// - `transferAccepted` may come before `transferring`, or not at all; progress only moves forward;
 /// - duplicates change nothing;
-/// - one open transfer per call ([`NotifyError::AlreadyTracking`]); late or repeated events of an
+/// - one open transfer per call ([`Error::AlreadyTracking`]); late or repeated events of an
 ///   ended attempt never resolve the next one (see [`TrackerConfig::late_window`]);
 /// - a consultative transfer ([`TrackOptions::consultative`]) also reports its consultation call's
 ///   end;
@@ -112,7 +112,7 @@ pub struct TrackerStats {
 /// ```
 /// use graph_comms_notify::{decode, TransferOutcome, TransferTracker};
 ///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), graph_comms_notify::NotifyError> {
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), graph_comms_notify::Error> {
 /// let tracker = TransferTracker::default();
 /// let handle = tracker.track("341a0500-d4bf-4224-8b19-1581168d328b")?;
 /// let body = br#"{"value":[{"changeType":"deleted",
@@ -289,8 +289,8 @@ impl TransferTracker {
     /// forgets that one.
     ///
     /// # Errors
-    /// [`NotifyError::EmptyCallId`]; [`NotifyError::AlreadyTracking`] when a transfer of this call
-    /// is open; [`NotifyError::TrackerFull`] at [`TrackerConfig::max_open`].
+    /// [`Error::EmptyCallId`]; [`Error::AlreadyTracking`] when a transfer of this call
+    /// is open; [`Error::TrackerFull`] at [`TrackerConfig::max_open`].
     pub fn track_with(
         &self,
         call_id: impl Into<String>,
@@ -298,7 +298,7 @@ impl TransferTracker {
     ) -> Result<TransferHandle> {
         let call_id = call_id.into();
         if call_id.is_empty() || options.replaces_call_id.as_deref() == Some("") {
-            return Err(NotifyError::EmptyCallId);
+            return Err(Error::EmptyCallId);
         }
         let key = normalize_call_id(&call_id).into_owned();
         let replaces = options
@@ -323,7 +323,7 @@ impl TransferTracker {
             core.make_room_for_followed(config, now);
         }
         if core.store.len() >= config.max_open {
-            return Err(NotifyError::TrackerFull {
+            return Err(Error::TrackerFull {
                 limit: config.max_open,
             });
         }
@@ -334,11 +334,9 @@ impl TransferTracker {
         record.followed = options.followed;
         core.store.insert(record).map_err(|e| match e {
             // Report the id as the caller spelled it.
-            NotifyError::AlreadyTracking { call_id: taken } if taken == key => {
-                NotifyError::AlreadyTracking {
-                    call_id: call_id.clone(),
-                }
-            }
+            Error::AlreadyTracking { call_id: taken } if taken == key => Error::AlreadyTracking {
+                call_id: call_id.clone(),
+            },
             other => other,
         })?;
         core.next_attempt += 1;

@@ -410,8 +410,8 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         match decode(&bytes) {
-            Ok(_) | Err(graph_comms_notify::NotifyError::MissingValue) => {}
-            Err(graph_comms_notify::NotifyError::InvalidBody { line, column, .. }) => {
+            Ok(_) | Err(graph_comms_notify::Error::MissingValue) => {}
+            Err(graph_comms_notify::Error::InvalidBody { line, column, .. }) => {
                 prop_assert!(line >= 1 && column >= 1);
             }
             Err(other) => prop_assert!(false, "unexpected error {other}"),

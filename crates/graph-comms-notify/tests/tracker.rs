@@ -12,7 +12,7 @@ macro_rules! cases {
 
         use crate::common::*;
         use graph_comms_notify::{
-            Applied, NotifyError, TrackOptions, TrackerConfig, TransferOutcome, TransferProgress,
+            Applied, Error, TrackOptions, TrackerConfig, TransferOutcome, TransferProgress,
             TransferTracker,
         };
 
@@ -149,7 +149,7 @@ macro_rules! cases {
             let first = tracker.track(CALL).expect("tracks");
             assert_eq!(
                 tracker.track(CALL).map(|_| ()),
-                Err(NotifyError::AlreadyTracking {
+                Err(Error::AlreadyTracking {
                     call_id: CALL.into()
                 })
             );
@@ -194,7 +194,7 @@ macro_rules! cases {
                 .expect("tracks");
             assert_eq!(
                 tracker.track(consult).map(|_| ()),
-                Err(NotifyError::AlreadyTracking {
+                Err(Error::AlreadyTracking {
                     call_id: consult.into()
                 })
             );
@@ -377,7 +377,7 @@ macro_rules! cases {
                 .collect();
             assert_eq!(
                 tracker.track("one-too-many").map(|_| ()),
-                Err(NotifyError::TrackerFull { limit: 1000 })
+                Err(Error::TrackerFull { limit: 1000 })
             );
             drop(handles);
             assert_eq!(tracker.stats().open, 0);
@@ -386,7 +386,7 @@ macro_rules! cases {
         #[test]
         fn empty_call_ids_are_rejected() {
             let tracker = new_tracker(TrackerConfig::default());
-            assert_eq!(tracker.track("").map(|_| ()), Err(NotifyError::EmptyCallId));
+            assert_eq!(tracker.track("").map(|_| ()), Err(Error::EmptyCallId));
         }
 
         /// A store that counts its calls, delegating to the in-memory one.
@@ -477,7 +477,7 @@ macro_rules! cases {
             send::<graph_comms_notify::ProgressStream>();
             send_sync::<graph_comms_notify::NotificationEvent>();
             send_sync::<TransferOutcome>();
-            send_sync::<NotifyError>();
+            send_sync::<Error>();
         }
     };
 }

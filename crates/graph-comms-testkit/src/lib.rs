@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 mod paired;
+mod redis;
 pub use paired::{paired_ratio, PairedRatio};
+pub use redis::RedisServer;
 
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {

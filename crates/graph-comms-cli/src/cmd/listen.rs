@@ -18,7 +18,15 @@
 //! applied and are logged on stderr. At most `--max-open` transfers are followed at once (the
 //! oldest is timed out first).
 //!
-//! Rejected callbacks are logged on stderr (with `-v`). Exit 3 when the address cannot be bound.
+//! With `--store redis://HOST:PORT[/DB]`, every instance of a fleet also records each transfer
+//! event it receives in the shared store before answering Graph (a store failure is answered
+//! `503`, so Graph redelivers), and registers the transfers it starts following there (at most
+//! `--max-open` of them open at once, per instance), so that any instance, `transfer --wait
+//! --store` or `track` learns the outcome whichever instance received the final notification.
+//! What it prints is unchanged.
+//!
+//! Rejected callbacks are logged on stderr (with `-v`). Exit 3 when the address cannot be bound
+//! or the store cannot be reached.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -72,6 +80,10 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_open: u64,
+    /// Record every transfer event in this shared store too, for a fleet of instances:
+    /// redis://HOST:PORT[/DB].
+    #[arg(long, value_name = "URL", env = "GRAPH_COMMS_STORE")]
+    store: Option<String>,
 }
 
 /// Runs `graph-comms listen`.
@@ -95,6 +107,13 @@ async fn listen(args: Args) -> ExitCode {
         .with_timeout(Duration::from_secs(args.transfer_timeout))
         .with_max_followed(usize::try_from(args.max_open).unwrap_or(usize::MAX));
     let late_window = config.late_result_window;
+    let shared = match &args.store {
+        Some(url) => match crate::cmd::store::open(url, config.clone()).await {
+            Ok(shared) => Some(shared.following(true)),
+            Err(e) => return fail(NOT_ACCEPTED, e),
+        },
+        None => None,
+    };
     let tracker = TransferTracker::new(config);
     let followed = Arc::new(Followed {
         tracker: tracker.clone(),
@@ -105,7 +124,10 @@ async fn listen(args: Args) -> ExitCode {
     let receiver = match Receiver::builder(auth)
         .path(args.path)
         .tracker(tracker)
-        .handler(move |delivery: &Delivery<'_>| on_delivery.deliver(delivery))
+        .handler(move |delivery: &Delivery<'_>| {
+            crate::cmd::store::queue(delivery);
+            on_delivery.deliver(delivery);
+        })
         .build()
     {
         Ok(receiver) => receiver,
@@ -137,7 +159,11 @@ async fn listen(args: Args) -> ExitCode {
             followed.report_finished(None);
         }
     });
-    match graph_comms_receiver::serve(listener, receiver.router(), Default::default()).await {
+    let router = match shared {
+        Some(shared) => crate::cmd::store::recording(receiver.router(), shared),
+        None => receiver.router(),
+    };
+    match graph_comms_receiver::serve(listener, router, Default::default()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(NOT_ACCEPTED, e),
     }
@@ -275,7 +301,7 @@ impl Followed {
 
 /// One JSON line for a finished transfer, keys in a fixed order; `inferred` and `late` only when
 /// true.
-fn outcome_line(call_id: &str, outcome: &TransferOutcome) -> String {
+pub(crate) fn outcome_line(call_id: &str, outcome: &TransferOutcome) -> String {
     let json = |v: serde_json::Value| v.to_string();
     let mut line = format!(
         "{{\"callId\":{},\"outcome\":{},\"resultCode\":{},\"resultSubcode\":{},\"resultMessage\":{},\"replacesContext\":{},\"explanation\":{}",

@@ -8,6 +8,8 @@ pub(crate) mod emulate;
 pub(crate) mod graph;
 pub(crate) mod listen;
 pub(crate) mod notify;
+pub(crate) mod store;
+pub(crate) mod track;
 pub(crate) mod transfer;
 pub(crate) mod validate;
 pub(crate) mod wait;

@@ -37,6 +37,7 @@ Examples:
   graph-comms transfer --call-id ID --to-user USER --transferee-user U2 --transferee-participant P
   graph-comms transfer --call-id ID --to-user USER --wait --listen 0.0.0.0:3978 --app-id APP
   graph-comms transfer --call-id ID --to-user USER --wait --poll 2 --timeout 60
+  graph-comms transfer --call-id ID --to-user USER --wait --store redis://127.0.0.1:6379
   graph-comms transfer --call-id ID --to-user USER --consult --wait --listen 0.0.0.0:3978 \\
     --app-id APP --callback-uri https://bot.contoso.com/api/calls")]
 #[command(group(
@@ -44,7 +45,7 @@ Examples:
         .required(true)
         .args(["to_user", "to_phone", "to_application", "to_application_instance"])
 ))]
-#[command(group(clap::ArgGroup::new("follow").args(["listen", "poll"])))]
+#[command(group(clap::ArgGroup::new("follow").args(["listen", "poll", "store"])))]
 pub(crate) struct Args {
     /// The id of the call to transfer.
     #[arg(long, value_name = "ID")]
@@ -107,6 +108,11 @@ pub(crate) struct Args {
     #[arg(long, value_name = "SECONDS", requires = "wait", conflicts_with = "listen",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) poll: Option<u64>,
+    /// With --wait: register the transfer in this shared store, send it, and wait for the outcome
+    /// that any instance of the fleet (`listen --store`) records: redis://HOST:PORT[/DB]. Needs
+    /// neither --listen nor --app-id.
+    #[arg(long, value_name = "URL", requires = "wait")]
+    pub(crate) store: Option<String>,
     /// With --wait: seconds to wait for the outcome.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub(crate) timeout: u64,

@@ -34,6 +34,9 @@ pub(crate) async fn send_and_wait(args: &Args) -> Result<ExitCode, Failure> {
     if let Some(seconds) = args.poll {
         return send_and_poll(args, seconds).await;
     }
+    if let Some(url) = &args.store {
+        return send_and_wait_on_store(args, url).await;
+    }
     let (Some(addr), Some(app_id)) = (args.listen, args.app_id.as_deref()) else {
         return Err(Failure::not_accepted(
             "--wait needs --listen and --app-id, or --poll",
@@ -114,6 +117,41 @@ pub(crate) async fn send_and_wait(args: &Args) -> Result<ExitCode, Failure> {
         }
     }
     server.abort();
+    Ok(finish(&outcome, args.json))
+}
+
+/// `--store`: register the transfer in the shared store, send it, wait on the store for the
+/// outcome any instance records (at the deadline, `TimedOut` is recorded unless one was).
+async fn send_and_wait_on_store(args: &Args, url: &str) -> Result<ExitCode, Failure> {
+    let prepared = prepare(args)?;
+    let client = client(args, &prepared.base)?;
+    let timeout = Duration::from_secs(args.timeout);
+    let tracker = crate::cmd::store::open(url, TrackerConfig::default().with_timeout(timeout))
+        .await
+        .map_err(Failure::not_accepted)?;
+    let mut options = TrackOptions::default();
+    if let Some(replaces) = &args.replaces {
+        options = TrackOptions::consultative(replaces.clone());
+    }
+    let deadline = crate::cmd::store::register(&tracker, &prepared.call_id, options, timeout)
+        .await
+        .map_err(Failure::not_accepted)?;
+    let accepted = client
+        .transfer(&prepared.call_id, &prepared.body)
+        .await
+        .map_err(|e| super::transfer::not_accepted(&e))?;
+    print_warnings(&prepared.warnings);
+    if args.json {
+        println!("{}", accepted_json(&accepted));
+    } else {
+        eprintln!(
+            "202 Accepted (request-id {}); waiting for the outcome in the store",
+            accepted.request_id.as_deref().unwrap_or("-"),
+        );
+    }
+    let outcome = crate::cmd::store::wait(&tracker, &prepared.call_id, deadline)
+        .await
+        .map_err(Failure::not_accepted)?;
     Ok(finish(&outcome, args.json))
 }
 

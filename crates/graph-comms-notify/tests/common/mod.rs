@@ -147,13 +147,13 @@ impl graph_comms_notify::TransferStore for JsonStore {
         let taken =
             |s: &Self, id: &str| s.records.contains_key(id) || s.consultations.contains_key(id);
         if taken(self, &record.call_id) {
-            return Err(graph_comms_notify::NotifyError::AlreadyTracking {
+            return Err(graph_comms_notify::Error::AlreadyTracking {
                 call_id: record.call_id,
             });
         }
         if let Some(consultation) = &record.replaces_call_id {
             if taken(self, consultation) || *consultation == record.call_id {
-                return Err(graph_comms_notify::NotifyError::AlreadyTracking {
+                return Err(graph_comms_notify::Error::AlreadyTracking {
                     call_id: consultation.clone(),
                 });
             }
