@@ -7,6 +7,12 @@
 //!   ingest vs a bare axum handler), whose own summaries are copied into the report.
 //! - `msgraph-sdk` from PyPI, installed into `target/bench-venv`, timed by `xtask/bench/msgraph_sdk.py`
 //!   on the corpus notifications and the spec's example-5 transfer body.
+//!
+//! Adding a goal row for another bench takes two lines: the bench in [`CRITERION`] (it may print
+//! `graph_comms_testkit::paired_ratio` lines after criterion, or be criterion alone), and its
+//! ratio in [`GOALS`] (`Goal::ratio(what, numerator id, denominator id, goal)`): a paired ratio
+//! printed under the numerator's id is taken first, else the two criterion medians are divided.
+//! An absolute limit on one criterion median is one line of [`LIMITS`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +25,7 @@ const CRITERION: &[(&str, &str)] = &[
     ("graph-comms-notify", "notify"),
     ("graph-comms-notify", "corpus"),
     ("graph-comms-transfer", "transfer"),
+    ("graph-comms-transfer", "call_control"),
 ];
 
 /// Benchmarks that measure paired runs themselves and print their summary.
@@ -55,37 +62,37 @@ struct Goal {
     goal: f64,
 }
 
+impl Goal {
+    /// A goal row: `numerator / denominator <= goal`, by criterion id (a paired ratio printed
+    /// under the numerator's id is taken first).
+    const fn ratio(
+        what: &'static str,
+        numerator: &'static str,
+        denominator: &'static str,
+        goal: f64,
+    ) -> Self {
+        Goal {
+            what,
+            numerator,
+            denominator,
+            goal,
+        }
+    }
+}
+
+/// The goal rows, in the report's order. The denominator of a paired-only ratio is `"(paired)"`.
+#[rustfmt::skip]
 const GOALS: &[Goal] = &[
-    Goal {
-        what: "routing-only decode vs serde_json validate-only (spec notifications)",
-        numerator: "decode_spec_notifications/routing/borrowed",
-        denominator: "decode_spec_notifications/limit/IgnoredAny",
-        goal: 1.5,
-    },
-    Goal {
-        what: "lossless model decode vs serde_json validate-only (spec notifications)",
-        numerator: "decode_spec_notifications/lossless/CommsNotifications",
-        denominator: "decode_spec_notifications/limit/IgnoredAny",
-        goal: 5.0,
-    },
-    Goal {
-        what: "decode + classify vs serde_json validate-only (corpus notifications)",
-        numerator: "corpus_notifications/decode_classify",
-        denominator: "corpus_notifications/ignored_any",
-        goal: 1.5,
-    },
-    Goal {
-        what: "lossless model decode vs serde_json validate-only (corpus notifications)",
-        numerator: "corpus_notifications/lossless_model",
-        denominator: "corpus_notifications/ignored_any",
-        goal: 5.0,
-    },
-    Goal {
-        what: "transfer build + validate + serialize vs serde_json::to_vec alone (example 5)",
-        numerator: "transfer_example5/build_validate_serialize",
-        denominator: "transfer_example5/serde_json_to_vec_only",
-        goal: 2.0,
-    },
+    Goal::ratio("routing-only decode vs serde_json validate-only (spec notifications)", "decode_spec_notifications/routing/borrowed", "decode_spec_notifications/limit/IgnoredAny", 1.5),
+    Goal::ratio("lossless model decode vs serde_json validate-only (spec notifications)", "decode_spec_notifications/lossless/CommsNotifications", "decode_spec_notifications/limit/IgnoredAny", 5.0),
+    Goal::ratio("decode + classify vs serde_json validate-only (corpus notifications)", "corpus_notifications/decode_classify", "corpus_notifications/ignored_any", 1.5),
+    Goal::ratio("lossless model decode vs serde_json validate-only (corpus notifications)", "corpus_notifications/lossless_model", "corpus_notifications/ignored_any", 5.0),
+    Goal::ratio("transfer build + validate + serialize vs serde_json::to_vec alone (example 5)", "transfer_example5/build_validate_serialize", "transfer_example5/serde_json_to_vec_only", 2.0),
+    Goal::ratio("answer: build + validate + serialize vs serde_json::to_vec alone", "call_control/answer/build_validate_serialize", "call_control/answer/serde_json_to_vec_only", 2.0),
+    Goal::ratio("reject: build + validate + serialize vs serde_json::to_vec alone", "call_control/reject/build_validate_serialize", "call_control/reject/serde_json_to_vec_only", 2.5),
+    Goal::ratio("redirect: build + validate + serialize vs serde_json::to_vec alone", "call_control/redirect/build_validate_serialize", "call_control/redirect/serde_json_to_vec_only", 3.0),
+    Goal::ratio("create call: build + validate + serialize vs serde_json::to_vec alone", "call_control/create_call/build_validate_serialize", "call_control/create_call/serde_json_to_vec_only", 3.0),
+    Goal::ratio("tracker: a final after TimedOut (late result) vs a final in time, track to final, 100 000 open", "notify_tracker/late_result_with_100k_open", "(paired)", 2.0),
 ];
 
 /// Absolute goals: (what, criterion id, limit in nanoseconds).

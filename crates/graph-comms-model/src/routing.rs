@@ -4,8 +4,12 @@
 //! The lossless model types keep every field of a notification. Most of a bot's work, though, only
 //! needs to know *which call* a notification is about and *what happened*: `resourceUrl` (or the
 //! legacy `resource`), `changeType`, and from `resourceData` the call `state`, `resultInfo`,
-//! `terminationReason` and `replacesContext`. This module reads exactly those and skips everything
-//! else with [`serde::de::IgnoredAny`], so it costs little more than validating the JSON.
+//! `terminationReason` and `replacesContext` (and an operation's `status` and `@odata.type`). This
+//! module reads exactly those and skips everything else, in one pass over the bytes that checks
+//! the JSON as serde_json's validate-only pass ([`serde::de::IgnoredAny`]) does, so it costs
+//! little more than validating the JSON. Nearly every body needs nothing more; the rest
+//! (escaped keys, unusual numbers, every error) go through serde's visitors, which give the same
+//! result or the error with its line and column.
 //!
 //! Strings borrow from the input ([`Cow::Borrowed`]) unless the JSON escapes force a copy.
 //!
@@ -37,6 +41,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+mod scan;
+
 /// Decodes a `commsNotifications` body from bytes.
 ///
 /// The whole body must be UTF-8 (JSON is): the members this decode skips are not read, so it checks
@@ -57,6 +63,16 @@ pub fn from_slice(body: &[u8]) -> Result<RoutingBatch<'_>, serde_json::Error> {
 /// # Errors
 /// As [`from_slice`].
 pub fn from_str(body: &str) -> Result<RoutingBatch<'_>, serde_json::Error> {
+    // One pass over the bytes answers nearly every body; the serde visitors below decide the
+    // rest (escaped keys, unusual numbers, and every error, with its line and column).
+    if let Some(batch) = scan::batch(body) {
+        return Ok(batch);
+    }
+    from_str_visitors(body)
+}
+
+/// [`from_str`] through serde's visitors alone (the reference the fast path is tested against).
+fn from_str_visitors(body: &str) -> Result<RoutingBatch<'_>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(body);
     let batch = <RoutingBatch<'_> as de::Deserialize>::deserialize(&mut de)?;
     de.end()?;
@@ -172,6 +188,8 @@ pub fn call_path(url: &str) -> Option<(&str, &str)> {
 /// The shape of a notification's `resourceData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
+// An object is the common case: boxing it would allocate once per notification.
+#[allow(clippy::large_enum_variant)]
 pub enum RoutingData<'a> {
     /// No `resourceData` member, or `null`.
     #[default]
@@ -187,6 +205,7 @@ pub enum RoutingData<'a> {
 
 /// The routing fields of a `resourceData` object.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RoutingCall<'a> {
     /// The call `state` (`establishing`, `established`, `transferring`, `transferAccepted`,
     /// `terminated`, …), as given.
@@ -197,6 +216,10 @@ pub struct RoutingCall<'a> {
     pub termination_reason: Option<Cow<'a, str>>,
     /// `replacesContext`, sent with a failed consultative transfer.
     pub replaces_context: Option<Cow<'a, str>>,
+    /// `status`, on an operation (`commsOperation`: `running`, `completed`, `failed`).
+    pub status: Option<Cow<'a, str>>,
+    /// `@odata.type` (e.g. `#microsoft.graph.commsOperation`), as given.
+    pub odata_type: Option<Cow<'a, str>>,
 }
 
 /// The routing fields of a `resultInfo` object.
@@ -259,8 +282,80 @@ impl RoutingCode<'_> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Deserialization: hand-written visitors so that strings borrow, unknown members are skipped
-// with IgnoredAny, and member values of an unexpected type never fail.
+// Deserialization through serde's visitors: strings borrow, unknown members are skipped with
+// IgnoredAny, and member values of an unexpected type never fail. The fast path (`scan`) gives
+// the same results; these visitors decide every body it defers.
+
+/// Reads the routed members of an object from `map` into their places and skips every other
+/// member: `"name" => place: Type,` where `Type` is one of the lenient readers below.
+macro_rules! read_members {
+    ($map:ident { $($name:literal => $place:expr, $reader:ty;)+ }) => {
+        while let Some(key) = $map.next_key_seed(FieldSeed(&[$($name),+]))? {
+            match key {
+                $(Some($name) => $place = Lenient::into_value($map.next_value::<$reader>()?),)+
+                _ => {
+                    $map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+    };
+}
+
+/// Visitor methods for the JSON values a lenient reader does not read: each returns `$value`
+/// (after skipping the content of a map or a sequence).
+macro_rules! other_values {
+    ($value:expr; $($kind:ident),+) => {
+        $(other_values!(@one $value; $kind);)+
+    };
+    (@one $value:expr; unit) => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+    (@one $value:expr; str) => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+    (@one $value:expr; map) => {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok($value)
+        }
+    };
+    (@one $value:expr; seq) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($value)
+        }
+    };
+    (@one $value:expr; bool) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+    (@one $value:expr; i64) => {
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+    (@one $value:expr; u64) => {
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+    (@one $value:expr; f64) => {
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
+/// A lenient reader's result, as stored in its place.
+trait Lenient {
+    type Value;
+    fn into_value(self) -> Self::Value;
+}
 
 impl<'de> de::Deserialize<'de> for RoutingBatch<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -272,15 +367,9 @@ impl<'de> de::Deserialize<'de> for RoutingBatch<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut batch = RoutingBatch::default();
-                while let Some(key) = map.next_key_seed(FieldSeed(&["value"]))? {
-                    if key == Some(0) {
-                        batch.value = map
-                            .next_value::<Option<NotificationList<'de>>>()?
-                            .map(|l| l.0);
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
+                read_members!(map {
+                    "value" => batch.value, Option<NotificationList<'de>>;
+                });
                 Ok(batch)
             }
         }
@@ -290,6 +379,13 @@ impl<'de> de::Deserialize<'de> for RoutingBatch<'de> {
 
 /// The `value` array.
 struct NotificationList<'a>(Vec<RoutingNotification<'a>>);
+
+impl<'a> Lenient for Option<NotificationList<'a>> {
+    type Value = Option<Vec<RoutingNotification<'a>>>;
+    fn into_value(self) -> Self::Value {
+        self.map(|l| l.0)
+    }
+}
 
 impl<'de> de::Deserialize<'de> for NotificationList<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -328,19 +424,20 @@ impl<'de> Visitor<'de> for NotificationSeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut n = RoutingNotification::default();
-        const FIELDS: &[&str] = &["changeType", "resourceUrl", "resource", "resourceData"];
-        while let Some(key) = map.next_key_seed(FieldSeed(FIELDS))? {
-            match key {
-                Some(0) => n.change_type = map.next_value::<LenientStr<'de>>()?.0,
-                Some(1) => n.resource_url = map.next_value::<LenientStr<'de>>()?.0,
-                Some(2) => n.resource = map.next_value::<LenientStr<'de>>()?.0,
-                Some(3) => n.resource_data = map.next_value::<RoutingData<'de>>()?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
+        read_members!(map {
+            "changeType" => n.change_type, LenientStr<'de>;
+            "resourceUrl" => n.resource_url, LenientStr<'de>;
+            "resource" => n.resource, LenientStr<'de>;
+            "resourceData" => n.resource_data, RoutingData<'de>;
+        });
         Ok(n)
+    }
+}
+
+impl<'a> Lenient for RoutingData<'a> {
+    type Value = Self;
+    fn into_value(self) -> Self {
+        self
     }
 }
 
@@ -354,27 +451,14 @@ impl<'de> de::Deserialize<'de> for RoutingData<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut call = RoutingCall::default();
-                const FIELDS: &[&str] = &[
-                    "state",
-                    "resultInfo",
-                    "terminationReason",
-                    "replacesContext",
-                ];
-                while let Some(key) = map.next_key_seed(FieldSeed(FIELDS))? {
-                    match key {
-                        Some(0) => call.state = map.next_value::<LenientStr<'de>>()?.0,
-                        Some(1) => call.result_info = map.next_value::<LenientResultInfo<'de>>()?.0,
-                        Some(2) => {
-                            call.termination_reason = map.next_value::<LenientStr<'de>>()?.0;
-                        }
-                        Some(3) => {
-                            call.replaces_context = map.next_value::<LenientStr<'de>>()?.0;
-                        }
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
+                read_members!(map {
+                    "state" => call.state, LenientStr<'de>;
+                    "resultInfo" => call.result_info, LenientResultInfo<'de>;
+                    "terminationReason" => call.termination_reason, LenientStr<'de>;
+                    "replacesContext" => call.replaces_context, LenientStr<'de>;
+                    "status" => call.status, LenientStr<'de>;
+                    "@odata.type" => call.odata_type, LenientStr<'de>;
+                });
                 Ok(RoutingData::Call(call))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -384,52 +468,36 @@ impl<'de> de::Deserialize<'de> for RoutingData<'de> {
                 }
                 Ok(RoutingData::Array(len))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(RoutingData::Absent)
-            }
             fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(RoutingData::Absent)
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(RoutingData::Other)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(RoutingData::Other)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(RoutingData::Other)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(RoutingData::Other)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(RoutingData::Other)
-            }
+            other_values!(RoutingData::Absent; unit);
+            other_values!(RoutingData::Other; bool, i64, u64, f64, str);
         }
         deserializer.deserialize_any(DataVisitor)
     }
 }
 
-/// An object key, looked up in a list of the member names we read: `Some(index)`, or `None` for
+/// An object key, looked up in a list of the member names we read: `Some(name)`, or `None` for
 /// a member we skip. The key is read as raw bytes (escapes resolved, no UTF-8 check, nothing
 /// allocated unless it has escapes): it is only compared with ASCII names, and serde_json's
 /// validate-only pass does not check UTF-8 inside strings either.
 struct FieldSeed(&'static [&'static str]);
 
 impl<'de> DeserializeSeed<'de> for FieldSeed {
-    type Value = Option<usize>;
+    type Value = Option<&'static str>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_bytes(self)
     }
 }
 
 impl<'de> Visitor<'de> for FieldSeed {
-    type Value = Option<usize>;
+    type Value = Option<&'static str>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-        Ok(self.0.iter().position(|name| name.as_bytes() == v))
+        Ok(self.0.iter().find(|name| name.as_bytes() == v).copied())
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         self.visit_bytes(v.as_bytes())
@@ -438,6 +506,13 @@ impl<'de> Visitor<'de> for FieldSeed {
 
 /// A string member that tolerates any JSON value: strings are kept, everything else is `None`.
 struct LenientStr<'a>(Option<Cow<'a, str>>);
+
+impl<'a> Lenient for LenientStr<'a> {
+    type Value = Option<Cow<'a, str>>;
+    fn into_value(self) -> Self::Value {
+        self.0
+    }
+}
 
 impl<'de> de::Deserialize<'de> for LenientStr<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -456,29 +531,7 @@ impl<'de> de::Deserialize<'de> for LenientStr<'de> {
             fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
                 Ok(LenientStr(Some(Cow::Owned(v))))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(LenientStr(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(LenientStr(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(LenientStr(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(LenientStr(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(LenientStr(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(LenientStr(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(LenientStr(None))
-            }
+            other_values!(LenientStr(None); unit, bool, i64, u64, f64, map, seq);
         }
         deserializer.deserialize_any(StrVisitor)
     }
@@ -487,6 +540,13 @@ impl<'de> de::Deserialize<'de> for LenientStr<'de> {
 /// A `resultInfo` member that tolerates any JSON value: objects are read, everything else is
 /// `None`.
 struct LenientResultInfo<'a>(Option<RoutingResultInfo<'a>>);
+
+impl<'a> Lenient for LenientResultInfo<'a> {
+    type Value = Option<RoutingResultInfo<'a>>;
+    fn into_value(self) -> Self::Value {
+        self.0
+    }
+}
 
 impl<'de> de::Deserialize<'de> for LenientResultInfo<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -498,42 +558,15 @@ impl<'de> de::Deserialize<'de> for LenientResultInfo<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut info = RoutingResultInfo::default();
-                const FIELDS: &[&str] = &["code", "subcode", "subCode", "message"];
-                while let Some(key) = map.next_key_seed(FieldSeed(FIELDS))? {
-                    match key {
-                        Some(0) => info.code = map.next_value::<LenientCode<'de>>()?.0,
-                        Some(1) => info.subcode = map.next_value::<LenientCode<'de>>()?.0,
-                        Some(2) => info.sub_code = map.next_value::<LenientCode<'de>>()?.0,
-                        Some(3) => info.message = map.next_value::<LenientStr<'de>>()?.0,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
+                read_members!(map {
+                    "code" => info.code, LenientCode<'de>;
+                    "subcode" => info.subcode, LenientCode<'de>;
+                    "subCode" => info.sub_code, LenientCode<'de>;
+                    "message" => info.message, LenientStr<'de>;
+                });
                 Ok(LenientResultInfo(Some(info)))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(LenientResultInfo(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(LenientResultInfo(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(LenientResultInfo(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(LenientResultInfo(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(LenientResultInfo(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(LenientResultInfo(None))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(LenientResultInfo(None))
-            }
+            other_values!(LenientResultInfo(None); seq, unit, bool, i64, u64, f64, str);
         }
         deserializer.deserialize_any(InfoVisitor)
     }
@@ -542,6 +575,13 @@ impl<'de> de::Deserialize<'de> for LenientResultInfo<'de> {
 /// A code member: numbers and strings are kept, `null` is `None`, anything else is
 /// [`RoutingCode::Other`].
 struct LenientCode<'a>(Option<RoutingCode<'a>>);
+
+impl<'a> Lenient for LenientCode<'a> {
+    type Value = Option<RoutingCode<'a>>;
+    fn into_value(self) -> Self::Value {
+        self.0
+    }
+}
 
 impl<'de> de::Deserialize<'de> for LenientCode<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -572,20 +612,8 @@ impl<'de> de::Deserialize<'de> for LenientCode<'de> {
                     v.to_owned(),
                 )))))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(LenientCode(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(LenientCode(Some(RoutingCode::Other)))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(LenientCode(Some(RoutingCode::Other)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(LenientCode(Some(RoutingCode::Other)))
-            }
+            other_values!(LenientCode(None); unit);
+            other_values!(LenientCode(Some(RoutingCode::Other)); bool, map, seq);
         }
         deserializer.deserialize_any(CodeVisitor)
     }
@@ -680,6 +708,105 @@ mod tests {
             from_str(r#"{"value":null}"#).expect("null value").value,
             None
         );
+    }
+
+    /// Every JSON body of the spec fixtures and the shared corpus.
+    fn bodies() -> Vec<String> {
+        let mut files = graph_comms_testkit::files_with_suffix(
+            &graph_comms_testkit::fixtures_dir().join("spec"),
+            ".json",
+        );
+        if let Some(shared) = graph_comms_testkit::shared_dir() {
+            files.extend(
+                graph_comms_testkit::corpus_files(&shared)
+                    .into_iter()
+                    .filter(|f| f.is_valid_notification())
+                    .map(|f| f.path),
+            );
+        }
+        files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect()
+    }
+
+    /// The fast path either defers or gives exactly what the serde visitors give.
+    fn same_as_visitors(body: &str) -> bool {
+        match scan::batch(body) {
+            Some(fast) => {
+                assert_eq!(
+                    from_str_visitors(body).as_ref().ok(),
+                    Some(&fast),
+                    "fast path differs on {body:?}"
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn fast_path_answers_every_real_notification_as_the_visitors_do() {
+        let bodies = bodies();
+        assert!(bodies.len() > 20, "fixtures found: {}", bodies.len());
+        let mut answered = 0;
+        for body in &bodies {
+            let notification = from_str_visitors(body).is_ok_and(|b| b.value.is_some());
+            if same_as_visitors(body) {
+                answered += 1;
+            } else {
+                assert!(!notification, "fast path deferred a notification: {body}");
+            }
+        }
+        assert!(answered > 20, "{answered} answered");
+    }
+
+    #[test]
+    fn fast_path_never_accepts_what_the_visitors_reject() {
+        // Every body of the fixtures, cut short at every byte and with bytes replaced: whatever
+        // the fast path answers, the visitors answer the same.
+        const SWAPS: &[u8] = b"\"{}[],:0-.eE+tfn\\ u\x01x9";
+        let mut answered = 0;
+        for body in bodies().iter().take(12) {
+            let bytes = body.as_bytes();
+            for at in 0..bytes.len() {
+                if let Some(cut) = body.get(..at) {
+                    answered += usize::from(same_as_visitors(cut));
+                }
+                for swap in SWAPS {
+                    let mut b = bytes.to_vec();
+                    b[at] = *swap;
+                    if let Ok(text) = std::str::from_utf8(&b) {
+                        answered += usize::from(same_as_visitors(text));
+                    }
+                }
+            }
+        }
+        assert!(answered > 1000, "{answered} answered");
+    }
+
+    #[test]
+    fn fast_path_defers_what_it_does_not_resolve() {
+        for body in [
+            r#"{"\u0076alue":[]}"#,
+            r#"{"value":[{"changeType":"upd\u0061ted"}]}"#,
+            r#"{"value":[{"resourceData":{"resultInfo":{"code":-1}}}]}"#,
+            r#"{"value":[{"resourceData":{"resultInfo":{"code":1.5}}}]}"#,
+            r#"{"value":[{"resourceData":{"resultInfo":{"code":1234567890123456789}}}]}"#,
+            r#"{"value":[{"resourceData":1e999}]}"#,
+            r#"{"value":[{"x":{"\ud800":1}}]} x"#,
+        ] {
+            assert!(scan::batch(body).is_none(), "{body}");
+        }
+        let deep = format!(
+            r#"{{"value":[{{"x":{}1{}}}]}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(scan::batch(&deep).is_none());
+        assert_eq!(from_str(&deep).expect("deep skip").notifications().len(), 1);
+        let skipped = r#"{"value":[{"x":{"\ud800":[1.5e3,-0,true,null,"\n\u00e9"]},"resourceData":[{}, []]}]}"#;
+        assert!(same_as_visitors(skipped), "{skipped}");
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! `Value`, and the tracker with 100 000 open transfers (memory measured from the process RSS).
 //!
 //! Run: `cargo bench -p graph-comms-notify --bench notify -- --warm-up-time 1 --measurement-time 3`
+//!
+//! After criterion, late results are measured as a paired ratio (both sides in alternating
+//! batches, the median of per-batch ratios; see `graph_comms_testkit::paired_ratio`): a transfer
+//! tracked, timed out and then given its final result (`Applied::LateResult`) against a transfer
+//! tracked and given its final in time (`Applied::Resolved`), beside 100 000 open transfers.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
@@ -13,7 +18,8 @@ use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use graph_comms_model::routing;
 use graph_comms_model::CommsNotifications;
 use graph_comms_notify::{
-    classify, decode, NotificationEvent, TrackerConfig, TransferHandle, TransferTracker,
+    classify, decode, Applied, NotificationEvent, TrackOptions, TrackerConfig, TransferHandle,
+    TransferTracker,
 };
 use serde::de::IgnoredAny;
 
@@ -257,8 +263,61 @@ fn memory_report() {
 
 criterion_group!(benches, decode_benches, tracker_benches);
 
+/// A final result that arrives after its transfer timed out, against one that arrives in time.
+fn late_results() {
+    let (batches, batch) = if std::env::args().any(|a| a == "--bench") {
+        (501, Duration::from_millis(1))
+    } else {
+        (3, Duration::from_micros(200))
+    };
+    let (tracker, handles, _) = loaded();
+    // Calls are reused after POOL cycles: by then the earlier transfer of each has ended.
+    const POOL: usize = 4096;
+    let finals = |side: &str| -> Vec<(String, NotificationEvent)> {
+        (0..POOL)
+            .map(|i| {
+                let call = format!("{side}-{i:08}");
+                let e = event(&call, TRANSFER_FAILED);
+                (call, e)
+            })
+            .collect()
+    };
+    let (late, on_time) = (finals("late"), finals("on-time"));
+    let timed_out = TrackOptions::default().with_timeout(Duration::ZERO);
+    let cycle = |(call, e): &(String, NotificationEvent), options: &TrackOptions| {
+        let handle = tracker
+            .track_with(call.as_str(), options.clone())
+            .expect("tracks");
+        let applied = tracker.apply(e);
+        drop(handle);
+        applied
+    };
+    // Both sides do what they are named for.
+    assert_eq!(cycle(&late[0], &timed_out), Applied::LateResult);
+    assert_eq!(
+        cycle(&on_time[0], &TrackOptions::default()),
+        Applied::Resolved
+    );
+    let (mut i, mut j) = (1usize, 1usize);
+    graph_comms_testkit::paired_ratio(
+        "notify_tracker/late_result_with_100k_open",
+        batches,
+        batch,
+        || {
+            i = (i + 1) % POOL;
+            black_box(cycle(&late[i], &timed_out));
+        },
+        || {
+            j = (j + 1) % POOL;
+            black_box(cycle(&on_time[j], &TrackOptions::default()));
+        },
+    );
+    drop(handles);
+}
+
 fn main() {
     memory_report();
     benches();
     Criterion::default().configure_from_args().final_summary();
+    late_results();
 }

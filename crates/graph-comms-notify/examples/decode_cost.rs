@@ -9,6 +9,9 @@
 //! Decoders: `ignored` (serde_json's validate-only pass, the limit), `routing` (the model's
 //! routing-only decode), `classify` (routing + `classify` + call id), `events`
 //! (`graph_comms_notify::decode`), `value` (`serde_json::Value`), `none` (the loop alone).
+//!
+//! With `corpus` for the file, each iteration decodes every valid notification body of the shared
+//! corpus (as the `corpus` bench does) instead of one spec notification.
 
 use std::hint::black_box;
 
@@ -21,31 +24,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = args
         .next()
         .unwrap_or_else(|| "ex2-transfer-failed.json".into());
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/spec/notifications")
-        .join(file);
-    let body = std::fs::read(path)?;
-    for _ in 0..n {
+    let bodies = if file == "corpus" {
+        let shared = graph_comms_testkit::shared_dir().ok_or("shared corpus not found")?;
+        graph_comms_testkit::corpus_files(&shared)
+            .into_iter()
+            .filter(|f| f.is_valid_notification())
+            .map(|f| std::fs::read(&f.path))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/spec/notifications")
+            .join(file);
+        vec![std::fs::read(path)?]
+    };
+    for body in std::iter::repeat_n(&bodies, n).flatten() {
         match which.as_str() {
             "ignored" => {
-                black_box(serde_json::from_slice::<IgnoredAny>(black_box(&body))?);
+                black_box(serde_json::from_slice::<IgnoredAny>(black_box(body))?);
             }
             "routing" => {
-                black_box(graph_comms_model::routing::from_slice(black_box(&body))?);
+                black_box(graph_comms_model::routing::from_slice(black_box(body))?);
             }
             "classify" => {
-                let batch = graph_comms_model::routing::from_slice(black_box(&body))?;
+                let batch = graph_comms_model::routing::from_slice(black_box(body))?;
                 for n in batch.notifications() {
                     black_box(graph_comms_notify::classify(n));
                     black_box(n.call_id());
                 }
             }
             "events" => {
-                black_box(graph_comms_notify::decode(black_box(&body))?);
+                black_box(graph_comms_notify::decode(black_box(body))?);
             }
             "value" => {
                 black_box(serde_json::from_slice::<serde_json::Value>(black_box(
-                    &body,
+                    body,
                 ))?);
             }
             "none" => {}

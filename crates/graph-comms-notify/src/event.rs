@@ -33,51 +33,38 @@ use crate::explain::explain_subcode;
 pub fn decode(body: &[u8]) -> Result<Vec<NotificationEvent>> {
     let batch = routing::from_slice(body).map_err(|e| Error::from_json(&e))?;
     let value = batch.value.ok_or(Error::MissingValue)?;
-    let mut events: Vec<NotificationEvent> =
-        value.iter().map(NotificationEvent::from_routing).collect();
-    if events.iter().any(|e| e.operation_id.is_some()) {
-        add_operation_status(body, &mut events);
-    }
-    Ok(events)
+    Ok(value
+        .iter()
+        .map(|n| {
+            let mut event = NotificationEvent::from_routing(n);
+            if event.operation_id.is_some() {
+                add_operation_status(n, &mut event);
+            }
+            event
+        })
+        .collect())
 }
 
-/// Reads `resourceData.status` of the operation notifications of a batch (the older
-/// `commsOperation` flow; rare, so read by a second, owned parse of the body only when a batch
-/// holds one), and classifies a failed `commsOperation` as [`EventKind::OperationFailed`].
-fn add_operation_status(body: &[u8], events: &mut [NotificationEvent]) {
-    let Ok(batch) = serde_json::from_slice::<serde_json::Value>(body) else {
+/// Reads `resourceData.status` of an operation notification (the older `commsOperation` flow),
+/// and classifies a failed `commsOperation` as [`EventKind::OperationFailed`].
+fn add_operation_status(n: &RoutingNotification<'_>, event: &mut NotificationEvent) {
+    let Some(call) = n.call() else { return };
+    let Some(status) = call.status.as_deref() else {
         return;
     };
-    let Some(value) = batch.get("value").and_then(serde_json::Value::as_array) else {
-        return;
-    };
-    for (event, raw) in events.iter_mut().zip(value) {
-        if event.operation_id.is_none() {
-            continue;
-        }
-        let status = raw
-            .get("resourceData")
-            .and_then(|d| d.get("status"))
-            .and_then(serde_json::Value::as_str);
-        let Some(status) = status else { continue };
-        event.operation_status = Some(status.to_owned());
-        // Transfers run as a plain `commsOperation`; a failed `recordOperation`,
-        // `playPromptOperation`, ... is about something else.
-        let generic = raw
-            .get("resourceData")
-            .and_then(|d| d.get("@odata.type"))
-            .and_then(serde_json::Value::as_str)
-            .is_none_or(|t| {
-                t.trim_start_matches('#')
-                    .eq_ignore_ascii_case("microsoft.graph.commsOperation")
-            });
-        if generic && status.eq_ignore_ascii_case("failed") {
-            event.kind = EventKind::OperationFailed {
-                code: event.result_code,
-                subcode: event.result_subcode,
-                message: event.result_message.clone(),
-            };
-        }
+    event.operation_status = Some(status.to_owned());
+    // Transfers run as a plain `commsOperation`; a failed `recordOperation`,
+    // `playPromptOperation`, ... is about something else.
+    let generic = call.odata_type.as_deref().is_none_or(|t| {
+        t.trim_start_matches('#')
+            .eq_ignore_ascii_case("microsoft.graph.commsOperation")
+    });
+    if generic && status.eq_ignore_ascii_case("failed") {
+        event.kind = EventKind::OperationFailed {
+            code: event.result_code,
+            subcode: event.result_subcode,
+            message: event.result_message.clone(),
+        };
     }
 }
 

@@ -7,6 +7,8 @@ use graph_comms_model::{
     RejectReason, RejectRequestBody, StartHoldMusicRequestBody, StopHoldMusicRequestBody,
 };
 
+use std::fmt::Display;
+
 use crate::context::CallContext;
 use crate::error::{Report, Violation};
 use crate::ids::{e164_problem, Guid};
@@ -40,10 +42,15 @@ impl Rules {
         let reason = if value.is_empty() {
             Some("it is empty")
         } else if let Some(rest) = value.strip_prefix("https://") {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            if host.is_empty() {
+            let host_len = rest
+                .bytes()
+                .position(|b| matches!(b, b'/' | b'?' | b'#'))
+                .unwrap_or(rest.len());
+            if host_len == 0 {
                 Some("it has no host")
-            } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            } else if !value.bytes().all(|b| b.is_ascii_graphic())
+                && value.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
                 Some("it contains whitespace or control characters")
             } else {
                 None
@@ -138,21 +145,22 @@ impl Rules {
         }
     }
 
-    fn tenant_value(&mut self, value: &str, path: &str) {
+    /// A stated tenant id (paths are formatted only for a violation, or for the first tenant).
+    fn tenant_value(&mut self, value: &str, path: &dyn Display) {
         match Guid::parse(value) {
             Err(crate::Error::InvalidGuid { reason, .. }) => {
                 self.push(Violation::TenantIdNotGuid {
-                    path: path.to_owned(),
+                    path: path.to_string(),
                     value: value.to_owned(),
                     reason,
                 })
             }
             Err(_) => {}
             Ok(found) => match &self.tenant {
-                None => self.tenant = Some((found, path.to_owned())),
+                None => self.tenant = Some((found, path.to_string())),
                 Some((expected, at)) if *expected != found => {
                     let v = Violation::CallTenantMismatch {
-                        path: path.to_owned(),
+                        path: path.to_string(),
                         found: found.to_string(),
                         expected: expected.to_string(),
                         expected_at: at.clone(),
@@ -164,7 +172,7 @@ impl Rules {
         }
     }
 
-    fn guid_id(&mut self, identity: &Identity, path: &str, kind: &str, strict: bool) {
+    fn guid_id(&mut self, identity: &Identity, path: &dyn Display, kind: &str, strict: bool) {
         let Some(id) = identity.id.as_deref().filter(|id| !id.is_empty()) else {
             self.push(Violation::MissingIdentityId {
                 path: format!("{path}.id"),
@@ -192,7 +200,7 @@ impl Rules {
     }
 
     /// One identity set that must name exactly one kind; returns whether it names a phone.
-    fn identity_set(&mut self, set: &IdentitySet, path: &str) -> bool {
+    fn identity_set(&mut self, set: &IdentitySet, path: &dyn Display) -> bool {
         let kinds: [(&str, Option<&Identity>); 6] = [
             ("user", set.user.as_deref()),
             ("phone", set.phone.as_deref()),
@@ -201,58 +209,58 @@ impl Rules {
             ("guest", set.guest.as_deref()),
             ("device", set.device.as_deref()),
         ];
-        let named: Vec<&str> = kinds
-            .iter()
-            .filter(|(_, i)| i.is_some())
-            .map(|(k, _)| *k)
-            .collect();
-        match named.len() {
+        match kinds.iter().filter(|(_, i)| i.is_some()).count() {
             0 => {
                 self.push(Violation::NoIdentity {
-                    path: path.to_owned(),
+                    path: path.to_string(),
                 });
                 return false;
             }
             1 => {}
             _ => {
                 self.push(Violation::SeveralIdentities {
-                    path: path.to_owned(),
-                    kinds: named.iter().map(|k| (*k).to_owned()).collect(),
+                    path: path.to_string(),
+                    kinds: kinds
+                        .iter()
+                        .filter(|(_, i)| i.is_some())
+                        .map(|(k, _)| (*k).to_owned())
+                        .collect(),
                 });
             }
         }
         let mut phone = false;
         for (kind, identity) in kinds {
             let Some(identity) = identity else { continue };
-            let at = format!("{path}.{kind}");
             match kind {
-                "user" => self.guid_id(identity, &at, kind, true),
+                "user" => self.guid_id(identity, &format_args!("{path}.{kind}"), kind, true),
                 "phone" => {
                     phone = true;
                     let id = identity.id.as_deref().unwrap_or_default();
                     if let Some(reason) = e164_problem(id) {
                         self.push(Violation::PhoneNotE164 {
-                            path: format!("{at}.id"),
+                            path: format!("{path}.{kind}.id"),
                             value: id.to_owned(),
                             reason,
                         });
                     }
                 }
-                "application" | "applicationInstance" => self.guid_id(identity, &at, kind, false),
+                "application" | "applicationInstance" => {
+                    self.guid_id(identity, &format_args!("{path}.{kind}"), kind, false);
+                }
                 other => self.push(Violation::UnsupportedTargetKind {
-                    path: at.clone(),
+                    path: format!("{path}.{kind}"),
                     kind: other.to_owned(),
                 }),
             }
             if let Some(t) = identity.tenant_id.as_deref() {
-                self.tenant_value(t, &format!("{at}.tenantId"));
+                self.tenant_value(t, &format_args!("{path}.{kind}.tenantId"));
             }
         }
         phone
     }
 
     /// A target of a new call or a redirect; returns whether it is a PSTN number.
-    pub(crate) fn target(&mut self, t: &InvitationParticipantInfo, path: &str) -> bool {
+    pub(crate) fn target(&mut self, t: &InvitationParticipantInfo, path: &dyn Display) -> bool {
         if let Some(graph_comms_model::EndpointType::Unknown(value)) = &t.endpoint_type {
             self.push(Violation::UnknownEnumValue {
                 path: format!("{path}.endpointType"),
@@ -268,14 +276,14 @@ impl Rules {
                 });
                 false
             }
-            Some(set) => self.identity_set(set, &format!("{path}.identity")),
+            Some(set) => self.identity_set(set, &format_args!("{path}.identity")),
         }
     }
 
     fn targets(&mut self, targets: &[InvitationParticipantInfo], path: &str) -> bool {
         let mut phone = false;
         for (i, t) in targets.iter().enumerate() {
-            phone |= self.target(t, &format!("{path}[{i}]"));
+            phone |= self.target(t, &format_args!("{path}[{i}]"));
         }
         phone
     }
@@ -288,7 +296,7 @@ impl Rules {
             });
             return false;
         };
-        self.identity_set(set, &format!("{path}.identity"));
+        self.identity_set(set, &format_args!("{path}.identity"));
         set.application_instance.is_some()
     }
 }
@@ -301,7 +309,7 @@ pub fn validate_call(call: &Call, ctx: &CallContext) -> Report {
     let mut r = Rules::new(ctx);
     r.required_callback(call.callback_uri.as_deref(), "callbackUri");
     if let Some(t) = call.tenant_id.as_deref() {
-        r.tenant_value(t, "tenantId");
+        r.tenant_value(t, &"tenantId");
     }
     let instance_source = match &call.source {
         Some(s) => r.source(s, "source"),
