@@ -211,7 +211,3 @@ pub(crate) async fn stamp(headers: HeaderMap, mut resp: Response) -> Response {
         None => ids.stamp(resp),
     }
 }
-
-/// The former name of [`Error`], kept while other branches move to the new one.
-#[doc(hidden)]
-pub type EmulatorError = Error;

@@ -26,7 +26,6 @@ pub use crate::config::{
 };
 pub use crate::control::{Answer, EmulatedParticipant, PlaceCall, PlacedCall};
 #[doc(hidden)]
-pub use crate::error::EmulatorError;
 pub use crate::error::{Error, Result};
 pub use crate::keys::SigningKey;
 pub use crate::script::{CallTarget, Script, Throttle, TransferFlow};

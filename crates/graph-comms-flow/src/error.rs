@@ -49,7 +49,3 @@ pub enum Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The former name of [`Error`], kept while other branches move to the new one.
-#[doc(hidden)]
-pub type FlowError = Error;

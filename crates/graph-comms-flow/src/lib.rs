@@ -8,7 +8,6 @@ pub use consult::{
     ConsultOptions, ConsultOutcome, ConsultStep, Consultation, Proceed, RollbackReason,
 };
 #[doc(hidden)]
-pub use error::FlowError;
 pub use error::{Error, Result};
 pub use reconcile::{
     poll, read_call, reconcile, reconcile_handle, settle, CallReading, ReconcileOptions,

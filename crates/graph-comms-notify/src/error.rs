@@ -66,7 +66,3 @@ impl Error {
         }
     }
 }
-
-/// The former name of [`Error`], kept while other branches move to the new one.
-#[doc(hidden)]
-pub type NotifyError = Error;

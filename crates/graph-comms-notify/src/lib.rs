@@ -17,7 +17,6 @@ mod tracker;
 
 pub use config::{TrackOptions, TrackerConfig};
 #[doc(hidden)]
-pub use error::NotifyError;
 pub use error::{Error, Result};
 pub use event::{
     classify, decode, normalize_call_id, EventKind, NotificationEvent, ResourceShape,

@@ -32,7 +32,7 @@ use redis::{Client, Script};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::error::{NotifyError, Result};
+use crate::error::{Error, Result};
 use crate::event::NotificationEvent;
 use crate::outcome::TransferOutcome;
 use crate::shared::{
@@ -134,8 +134,8 @@ return {h[1], h[2] or ''}
 /// How often a waiter re-reads the outcome besides being woken by pub/sub.
 const REPOLL: Duration = Duration::from_secs(1);
 
-fn store_error(operation: &'static str, e: impl fmt::Display) -> NotifyError {
-    NotifyError::Store {
+fn store_error(operation: &'static str, e: impl fmt::Display) -> Error {
+    Error::Store {
         operation,
         message: format!("{:?}", e.to_string()),
     }
@@ -195,7 +195,7 @@ impl RedisStore {
     /// limits. Must run inside a Tokio runtime (it spawns the pub/sub task).
     ///
     /// # Errors
-    /// [`NotifyError::Store`] when the URL is invalid or the server cannot be reached (a few
+    /// [`Error::Store`] when the URL is invalid or the server cannot be reached (a few
     /// attempts with backoff, about two seconds in all).
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(url, "graph-comms:", StoreLimits::default()).await
@@ -350,7 +350,7 @@ impl SharedStore for RedisStore {
                 .await
                 .map_err(|e| store_error("register", e))?;
             match answer.strip_prefix("taken:") {
-                Some(call) => Err(NotifyError::AlreadyTracking {
+                Some(call) => Err(Error::AlreadyTracking {
                     call_id: call.to_owned(),
                 }),
                 None => Ok(()),

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::config::{TrackOptions, TrackerConfig};
-use crate::error::{NotifyError, Result};
+use crate::error::{Error, Result};
 use crate::event::{normalize_call_id, EventKind, NotificationEvent};
 use crate::machine::{apply_to_consultation, apply_to_transfer, is_relevant};
 use crate::outcome::TransferOutcome;
@@ -149,7 +149,7 @@ pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
     /// [`StoreLimits::retention`] after it.
     ///
     /// # Errors
-    /// [`NotifyError::AlreadyTracking`] when a call is taken; [`NotifyError::Store`] when the
+    /// [`Error::AlreadyTracking`] when a call is taken; [`Error::Store`] when the
     /// store fails.
     fn register<'a>(&'a self, record: &'a TransferRecord) -> StoreFuture<'a, ()>;
 
@@ -159,7 +159,7 @@ pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
     /// another, nothing is appended ([`Appended::OtherTenant`]).
     ///
     /// # Errors
-    /// [`NotifyError::Store`] when the store fails.
+    /// [`Error::Store`] when the store fails.
     fn append<'a>(
         &'a self,
         call_id: &'a str,
@@ -170,7 +170,7 @@ pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
     /// The registration, log and outcome of the transfer of the transferred call `call_id`.
     ///
     /// # Errors
-    /// [`NotifyError::Store`] when the store fails or holds something unreadable.
+    /// [`Error::Store`] when the store fails or holds something unreadable.
     fn log<'a>(&'a self, call_id: &'a str) -> StoreFuture<'a, Option<SharedTransfer>>;
 
     /// Records the transfer's outcome once: the first writer wins, and every writer gets the
@@ -179,7 +179,7 @@ pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
     /// (marked `late`), once. Wakes whoever waits.
     ///
     /// # Errors
-    /// [`NotifyError::Store`] when the store fails.
+    /// [`Error::Store`] when the store fails.
     fn record_outcome<'a>(
         &'a self,
         call_id: &'a str,
@@ -190,7 +190,7 @@ pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
     /// (marked `late`).
     ///
     /// # Errors
-    /// [`NotifyError::Store`] when the store fails.
+    /// [`Error::Store`] when the store fails.
     fn outcome<'a>(&'a self, call_id: &'a str) -> StoreFuture<'a, Option<TransferOutcome>>;
 
     /// Waits until an outcome is recorded (returning it as [`outcome`](Self::outcome) does) or
@@ -198,7 +198,7 @@ pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
     /// registered is allowed: another instance may register it.
     ///
     /// # Errors
-    /// [`NotifyError::Store`] when the store fails.
+    /// [`Error::Store`] when the store fails.
     fn wait_outcome<'a>(
         &'a self,
         call_id: &'a str,
@@ -282,10 +282,10 @@ impl SharedTracker {
     /// its deadline `options.timeout` (else `config.timeout`) from now; returns the record.
     ///
     /// # Errors
-    /// [`NotifyError::EmptyCallId`], [`NotifyError::AlreadyTracking`], [`NotifyError::Store`].
+    /// [`Error::EmptyCallId`], [`Error::AlreadyTracking`], [`Error::Store`].
     pub async fn register(&self, call_id: &str, options: &TrackOptions) -> Result<TransferRecord> {
         if call_id.trim().is_empty() {
-            return Err(NotifyError::EmptyCallId);
+            return Err(Error::EmptyCallId);
         }
         let now = unix_ms();
         let timeout = options.timeout.unwrap_or(self.config.timeout);
@@ -314,7 +314,7 @@ impl SharedTracker {
     /// read and, when it ends the transfer, the outcome write.
     ///
     /// # Errors
-    /// [`NotifyError::Store`] when the store fails: answer Graph with a 5xx so that it redelivers.
+    /// [`Error::Store`] when the store fails: answer Graph with a 5xx so that it redelivers.
     pub async fn apply(
         &self,
         event: &NotificationEvent,
@@ -344,7 +344,7 @@ impl SharedTracker {
             options.tenant_id = tenant.as_deref().map(str::to_owned);
             match self.register(&call_id, &options).await {
                 Ok(record) => self.lock_followed().push_back(record.deadline),
-                Err(NotifyError::AlreadyTracking { .. }) => {}
+                Err(Error::AlreadyTracking { .. }) => {}
                 Err(e) => return Err(e),
             }
             appended = self
@@ -404,7 +404,7 @@ impl SharedTracker {
     /// stands). A call nobody registered waits `config.timeout` and reports `TimedOut`.
     ///
     /// # Errors
-    /// [`NotifyError::Store`] when the store fails.
+    /// [`Error::Store`] when the store fails.
     pub async fn wait(&self, call_id: &str) -> Result<TransferOutcome> {
         let call_id = normalize_call_id(call_id);
         let deadline = match self.store.log(&call_id).await? {
@@ -423,7 +423,7 @@ impl SharedTracker {
     /// records `TimedOut` when the transfer is registered, and returns `TimedOut` either way.
     ///
     /// # Errors
-    /// [`NotifyError::Store`] when the store fails.
+    /// [`Error::Store`] when the store fails.
     pub async fn wait_until(&self, call_id: &str, deadline_ms: u64) -> Result<TransferOutcome> {
         let call_id = normalize_call_id(call_id);
         if let Some(o) = self.store.wait_outcome(&call_id, deadline_ms).await? {
@@ -528,13 +528,13 @@ impl MemorySharedStore {
     fn register_now(&self, record: &TransferRecord) -> Result<()> {
         let mut inner = self.lock();
         if inner.taken(&record.call_id) {
-            return Err(NotifyError::AlreadyTracking {
+            return Err(Error::AlreadyTracking {
                 call_id: record.call_id.clone(),
             });
         }
         if let Some(c) = &record.replaces_call_id {
             if inner.taken(c) || *c == record.call_id {
-                return Err(NotifyError::AlreadyTracking { call_id: c.clone() });
+                return Err(Error::AlreadyTracking { call_id: c.clone() });
             }
             inner
                 .consultations

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{accepted, completed, failed, hung_up, roster, transferring};
 use graph_comms_notify::{
-    unix_ms, Appended, Applied, MemorySharedStore, NotifyError, SharedStore, SharedTracker,
-    StoreLimits, TrackOptions, TrackerConfig, TransferOutcome, TransferRecord,
+    unix_ms, Appended, Applied, MemorySharedStore, SharedStore, SharedTracker, StoreLimits,
+    TrackOptions, TrackerConfig, TransferOutcome, TransferRecord,
 };
 
 fn record(call: &str, consultation: Option<&str>, deadline: u64) -> TransferRecord {
@@ -38,7 +38,7 @@ async fn registers_exclusively(a: &dyn SharedStore, b: &dyn SharedStore) {
             .expect_err("a taken call is refused");
         assert_eq!(
             err,
-            NotifyError::AlreadyTracking {
+            graph_comms_notify::Error::AlreadyTracking {
                 call_id: taken.into()
             },
             "{call} / {consultation:?}"
@@ -196,7 +196,7 @@ async fn fleet_resolves(a: Arc<dyn SharedStore>, b: Arc<dyn SharedStore>) {
         .expect("registers");
     assert_eq!(
         sender.register("c1", &TrackOptions::default()).await,
-        Err(NotifyError::AlreadyTracking {
+        Err(graph_comms_notify::Error::AlreadyTracking {
             call_id: "c1".into()
         })
     );
@@ -531,7 +531,7 @@ mod redis {
         assert!(
             matches!(
                 err,
-                NotifyError::Store {
+                graph_comms_notify::Error::Store {
                     operation: "connect",
                     ..
                 }
@@ -551,7 +551,7 @@ mod redis {
             .expect("registers");
         server.restart();
         // No persistence: the transfer is gone, but the store reconnects and works again.
-        let mut again = Err(NotifyError::EmptyCallId);
+        let mut again = Err(graph_comms_notify::Error::EmptyCallId);
         for _ in 0..50 {
             again = a.register(&record("c1", None, later(60_000))).await;
             if again.is_ok() {

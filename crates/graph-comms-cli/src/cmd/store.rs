@@ -19,8 +19,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use graph_comms_notify::{
-    NotificationEvent, NotifyError, RedisStore, SharedStore, SharedTracker, TrackOptions,
-    TrackerConfig, TransferOutcome,
+    NotificationEvent, RedisStore, SharedStore, SharedTracker, TrackOptions, TrackerConfig,
+    TransferOutcome,
 };
 use graph_comms_receiver::Delivery;
 
@@ -65,7 +65,7 @@ pub(crate) fn queue(delivery: &Delivery<'_>) {
 pub(crate) async fn record(
     tracker: &SharedTracker,
     events: &[(NotificationEvent, Option<String>)],
-) -> Result<(), NotifyError> {
+) -> Result<(), graph_comms_notify::Error> {
     for (event, tenant) in events {
         tracker.apply(event, tenant.as_deref()).await?;
     }
@@ -122,13 +122,13 @@ pub(crate) async fn register(
     call_id: &str,
     options: TrackOptions,
     timeout: Duration,
-) -> Result<u64, NotifyError> {
+) -> Result<u64, graph_comms_notify::Error> {
     match tracker
         .register(call_id, &options.with_timeout(timeout))
         .await
     {
         Ok(record) => Ok(record.deadline),
-        Err(NotifyError::AlreadyTracking { .. }) => {
+        Err(graph_comms_notify::Error::AlreadyTracking { .. }) => {
             let call = graph_comms_notify::normalize_call_id(call_id);
             Ok(match tracker.store().log(&call).await? {
                 Some(t) => t.record.deadline,
@@ -154,7 +154,7 @@ pub(crate) async fn read_or_wait(
     tracker: &SharedTracker,
     call_id: &str,
     timeout: Duration,
-) -> Result<TransferOutcome, NotifyError> {
+) -> Result<TransferOutcome, graph_comms_notify::Error> {
     let call = graph_comms_notify::normalize_call_id(call_id);
     let deadline = deadline_after(timeout);
     Ok(tracker
@@ -174,6 +174,6 @@ pub(crate) async fn wait(
     tracker: &SharedTracker,
     call_id: &str,
     deadline: u64,
-) -> Result<TransferOutcome, NotifyError> {
+) -> Result<TransferOutcome, graph_comms_notify::Error> {
     tracker.wait_until(call_id, deadline).await
 }
