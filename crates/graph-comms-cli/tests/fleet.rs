@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use graph_comms_emulator::{
-    DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow,
+    ApiVersion, DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow,
 };
 use graph_comms_testkit::RedisServer;
 
@@ -181,9 +181,9 @@ fn sender(emulator: &Emulator, call: &str, store: &str, timeout: &str) -> Comman
     let mut command = Command::new(env!("CARGO_BIN_EXE_graph-comms"));
     command
         .args(["transfer", "--call-id", call, "--to-user", USER])
-        .args(["--base-url", &emulator.base_url("v1.0")])
+        .args(["--base-url", emulator.base_url(ApiVersion::V1).as_str()])
         .args(["--wait", "--store", store, "--timeout", timeout])
-        .env("AZURE_TENANT_ID", emulator.tenant_id())
+        .env("AZURE_TENANT_ID", emulator.tenant_id().to_string())
         .env("AZURE_CLIENT_ID", APP)
         .env("AZURE_CLIENT_SECRET", "any-secret")
         .env("AZURE_AUTHORITY_HOST", emulator.root_url())
