@@ -568,5 +568,8 @@ async fn an_incoming_call_names_a_pstn_caller_and_the_resource_account_called() 
     assert_eq!(callee["application"]["id"], APP_ID);
     // The caller's participant is the phone number too.
     let caller = serde_json::to_value(&placed.participants[0]).unwrap();
-    assert_eq!(caller["identity"]["phone"]["id"], "+14255550123", "{caller}");
+    assert_eq!(
+        caller["identity"]["phone"]["id"], "+14255550123",
+        "{caller}"
+    );
 }
