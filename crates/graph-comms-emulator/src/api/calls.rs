@@ -327,19 +327,27 @@ pub(crate) async fn get(
     _: Authorized,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let calls = shared.calls();
-    let rec = calls
-        .get(&id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(&id))?;
+    let mut calls = shared.calls();
+    let rec = live_call(&mut calls, &id)?;
     Ok(json_response(StatusCode::OK, &rec.resource))
 }
 
 /// `404 itemNotFound` for a call id the emulator does not know (or whose call has ended).
-pub(crate) fn unknown_call(id: &str) -> GraphError {
+fn unknown_call(id: &str) -> GraphError {
     GraphError::not_found(format!(
         "Call {id:?} was not found: unknown call id, or the call has ended."
     ))
+}
+
+/// The live call `id` (one the bot has not ended), or `404` ([`unknown_call`]).
+pub(crate) fn live_call<'a>(
+    calls: &'a mut std::collections::HashMap<String, crate::state::CallRecord>,
+    id: &str,
+) -> Result<&'a mut crate::state::CallRecord, GraphError> {
+    calls
+        .get_mut(id)
+        .filter(|r| !r.ending)
+        .ok_or_else(|| unknown_call(id))
 }
 
 /// `DELETE /{v}/communications/calls/{id}`: `204`, then `terminating` and `terminated`.
@@ -349,10 +357,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult {
     let mut calls = shared.calls();
-    let rec = calls
-        .get_mut(&id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(&id))?;
+    let rec = live_call(&mut calls, &id)?;
     rec.ending = true;
     let mut terminated = call_state("terminated");
     terminated["resultInfo"] = crate::notifications::conversation_ended(rec.script.string_codes);
@@ -375,16 +380,7 @@ pub(crate) async fn answer(
 ) -> ApiResult {
     let m = parse_object(&body)?;
     let mut calls = shared.calls();
-    let rec = calls
-        .get_mut(&id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(&id))?;
-    if rec.state() != "incoming" {
-        return Err(GraphError::bad_request(format!(
-            "Call {id:?} is in state `{}`; only an incoming call can be answered.",
-            rec.state()
-        )));
-    }
+    let rec = incoming_call(&mut calls, &id, "answered")?;
     if let Some(uri) = super::callback_field(&m)? {
         rec.resource["callbackUri"] = json!(uri);
         rec.callback_uri = uri;
@@ -412,10 +408,7 @@ fn incoming_call<'a>(
     id: &str,
     action: &str,
 ) -> Result<&'a mut crate::state::CallRecord, GraphError> {
-    let rec = calls
-        .get_mut(id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(id))?;
+    let rec = live_call(calls, id)?;
     if rec.state() != "incoming" {
         return Err(GraphError::bad_request(format!(
             "Call {id:?} is in state `{}`; only an incoming call can be {action}.",
@@ -531,10 +524,7 @@ pub(crate) async fn transfer(
 ) -> ApiResult {
     let id = id.as_str();
     let mut calls = shared.calls();
-    let rec = calls
-        .get_mut(id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(id))?;
+    let rec = live_call(&mut calls, id)?;
     if rec.throttle_left > 0 {
         rec.throttle_left -= 1;
         return Err(GraphError::throttled(rec.retry_after));

@@ -10,7 +10,7 @@ use axum::Extension;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use super::calls::unknown_call;
+use super::calls::live_call;
 use super::tokens::Authorized;
 use super::{kind, parse_object, present, ApiVersion};
 use crate::auth::json_response;
@@ -46,10 +46,7 @@ pub(crate) fn established_call<'a>(
     id: &str,
     action: &str,
 ) -> Result<&'a mut CallRecord, GraphError> {
-    let rec = calls
-        .get_mut(id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(id))?;
+    let rec = live_call(calls, id)?;
     if rec.state() != "established" {
         return Err(GraphError::bad_request(format!(
             "Call {id:?} is in state `{}`; {action} needs an established call.",

@@ -9,7 +9,7 @@ use axum::Extension;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::calls::unknown_call;
+use super::calls::live_call;
 use super::operations::{check_media_prompt, client_context, established_call, operation_response};
 use super::tokens::{Authorized, JoinGroupCalls};
 use super::{parse_object, present, ApiVersion};
@@ -36,11 +36,8 @@ pub(crate) async fn list(
     _: Authorized,
     Path(id): Path<String>,
 ) -> Result<Response, GraphError> {
-    let calls = shared.calls();
-    let rec = calls
-        .get(&id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(&id))?;
+    let mut calls = shared.calls();
+    let rec = live_call(&mut calls, &id)?;
     let value: Vec<Value> = rec.participants.iter().map(participant_resource).collect();
     Ok(json_response(StatusCode::OK, &json!({ "value": value })))
 }
