@@ -58,8 +58,7 @@ pub(crate) async fn start_hold_music(
     }
     let context = client_context(&m)?;
     let mut calls = shared.calls();
-    let rec = established_call(&mut calls, &id, "startHoldMusic")?;
-    participant_of(rec, &id, &pid)?;
+    let rec = participant_call(&mut calls, &id, &pid, "startHoldMusic")?;
     if let Some(held) = &rec.on_hold {
         return Err(GraphError::bad_request(if *held == pid {
             format!("Participant {pid:?} is already on hold.")
@@ -97,8 +96,7 @@ pub(crate) async fn stop_hold_music(
     let m = parse_object(&body)?;
     let context = client_context(&m)?;
     let mut calls = shared.calls();
-    let rec = established_call(&mut calls, &id, "stopHoldMusic")?;
-    participant_of(rec, &id, &pid)?;
+    let rec = participant_call(&mut calls, &id, &pid, "stopHoldMusic")?;
     if rec.on_hold.as_deref() != Some(pid.as_str()) {
         return Err(GraphError::bad_request(format!(
             "Participant {pid:?} is not on hold."
@@ -117,10 +115,17 @@ pub(crate) async fn stop_hold_music(
     ))
 }
 
-/// `404` unless `pid` is a participant of the call.
-fn participant_of(rec: &CallRecord, id: &str, pid: &str) -> Result<(), GraphError> {
+/// The live, `established` call `id` for `action` on its participant `pid` (`404` unless `pid`
+/// is a participant of the call).
+fn participant_call<'a>(
+    calls: &'a mut std::collections::HashMap<String, CallRecord>,
+    id: &str,
+    pid: &str,
+    action: &str,
+) -> Result<&'a mut CallRecord, GraphError> {
+    let rec = established_call(calls, id, action)?;
     if rec.participants.iter().any(|p| p["participantId"] == pid) {
-        Ok(())
+        Ok(rec)
     } else {
         Err(GraphError::not_found(format!(
             "Participant {pid:?} was not found in call {id:?}."
