@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::tokens::Authorized;
-use super::{check_callback, check_identity, kind, parse_object, present, ApiVersion};
+use super::{check_callback, check_identity, kind, parse_object, present, ApiVersion, JsonObject};
 use crate::auth::json_response;
 use crate::error::GraphError;
 use crate::notifications::{
@@ -165,11 +165,10 @@ pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     Extension(version): Extension<ApiVersion>,
     Authorized { claims, .. }: Authorized,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> ApiResult {
     let shared = &shared;
     let version = version.0;
-    let m = parse_object(&body)?;
     let callback_uri = match present(&m, "callbackUri") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => {
@@ -376,9 +375,8 @@ pub(crate) async fn answer(
     State(shared): State<Arc<Shared>>,
     _: Authorized,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> ApiResult {
-    let m = parse_object(&body)?;
     let mut calls = shared.calls();
     let rec = incoming_call(&mut calls, &id, "answered")?;
     if let Some(uri) = super::callback_field(&m)? {
@@ -440,9 +438,8 @@ pub(crate) async fn reject(
     State(shared): State<Arc<Shared>>,
     _: Authorized,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> ApiResult {
-    let m = parse_object(&body)?;
     match present(&m, "reason") {
         None => {}
         Some(Value::String(r))
@@ -467,9 +464,8 @@ pub(crate) async fn redirect(
     State(shared): State<Arc<Shared>>,
     _: Authorized,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> ApiResult {
-    let m = parse_object(&body)?;
     let targets = match present(&m, "targets") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         Some(Value::Array(_)) | None => {

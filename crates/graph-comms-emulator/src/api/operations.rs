@@ -7,12 +7,11 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::calls::live_call;
 use super::tokens::Authorized;
-use super::{kind, parse_object, present, ApiVersion};
+use super::{kind, present, ApiVersion, JsonObject};
 use crate::auth::json_response;
 use crate::error::GraphError;
 use crate::notifications::{operation, operation_completed};
@@ -83,9 +82,8 @@ pub(crate) async fn play_prompt(
     Extension(version): Extension<ApiVersion>,
     _: Authorized,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> Result<Response, GraphError> {
-    let m = parse_object(&body)?;
     let prompts = match present(&m, "prompts") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         Some(Value::Array(_)) | None => {

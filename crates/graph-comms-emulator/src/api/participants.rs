@@ -6,13 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
-use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::calls::live_call;
 use super::operations::{check_media_prompt, client_context, established_call, operation_response};
 use super::tokens::{Authorized, JoinGroupCalls};
-use super::{parse_object, present, ApiVersion};
+use super::{present, ApiVersion, JsonObject};
 use crate::auth::json_response;
 use crate::error::GraphError;
 use crate::notifications::{operation, operation_completed};
@@ -50,9 +49,8 @@ pub(crate) async fn start_hold_music(
     Extension(version): Extension<ApiVersion>,
     _: Authorized<JoinGroupCalls>,
     Path((id, pid)): Path<(String, String)>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> Result<Response, GraphError> {
-    let m = parse_object(&body)?;
     if let Some(p) = present(&m, "customPrompt") {
         check_media_prompt(p, "customPrompt")?;
     }
@@ -91,9 +89,8 @@ pub(crate) async fn stop_hold_music(
     Extension(version): Extension<ApiVersion>,
     _: Authorized<JoinGroupCalls>,
     Path((id, pid)): Path<(String, String)>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> Result<Response, GraphError> {
-    let m = parse_object(&body)?;
     let context = client_context(&m)?;
     let mut calls = shared.calls();
     let rec = participant_call(&mut calls, &id, &pid, "stopHoldMusic")?;
