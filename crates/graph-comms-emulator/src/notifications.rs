@@ -181,15 +181,14 @@ pub(crate) fn transfer_steps(
         d["terminationReason"] = json!("AppTransferred");
         ("deleted", d)
     };
-    let failed = || {
+    // A failed transfer: the call is back to `established` with a 500 and the failure's sub-code.
+    let back_to_established = |subcode: i64, message: &str| {
         let mut d = call_state("established");
-        d["resultInfo"] = result_info(
-            500,
-            "subCode",
-            7000,
-            "Transfer failed: the transfer target did not answer.",
-            strings,
-        );
+        d["resultInfo"] = result_info(500, "subCode", subcode, message, strings);
+        d
+    };
+    let failed = || {
+        let d = back_to_established(7000, "Transfer failed: the transfer target did not answer.");
         ("updated", d)
     };
     match flow {
@@ -201,13 +200,9 @@ pub(crate) fn transfer_steps(
         TransferFlow::Failed => vec![transferring, failed()],
         TransferFlow::FailedAfterAccepted => vec![transferring, accepted, failed()],
         TransferFlow::ConsultativeFailed => {
-            let mut d = call_state("established");
-            d["resultInfo"] = result_info(
-                500,
-                "subCode",
+            let mut d = back_to_established(
                 7700,
                 "Consultative transfer failed: the replaced call could not be joined.",
-                strings,
             );
             d["replacesContext"] = json!(uuid::Uuid::new_v4().to_string());
             vec![transferring, ("updated", d)]

@@ -97,14 +97,7 @@ pub fn read_call(call: Option<&Call>, accepted: bool) -> CallReading {
         return CallReading::Final(if accepted {
             TransferOutcome::completed(true)
         } else {
-            TransferOutcome::CallEnded {
-                code: None,
-                subcode: None,
-                message: None,
-                termination_reason: None,
-                inferred: true,
-                late: false,
-            }
+            TransferOutcome::call_ended(true)
         });
     };
     let info = call.result_info.as_deref();
@@ -120,23 +113,9 @@ pub fn read_call(call: Option<&Call>, accepted: bool) -> CallReading {
                 .as_deref()
                 .is_some_and(|r| r.eq_ignore_ascii_case("AppTransferred"));
             CallReading::Final(if graceful || app_transferred {
-                TransferOutcome::Completed {
-                    code,
-                    subcode,
-                    message,
-                    termination_reason,
-                    inferred: false,
-                    late: false,
-                }
+                TransferOutcome::completed_with(code, subcode, message, termination_reason)
             } else {
-                TransferOutcome::CallEnded {
-                    code,
-                    subcode,
-                    message,
-                    termination_reason,
-                    inferred: false,
-                    late: false,
-                }
+                TransferOutcome::call_ended_with(code, subcode, message, termination_reason)
             })
         }
         Some(CallState::Transferring) => CallReading::InProgress { accepted },

@@ -75,14 +75,12 @@ fn final_outcome(record: &TransferRecord, event: &NotificationEvent) -> Option<T
     let message = event.result_message.clone();
     let termination_reason = event.termination_reason.clone();
     match &event.kind {
-        EventKind::Completed => Some(TransferOutcome::Completed {
+        EventKind::Completed => Some(TransferOutcome::completed_with(
             code,
             subcode,
             message,
             termination_reason,
-            inferred: false,
-            late: false,
-        }),
+        )),
         EventKind::Failed {
             code,
             subcode,
@@ -119,23 +117,14 @@ fn final_outcome(record: &TransferRecord, event: &NotificationEvent) -> Option<T
         _ if event.is_bare_delete() => Some(if record.seen_accepted {
             TransferOutcome::completed(true)
         } else {
-            TransferOutcome::CallEnded {
-                code: None,
-                subcode: None,
-                message: None,
-                termination_reason: None,
-                inferred: false,
-                late: false,
-            }
+            TransferOutcome::call_ended(false)
         }),
-        _ if event.is_call_end() => Some(TransferOutcome::CallEnded {
+        _ if event.is_call_end() => Some(TransferOutcome::call_ended_with(
             code,
             subcode,
             message,
             termination_reason,
-            inferred: false,
-            late: false,
-        }),
+        )),
         _ => None,
     }
 }

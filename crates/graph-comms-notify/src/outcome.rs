@@ -75,8 +75,8 @@ pub enum TransferOutcome {
 }
 
 impl TransferOutcome {
-    /// A completion with nothing but its inference flag set; fill the rest with struct update
-    /// syntax on the variant, or use it as it is.
+    /// A completion with nothing but its inference flag set (no `resultInfo`, no
+    /// `terminationReason`).
     pub fn completed(inferred: bool) -> Self {
         TransferOutcome::Completed {
             code: None,
@@ -84,6 +84,55 @@ impl TransferOutcome {
             message: None,
             termination_reason: None,
             inferred,
+            late: false,
+        }
+    }
+
+    /// A completion as a final notification (or a read of the call) reported it: neither
+    /// inferred nor late.
+    pub fn completed_with(
+        code: Option<i64>,
+        subcode: Option<i64>,
+        message: Option<String>,
+        termination_reason: Option<String>,
+    ) -> Self {
+        TransferOutcome::Completed {
+            code,
+            subcode,
+            message,
+            termination_reason,
+            inferred: false,
+            late: false,
+        }
+    }
+
+    /// A call end with nothing but its inference flag set (no `resultInfo`, no
+    /// `terminationReason`).
+    pub fn call_ended(inferred: bool) -> Self {
+        TransferOutcome::CallEnded {
+            code: None,
+            subcode: None,
+            message: None,
+            termination_reason: None,
+            inferred,
+            late: false,
+        }
+    }
+
+    /// A call end as a final notification (or a read of the call) reported it: neither inferred
+    /// nor late.
+    pub fn call_ended_with(
+        code: Option<i64>,
+        subcode: Option<i64>,
+        message: Option<String>,
+        termination_reason: Option<String>,
+    ) -> Self {
+        TransferOutcome::CallEnded {
+            code,
+            subcode,
+            message,
+            termination_reason,
+            inferred: false,
             late: false,
         }
     }

@@ -74,11 +74,8 @@ pub(crate) struct CreateArgs {
     /// Where Graph posts the call's notifications (https; http only to loopback).
     #[arg(long, value_name = "URL")]
     callback_uri: String,
-    /// Print the request and send nothing.
-    #[arg(long)]
-    dry_run: bool,
     #[command(flatten)]
-    graph: GraphArgs,
+    send: SendArgs,
 }
 
 /// Arguments of `graph-comms call answer`.
@@ -95,11 +92,8 @@ pub(crate) struct AnswerArgs {
     /// Where Graph posts the call's notifications (https; http only to loopback).
     #[arg(long, value_name = "URL")]
     callback_uri: String,
-    /// Print the request and send nothing.
-    #[arg(long)]
-    dry_run: bool,
     #[command(flatten)]
-    graph: GraphArgs,
+    send: SendArgs,
 }
 
 /// A reason to reject, for `--reason`.
@@ -127,11 +121,8 @@ pub(crate) struct RejectArgs {
     /// The reason Graph gives the caller.
     #[arg(long, value_enum, default_value = "none")]
     reason: ReasonArg,
-    /// Print the request and send nothing.
-    #[arg(long)]
-    dry_run: bool,
     #[command(flatten)]
-    graph: GraphArgs,
+    send: SendArgs,
 }
 
 /// Arguments of `graph-comms call redirect`.
@@ -159,11 +150,8 @@ pub(crate) struct RedirectArgs {
     /// The bot is an application instance with a phone number (needed for `--to-phone`).
     #[arg(long)]
     app_instance: bool,
-    /// Print the request and send nothing.
-    #[arg(long)]
-    dry_run: bool,
     #[command(flatten)]
-    graph: GraphArgs,
+    send: SendArgs,
 }
 
 /// Arguments of `graph-comms call hangup` and `graph-comms call get`.
@@ -178,6 +166,13 @@ pub(crate) struct IdArgs {
     /// The call's id.
     #[arg(long, value_name = "ID")]
     call_id: String,
+    #[command(flatten)]
+    send: SendArgs,
+}
+
+/// The flags every `call` subcommand ends with: `--dry-run`, then where and as whom it sends.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct SendArgs {
     /// Print the request and send nothing.
     #[arg(long)]
     dry_run: bool,
@@ -237,23 +232,13 @@ fn tenant_guid(graph: &GraphArgs) -> Option<Guid> {
 }
 
 impl CallCommand {
-    fn graph(&self) -> &GraphArgs {
+    fn send(&self) -> &SendArgs {
         match self {
-            Self::Create(a) => &a.graph,
-            Self::Answer(a) => &a.graph,
-            Self::Reject(a) => &a.graph,
-            Self::Redirect(a) => &a.graph,
-            Self::Hangup(a) | Self::Get(a) => &a.graph,
-        }
-    }
-
-    fn dry_run(&self) -> bool {
-        match self {
-            Self::Create(a) => a.dry_run,
-            Self::Answer(a) => a.dry_run,
-            Self::Reject(a) => a.dry_run,
-            Self::Redirect(a) => a.dry_run,
-            Self::Hangup(a) | Self::Get(a) => a.dry_run,
+            Self::Create(a) => &a.send,
+            Self::Answer(a) => &a.send,
+            Self::Reject(a) => &a.send,
+            Self::Redirect(a) => &a.send,
+            Self::Hangup(a) | Self::Get(a) => &a.send,
         }
     }
 
@@ -261,7 +246,7 @@ impl CallCommand {
     fn action(&self) -> Result<Action, Failure> {
         Ok(match self {
             Self::Create(a) => {
-                let tenant = tenant_guid(&a.graph);
+                let tenant = tenant_guid(&a.send.graph);
                 let mut call = if let Some(user) = &a.to_user {
                     OutgoingCall::to(
                         &a.callback_uri,
@@ -314,7 +299,7 @@ impl CallCommand {
             Self::Redirect(a) => {
                 let id = call_id(&a.call_id)?;
                 let target = if let Some(user) = &a.to_user {
-                    Target::teams_user(guid("to-user", user)?, tenant_guid(&a.graph))
+                    Target::teams_user(guid("to-user", user)?, tenant_guid(&a.send.graph))
                 } else if let Some(phone) = &a.to_phone {
                     Target::phone(e164("to-phone", phone)?)
                 } else {
@@ -427,9 +412,9 @@ impl Action {
 
 async fn execute(command: CallCommand) -> Result<(), Failure> {
     let action = command.action()?;
-    let graph = command.graph();
+    let graph = &command.send().graph;
     let base = graph.base_url()?;
-    if command.dry_run() {
+    if command.send().dry_run {
         let (line, body) = action.request(&base)?;
         println!("{line}");
         if let Some(body) = body {

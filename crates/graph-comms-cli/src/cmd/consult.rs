@@ -17,11 +17,12 @@ use std::time::Duration;
 use graph_comms_flow::{ConsultOptions, ConsultOutcome, ConsultStep, Consultation};
 use graph_comms_model::Participant;
 use graph_comms_notify::{CallLifecycle, TrackerConfig, TransferProgress, TransferTracker};
-use graph_comms_receiver::{AuthConfig, Delivery, Receiver, ServeOptions};
+use graph_comms_receiver::{AuthConfig, Delivery, Receiver};
 use graph_comms_transfer::control::Target;
 use graph_comms_transfer::{Guid, OutgoingCall, Transfer, E164};
 
 use super::transfer::{client, prepare, print_warnings, Args, Failure};
+use super::wait::serve_receiver;
 use crate::exit::TRANSFER_FAILED;
 
 /// The consultation call and the transfer (without `replacesCallId`) the flags describe.
@@ -111,17 +112,8 @@ pub(crate) async fn consult_and_wait(args: &Args) -> Result<ExitCode, Failure> {
             for e in d.events {
                 feed.apply(e);
             }
-        })
-        .build()
-        .map_err(|e| Failure::not_accepted(format_args!("receiver: {e}")))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Failure::not_accepted(format_args!("--listen {addr}: {e}")))?;
-    let server = tokio::spawn(graph_comms_receiver::serve(
-        listener,
-        receiver.router(),
-        ServeOptions::default(),
-    ));
+        });
+    let server = serve_receiver(receiver, addr).await?;
 
     let result = run(args, &client, &tracker, &lifecycle, call, transfer).await;
     server.abort();

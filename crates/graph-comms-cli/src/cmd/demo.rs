@@ -542,6 +542,15 @@ impl Progress {
     }
 }
 
+/// A transfer outcome's `resultInfo` code and sub-code and its `terminationReason`, for its row.
+fn final_codes(o: &TransferOutcome) -> (Option<i64>, Option<i64>, Option<String>) {
+    (
+        o.code(),
+        o.subcode(),
+        o.termination_reason().map(str::to_owned),
+    )
+}
+
 async fn run_scenario(ctx: &Ctx<'_>, number: usize, scenario: Scenario) -> Row {
     let progress = Progress::new(ctx, number, scenario.name);
     let started = Instant::now();
@@ -554,11 +563,7 @@ async fn run_scenario(ctx: &Ctx<'_>, number: usize, scenario: Scenario) -> Row {
     let outcome = outcome.map(|(_, o)| o);
     // The outcome carries the final notification's codes and termination reason.
     let (code, subcode, termination_reason) = match &outcome {
-        Ok(o) => (
-            o.code(),
-            o.subcode(),
-            o.termination_reason().map(str::to_owned),
-        ),
+        Ok(o) => final_codes(o),
         Err(_) => (None, None, None),
     };
     let row = Row {
@@ -794,11 +799,7 @@ async fn run_consult_scenario(
         Err(e) => (None, Err(e)),
     };
     let (code, subcode, termination_reason) = match (&consult, &outcome) {
-        (Some(ConsultOutcome::Completed { transfer, .. }), _) => (
-            transfer.code(),
-            transfer.subcode(),
-            transfer.termination_reason().map(str::to_owned),
-        ),
+        (Some(ConsultOutcome::Completed { transfer, .. }), _) => final_codes(transfer),
         (Some(c), _) => (c.code(), c.subcode(), None),
         (None, _) => (None, None, None),
     };

@@ -18,7 +18,7 @@ use graph_comms_flow::ReconcileOptions;
 use graph_comms_notify::{
     TrackOptions, TrackerConfig, TransferOutcome, TransferProgress, TransferTracker,
 };
-use graph_comms_receiver::{AuthConfig, Receiver, ServeOptions};
+use graph_comms_receiver::{AuthConfig, Receiver, ReceiverBuilder, ServeOptions};
 
 use super::transfer::{accepted_json, client, prepare, print_warnings, Args, Failure};
 use crate::exit::TRANSFER_FAILED;
@@ -51,17 +51,8 @@ pub(crate) async fn send_and_wait(args: &Args) -> Result<ExitCode, Failure> {
     let auth = AuthConfig::new(app_id).with_openid_config_url(args.openid_config.clone());
     let receiver = Receiver::builder(auth)
         .path(args.path.clone())
-        .tracker(tracker.clone())
-        .build()
-        .map_err(|e| Failure::not_accepted(format_args!("receiver: {e}")))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Failure::not_accepted(format_args!("--listen {addr}: {e}")))?;
-    let server = tokio::spawn(graph_comms_receiver::serve(
-        listener,
-        receiver.router(),
-        ServeOptions::default(),
-    ));
+        .tracker(tracker.clone());
+    let server = serve_receiver(receiver, addr).await?;
 
     let mut options = TrackOptions::default();
     if let Some(replaces) = &args.replaces {
@@ -286,4 +277,23 @@ fn report(outcome: &TransferOutcome, json: bool) {
             println!("transfer {name}{codes}{inferred}{why}");
         }
     }
+}
+
+/// Builds the `--wait` receiver, binds `--listen` (`addr`) and serves the receiver in a task
+/// (abort it once the transfer is followed).
+pub(crate) async fn serve_receiver(
+    receiver: ReceiverBuilder,
+    addr: std::net::SocketAddr,
+) -> Result<tokio::task::JoinHandle<graph_comms_receiver::Result<()>>, Failure> {
+    let receiver = receiver
+        .build()
+        .map_err(|e| Failure::not_accepted(format_args!("receiver: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Failure::not_accepted(format_args!("--listen {addr}: {e}")))?;
+    Ok(tokio::spawn(graph_comms_receiver::serve(
+        listener,
+        receiver.router(),
+        ServeOptions::default(),
+    )))
 }

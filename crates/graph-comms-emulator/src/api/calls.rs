@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::tokens::Authorized;
-use super::{check_callback, check_identity, kind, parse_object, present, ApiVersion};
+use super::{check_callback, check_identity, kind, parse_object, present, ApiVersion, JsonObject};
 use crate::auth::json_response;
 use crate::error::GraphError;
 use crate::notifications::{
@@ -165,11 +165,10 @@ pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     Extension(version): Extension<ApiVersion>,
     Authorized { claims, .. }: Authorized,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> ApiResult {
     let shared = &shared;
     let version = version.0;
-    let m = parse_object(&body)?;
     let callback_uri = match present(&m, "callbackUri") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => {
@@ -327,19 +326,27 @@ pub(crate) async fn get(
     _: Authorized,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let calls = shared.calls();
-    let rec = calls
-        .get(&id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(&id))?;
+    let mut calls = shared.calls();
+    let rec = live_call(&mut calls, &id)?;
     Ok(json_response(StatusCode::OK, &rec.resource))
 }
 
 /// `404 itemNotFound` for a call id the emulator does not know (or whose call has ended).
-pub(crate) fn unknown_call(id: &str) -> GraphError {
+fn unknown_call(id: &str) -> GraphError {
     GraphError::not_found(format!(
         "Call {id:?} was not found: unknown call id, or the call has ended."
     ))
+}
+
+/// The live call `id` (one the bot has not ended), or `404` ([`unknown_call`]).
+pub(crate) fn live_call<'a>(
+    calls: &'a mut std::collections::HashMap<String, crate::state::CallRecord>,
+    id: &str,
+) -> Result<&'a mut crate::state::CallRecord, GraphError> {
+    calls
+        .get_mut(id)
+        .filter(|r| !r.ending)
+        .ok_or_else(|| unknown_call(id))
 }
 
 /// `DELETE /{v}/communications/calls/{id}`: `204`, then `terminating` and `terminated`.
@@ -349,10 +356,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult {
     let mut calls = shared.calls();
-    let rec = calls
-        .get_mut(&id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(&id))?;
+    let rec = live_call(&mut calls, &id)?;
     rec.ending = true;
     let mut terminated = call_state("terminated");
     terminated["resultInfo"] = crate::notifications::conversation_ended(rec.script.string_codes);
@@ -371,20 +375,10 @@ pub(crate) async fn answer(
     State(shared): State<Arc<Shared>>,
     _: Authorized,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> ApiResult {
-    let m = parse_object(&body)?;
     let mut calls = shared.calls();
-    let rec = calls
-        .get_mut(&id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(&id))?;
-    if rec.state() != "incoming" {
-        return Err(GraphError::bad_request(format!(
-            "Call {id:?} is in state `{}`; only an incoming call can be answered.",
-            rec.state()
-        )));
-    }
+    let rec = incoming_call(&mut calls, &id, "answered")?;
     if let Some(uri) = super::callback_field(&m)? {
         rec.resource["callbackUri"] = json!(uri);
         rec.callback_uri = uri;
@@ -412,10 +406,7 @@ fn incoming_call<'a>(
     id: &str,
     action: &str,
 ) -> Result<&'a mut crate::state::CallRecord, GraphError> {
-    let rec = calls
-        .get_mut(id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(id))?;
+    let rec = live_call(calls, id)?;
     if rec.state() != "incoming" {
         return Err(GraphError::bad_request(format!(
             "Call {id:?} is in state `{}`; only an incoming call can be {action}.",
@@ -447,9 +438,8 @@ pub(crate) async fn reject(
     State(shared): State<Arc<Shared>>,
     _: Authorized,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> ApiResult {
-    let m = parse_object(&body)?;
     match present(&m, "reason") {
         None => {}
         Some(Value::String(r))
@@ -474,9 +464,8 @@ pub(crate) async fn redirect(
     State(shared): State<Arc<Shared>>,
     _: Authorized,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> ApiResult {
-    let m = parse_object(&body)?;
     let targets = match present(&m, "targets") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         Some(Value::Array(_)) | None => {
@@ -531,10 +520,7 @@ pub(crate) async fn transfer(
 ) -> ApiResult {
     let id = id.as_str();
     let mut calls = shared.calls();
-    let rec = calls
-        .get_mut(id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(id))?;
+    let rec = live_call(&mut calls, id)?;
     if rec.throttle_left > 0 {
         rec.throttle_left -= 1;
         return Err(GraphError::throttled(rec.retry_after));

@@ -78,6 +78,24 @@ async fn fallback() -> GraphError {
     )
 }
 
+/// The request body as one JSON object ([`parse_object`]), for the handlers whose first step is
+/// reading it; a body axum refuses keeps axum's rejection.
+pub(crate) struct JsonObject(pub(crate) Map<String, Value>);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonObject {
+    type Rejection = axum::response::Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let body = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        parse_object(&body)
+            .map(JsonObject)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
 /// Parses a request body as one JSON object (`400` otherwise, naming line and column).
 pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GraphError> {
     if body.iter().all(u8::is_ascii_whitespace) {

@@ -7,12 +7,11 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use super::calls::unknown_call;
+use super::calls::live_call;
 use super::tokens::Authorized;
-use super::{kind, parse_object, present, ApiVersion};
+use super::{kind, present, ApiVersion, JsonObject};
 use crate::auth::json_response;
 use crate::error::GraphError;
 use crate::notifications::{operation, operation_completed};
@@ -46,10 +45,7 @@ pub(crate) fn established_call<'a>(
     id: &str,
     action: &str,
 ) -> Result<&'a mut CallRecord, GraphError> {
-    let rec = calls
-        .get_mut(id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(id))?;
+    let rec = live_call(calls, id)?;
     if rec.state() != "established" {
         return Err(GraphError::bad_request(format!(
             "Call {id:?} is in state `{}`; {action} needs an established call.",
@@ -86,9 +82,8 @@ pub(crate) async fn play_prompt(
     Extension(version): Extension<ApiVersion>,
     _: Authorized,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> Result<Response, GraphError> {
-    let m = parse_object(&body)?;
     let prompts = match present(&m, "prompts") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         Some(Value::Array(_)) | None => {

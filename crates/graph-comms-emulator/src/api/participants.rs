@@ -6,13 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
-use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::calls::unknown_call;
+use super::calls::live_call;
 use super::operations::{check_media_prompt, client_context, established_call, operation_response};
 use super::tokens::{Authorized, JoinGroupCalls};
-use super::{parse_object, present, ApiVersion};
+use super::{present, ApiVersion, JsonObject};
 use crate::auth::json_response;
 use crate::error::GraphError;
 use crate::notifications::{operation, operation_completed};
@@ -36,11 +35,8 @@ pub(crate) async fn list(
     _: Authorized,
     Path(id): Path<String>,
 ) -> Result<Response, GraphError> {
-    let calls = shared.calls();
-    let rec = calls
-        .get(&id)
-        .filter(|r| !r.ending)
-        .ok_or_else(|| unknown_call(&id))?;
+    let mut calls = shared.calls();
+    let rec = live_call(&mut calls, &id)?;
     let value: Vec<Value> = rec.participants.iter().map(participant_resource).collect();
     Ok(json_response(StatusCode::OK, &json!({ "value": value })))
 }
@@ -53,16 +49,14 @@ pub(crate) async fn start_hold_music(
     Extension(version): Extension<ApiVersion>,
     _: Authorized<JoinGroupCalls>,
     Path((id, pid)): Path<(String, String)>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> Result<Response, GraphError> {
-    let m = parse_object(&body)?;
     if let Some(p) = present(&m, "customPrompt") {
         check_media_prompt(p, "customPrompt")?;
     }
     let context = client_context(&m)?;
     let mut calls = shared.calls();
-    let rec = established_call(&mut calls, &id, "startHoldMusic")?;
-    participant_of(rec, &id, &pid)?;
+    let rec = participant_call(&mut calls, &id, &pid, "startHoldMusic")?;
     if let Some(held) = &rec.on_hold {
         return Err(GraphError::bad_request(if *held == pid {
             format!("Participant {pid:?} is already on hold.")
@@ -95,13 +89,11 @@ pub(crate) async fn stop_hold_music(
     Extension(version): Extension<ApiVersion>,
     _: Authorized<JoinGroupCalls>,
     Path((id, pid)): Path<(String, String)>,
-    body: Bytes,
+    JsonObject(m): JsonObject,
 ) -> Result<Response, GraphError> {
-    let m = parse_object(&body)?;
     let context = client_context(&m)?;
     let mut calls = shared.calls();
-    let rec = established_call(&mut calls, &id, "stopHoldMusic")?;
-    participant_of(rec, &id, &pid)?;
+    let rec = participant_call(&mut calls, &id, &pid, "stopHoldMusic")?;
     if rec.on_hold.as_deref() != Some(pid.as_str()) {
         return Err(GraphError::bad_request(format!(
             "Participant {pid:?} is not on hold."
@@ -120,10 +112,17 @@ pub(crate) async fn stop_hold_music(
     ))
 }
 
-/// `404` unless `pid` is a participant of the call.
-fn participant_of(rec: &CallRecord, id: &str, pid: &str) -> Result<(), GraphError> {
+/// The live, `established` call `id` for `action` on its participant `pid` (`404` unless `pid`
+/// is a participant of the call).
+fn participant_call<'a>(
+    calls: &'a mut std::collections::HashMap<String, CallRecord>,
+    id: &str,
+    pid: &str,
+    action: &str,
+) -> Result<&'a mut CallRecord, GraphError> {
+    let rec = established_call(calls, id, action)?;
     if rec.participants.iter().any(|p| p["participantId"] == pid) {
-        Ok(())
+        Ok(rec)
     } else {
         Err(GraphError::not_found(format!(
             "Participant {pid:?} was not found in call {id:?}."
