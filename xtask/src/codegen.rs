@@ -1006,16 +1006,16 @@ fn render(header: &str, tokens: TokenStream) -> Result<String, String> {
         syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
     let mut out = header.to_owned();
     let mut previous = None;
-    for item in file.items {
+    for (i, item) in file.items.into_iter().enumerate() {
         let group = match &item {
             syn::Item::Mod(_) => Some("mod"),
             syn::Item::Use(_) => Some("use"),
             _ => None,
         };
-        if previous.is_some() && (group.is_none() || group != previous.flatten()) {
+        if i > 0 && (group.is_none() || group != previous) {
             out.push('\n');
         }
-        previous = Some(group);
+        previous = group;
         let text = prettyplease::unparse(&syn::File {
             shebang: None,
             frontmatter: None,
@@ -1050,7 +1050,8 @@ fn ident(name: &str) -> Result<Ident, String> {
     syn::parse_str(name).map_err(|e| format!("{name:?} is not a Rust identifier: {e}"))
 }
 
-/// The tokens of a field type spelled as Rust (`Option<Box<crate::WireInt>>`).
+/// The tokens of a field type spelled as Rust (`Option<Box<crate::WireInt>>`); the parse of the
+/// whole file checks that they are a type.
 fn rust_type_tokens(ty: &str) -> Result<TokenStream, String> {
     ty.parse()
         .map_err(|e| format!("{ty:?} is not a Rust type: {e}"))
