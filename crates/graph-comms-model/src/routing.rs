@@ -351,29 +351,64 @@ macro_rules! other_values {
     };
 }
 
+/// `Deserialize` for a routing type through a visitor of its own:
+/// `Type: deserialize_method, expecting "what"; visit methods`. The visitor's other methods keep
+/// serde's defaults (an "invalid type" error that says what it expects).
+macro_rules! deserialize_with_visitor {
+    ($target:ident: $method:ident, expecting $expecting:literal; $($visit:tt)*) => {
+        impl<'de> de::Deserialize<'de> for $target<'de> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct ValueVisitor;
+                impl<'de> Visitor<'de> for ValueVisitor {
+                    type Value = $target<'de>;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    $($visit)*
+                }
+                deserializer.$method(ValueVisitor)
+            }
+        }
+    };
+}
+
+/// A lenient reader: a member that tolerates any JSON value, read into the `Option<Value>` it
+/// stores in its place. `Name(Value); visit methods` gives the newtype over `Option<Value>`, its
+/// `Lenient` impl and its `Deserialize` (`deserialize_any`, expecting "any JSON value"); the
+/// visit methods list every JSON value, those it does not read through `other_values!`.
+macro_rules! lenient_reader {
+    ($(#[$doc:meta])* $name:ident($value:ty); $($visit:tt)*) => {
+        $(#[$doc])*
+        struct $name<'de>(Option<$value>);
+
+        impl<'de> Lenient for $name<'de> {
+            type Value = Option<$value>;
+            fn into_value(self) -> Self::Value {
+                self.0
+            }
+        }
+
+        deserialize_with_visitor! {
+            $name: deserialize_any, expecting "any JSON value";
+            $($visit)*
+        }
+    };
+}
+
 /// A lenient reader's result, as stored in its place.
 trait Lenient {
     type Value;
     fn into_value(self) -> Self::Value;
 }
 
-impl<'de> de::Deserialize<'de> for RoutingBatch<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct BatchVisitor;
-        impl<'de> Visitor<'de> for BatchVisitor {
-            type Value = RoutingBatch<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a commsNotifications object at $")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut batch = RoutingBatch::default();
-                read_members!(map {
-                    "value" => batch.value, Option<NotificationList<'de>>;
-                });
-                Ok(batch)
-            }
-        }
-        deserializer.deserialize_map(BatchVisitor)
+deserialize_with_visitor! {
+    RoutingBatch: deserialize_map, expecting "a commsNotifications object at $";
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut batch = RoutingBatch::default();
+        read_members!(map {
+            "value" => batch.value, Option<NotificationList<'de>>;
+        });
+        Ok(batch)
     }
 }
 
@@ -387,23 +422,14 @@ impl<'a> Lenient for Option<NotificationList<'a>> {
     }
 }
 
-impl<'de> de::Deserialize<'de> for NotificationList<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor;
-        impl<'de> Visitor<'de> for ListVisitor {
-            type Value = NotificationList<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of commsNotification objects at $.value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(64));
-                while let Some(n) = seq.next_element_seed(NotificationSeed(out.len()))? {
-                    out.push(n);
-                }
-                Ok(NotificationList(out))
-            }
+deserialize_with_visitor! {
+    NotificationList: deserialize_seq, expecting "an array of commsNotification objects at $.value";
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(64));
+        while let Some(n) = seq.next_element_seed(NotificationSeed(out.len()))? {
+            out.push(n);
         }
-        deserializer.deserialize_seq(ListVisitor)
+        Ok(NotificationList(out))
     }
 }
 
@@ -441,41 +467,32 @@ impl<'a> Lenient for RoutingData<'a> {
     }
 }
 
-impl<'de> de::Deserialize<'de> for RoutingData<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct DataVisitor;
-        impl<'de> Visitor<'de> for DataVisitor {
-            type Value = RoutingData<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut call = RoutingCall::default();
-                read_members!(map {
-                    "state" => call.state, LenientStr<'de>;
-                    "resultInfo" => call.result_info, LenientResultInfo<'de>;
-                    "terminationReason" => call.termination_reason, LenientStr<'de>;
-                    "replacesContext" => call.replaces_context, LenientStr<'de>;
-                    "status" => call.status, LenientStr<'de>;
-                    "@odata.type" => call.odata_type, LenientStr<'de>;
-                });
-                Ok(RoutingData::Call(call))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut len = 0;
-                while seq.next_element::<IgnoredAny>()?.is_some() {
-                    len += 1;
-                }
-                Ok(RoutingData::Array(len))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(RoutingData::Absent)
-            }
-            other_values!(RoutingData::Absent; unit);
-            other_values!(RoutingData::Other; bool, i64, u64, f64, str);
-        }
-        deserializer.deserialize_any(DataVisitor)
+deserialize_with_visitor! {
+    RoutingData: deserialize_any, expecting "any JSON value";
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut call = RoutingCall::default();
+        read_members!(map {
+            "state" => call.state, LenientStr<'de>;
+            "resultInfo" => call.result_info, LenientResultInfo<'de>;
+            "terminationReason" => call.termination_reason, LenientStr<'de>;
+            "replacesContext" => call.replaces_context, LenientStr<'de>;
+            "status" => call.status, LenientStr<'de>;
+            "@odata.type" => call.odata_type, LenientStr<'de>;
+        });
+        Ok(RoutingData::Call(call))
     }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut len = 0;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            len += 1;
+        }
+        Ok(RoutingData::Array(len))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(RoutingData::Absent)
+    }
+    other_values!(RoutingData::Absent; unit);
+    other_values!(RoutingData::Other; bool, i64, u64, f64, str);
 }
 
 /// An object key, looked up in a list of the member names we read: `Some(name)`, or `None` for
@@ -504,119 +521,63 @@ impl<'de> Visitor<'de> for FieldSeed {
     }
 }
 
-/// A string member that tolerates any JSON value: strings are kept, everything else is `None`.
-struct LenientStr<'a>(Option<Cow<'a, str>>);
-
-impl<'a> Lenient for LenientStr<'a> {
-    type Value = Option<Cow<'a, str>>;
-    fn into_value(self) -> Self::Value {
-        self.0
+lenient_reader! {
+    /// A string member that tolerates any JSON value: strings are kept, everything else is `None`.
+    LenientStr(Cow<'de, str>);
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(LenientStr(Some(Cow::Borrowed(v))))
     }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(LenientStr(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(LenientStr(Some(Cow::Owned(v))))
+    }
+    other_values!(LenientStr(None); unit, bool, i64, u64, f64, map, seq);
 }
 
-impl<'de> de::Deserialize<'de> for LenientStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StrVisitor;
-        impl<'de> Visitor<'de> for StrVisitor {
-            type Value = LenientStr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(LenientStr(Some(Cow::Borrowed(v))))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(LenientStr(Some(Cow::Owned(v.to_owned()))))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(LenientStr(Some(Cow::Owned(v))))
-            }
-            other_values!(LenientStr(None); unit, bool, i64, u64, f64, map, seq);
-        }
-        deserializer.deserialize_any(StrVisitor)
+lenient_reader! {
+    /// A `resultInfo` member that tolerates any JSON value: objects are read, everything else is
+    /// `None`.
+    LenientResultInfo(RoutingResultInfo<'de>);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut info = RoutingResultInfo::default();
+        read_members!(map {
+            "code" => info.code, LenientCode<'de>;
+            "subcode" => info.subcode, LenientCode<'de>;
+            "subCode" => info.sub_code, LenientCode<'de>;
+            "message" => info.message, LenientStr<'de>;
+        });
+        Ok(LenientResultInfo(Some(info)))
     }
+    other_values!(LenientResultInfo(None); seq, unit, bool, i64, u64, f64, str);
 }
 
-/// A `resultInfo` member that tolerates any JSON value: objects are read, everything else is
-/// `None`.
-struct LenientResultInfo<'a>(Option<RoutingResultInfo<'a>>);
-
-impl<'a> Lenient for LenientResultInfo<'a> {
-    type Value = Option<RoutingResultInfo<'a>>;
-    fn into_value(self) -> Self::Value {
-        self.0
+lenient_reader! {
+    /// A code member: numbers and strings are kept, `null` is `None`, anything else is
+    /// [`RoutingCode::Other`].
+    LenientCode(RoutingCode<'de>);
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(LenientCode(Some(RoutingCode::Int(v))))
     }
-}
-
-impl<'de> de::Deserialize<'de> for LenientResultInfo<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct InfoVisitor;
-        impl<'de> Visitor<'de> for InfoVisitor {
-            type Value = LenientResultInfo<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut info = RoutingResultInfo::default();
-                read_members!(map {
-                    "code" => info.code, LenientCode<'de>;
-                    "subcode" => info.subcode, LenientCode<'de>;
-                    "subCode" => info.sub_code, LenientCode<'de>;
-                    "message" => info.message, LenientStr<'de>;
-                });
-                Ok(LenientResultInfo(Some(info)))
-            }
-            other_values!(LenientResultInfo(None); seq, unit, bool, i64, u64, f64, str);
-        }
-        deserializer.deserialize_any(InfoVisitor)
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(LenientCode(Some(match i64::try_from(v) {
+            Ok(v) => RoutingCode::Int(v),
+            #[allow(clippy::cast_precision_loss)]
+            Err(_) => RoutingCode::Float(v as f64),
+        })))
     }
-}
-
-/// A code member: numbers and strings are kept, `null` is `None`, anything else is
-/// [`RoutingCode::Other`].
-struct LenientCode<'a>(Option<RoutingCode<'a>>);
-
-impl<'a> Lenient for LenientCode<'a> {
-    type Value = Option<RoutingCode<'a>>;
-    fn into_value(self) -> Self::Value {
-        self.0
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(LenientCode(Some(RoutingCode::Float(v))))
     }
-}
-
-impl<'de> de::Deserialize<'de> for LenientCode<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CodeVisitor;
-        impl<'de> Visitor<'de> for CodeVisitor {
-            type Value = LenientCode<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(LenientCode(Some(RoutingCode::Int(v))))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(LenientCode(Some(match i64::try_from(v) {
-                    Ok(v) => RoutingCode::Int(v),
-                    #[allow(clippy::cast_precision_loss)]
-                    Err(_) => RoutingCode::Float(v as f64),
-                })))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(LenientCode(Some(RoutingCode::Float(v))))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(LenientCode(Some(RoutingCode::Str(Cow::Borrowed(v)))))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(LenientCode(Some(RoutingCode::Str(Cow::Owned(
-                    v.to_owned(),
-                )))))
-            }
-            other_values!(LenientCode(None); unit);
-            other_values!(LenientCode(Some(RoutingCode::Other)); bool, map, seq);
-        }
-        deserializer.deserialize_any(CodeVisitor)
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(LenientCode(Some(RoutingCode::Str(Cow::Borrowed(v)))))
     }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(LenientCode(Some(RoutingCode::Str(Cow::Owned(v.to_owned())))))
+    }
+    other_values!(LenientCode(None); unit);
+    other_values!(LenientCode(Some(RoutingCode::Other)); bool, map, seq);
 }
 
 #[cfg(test)]

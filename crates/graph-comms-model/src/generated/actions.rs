@@ -34,7 +34,7 @@ impl<'de> serde::de::Visitor<'de> for TransferRequestBodyVisitor {
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
                 "transferTarget" => {
-                    transfer_target = crate::wire::field(&mut map, "transferTarget")?
+                    transfer_target = crate::wire::field(&mut map, "transferTarget")?;
                 }
                 "transferee" => transferee = crate::wire::field(&mut map, "transferee")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
@@ -99,15 +99,21 @@ impl<'de> serde::de::Visitor<'de> for AnswerRequestBodyVisitor {
         let mut call_options = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "callbackUri" => callback_uri = crate::wire::field(&mut map, "callbackUri")?,
-                "mediaConfig" => media_config = crate::wire::field(&mut map, "mediaConfig")?,
+                "callbackUri" => {
+                    callback_uri = crate::wire::field(&mut map, "callbackUri")?;
+                }
+                "mediaConfig" => {
+                    media_config = crate::wire::field(&mut map, "mediaConfig")?;
+                }
                 "acceptedModalities" => {
-                    accepted_modalities = crate::wire::field(&mut map, "acceptedModalities")?
+                    accepted_modalities = crate::wire::field(&mut map, "acceptedModalities")?;
                 }
                 "participantCapacity" => {
-                    participant_capacity = crate::wire::field(&mut map, "participantCapacity")?
+                    participant_capacity = crate::wire::field(&mut map, "participantCapacity")?;
                 }
-                "callOptions" => call_options = crate::wire::field(&mut map, "callOptions")?,
+                "callOptions" => {
+                    call_options = crate::wire::field(&mut map, "callOptions")?;
+                }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
@@ -160,7 +166,9 @@ impl<'de> serde::de::Visitor<'de> for RejectRequestBodyVisitor {
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
                 "reason" => reason = crate::wire::field(&mut map, "reason")?,
-                "callbackUri" => callback_uri = crate::wire::field(&mut map, "callbackUri")?,
+                "callbackUri" => {
+                    callback_uri = crate::wire::field(&mut map, "callbackUri")?;
+                }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
@@ -213,7 +221,9 @@ impl<'de> serde::de::Visitor<'de> for RedirectRequestBodyVisitor {
             match key.as_str() {
                 "targets" => targets = crate::wire::field(&mut map, "targets")?,
                 "timeout" => timeout = crate::wire::field(&mut map, "timeout")?,
-                "callbackUri" => callback_uri = crate::wire::field(&mut map, "callbackUri")?,
+                "callbackUri" => {
+                    callback_uri = crate::wire::field(&mut map, "callbackUri")?;
+                }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
@@ -265,7 +275,9 @@ impl<'de> serde::de::Visitor<'de> for PlayPromptRequestBodyVisitor {
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
                 "prompts" => prompts = crate::wire::field(&mut map, "prompts")?,
-                "clientContext" => client_context = crate::wire::field(&mut map, "clientContext")?,
+                "clientContext" => {
+                    client_context = crate::wire::field(&mut map, "clientContext")?;
+                }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
@@ -315,8 +327,12 @@ impl<'de> serde::de::Visitor<'de> for StartHoldMusicRequestBodyVisitor {
         let mut client_context = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "customPrompt" => custom_prompt = crate::wire::field(&mut map, "customPrompt")?,
-                "clientContext" => client_context = crate::wire::field(&mut map, "clientContext")?,
+                "customPrompt" => {
+                    custom_prompt = crate::wire::field(&mut map, "customPrompt")?;
+                }
+                "clientContext" => {
+                    client_context = crate::wire::field(&mut map, "clientContext")?;
+                }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
@@ -361,7 +377,9 @@ impl<'de> serde::de::Visitor<'de> for StopHoldMusicRequestBodyVisitor {
         let mut client_context = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "clientContext" => client_context = crate::wire::field(&mut map, "clientContext")?,
+                "clientContext" => {
+                    client_context = crate::wire::field(&mut map, "clientContext")?;
+                }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }

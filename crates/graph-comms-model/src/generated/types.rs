@@ -161,40 +161,52 @@ impl<'de> serde::de::Visitor<'de> for CallVisitor {
         let mut replaces_context = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "id" => id = crate::wire::field(&mut map, "id")?,
                 "activeModalities" => {
-                    active_modalities = crate::wire::field(&mut map, "activeModalities")?
+                    active_modalities = crate::wire::field(&mut map, "activeModalities")?;
                 }
                 "answeredBy" => answered_by = crate::wire::field(&mut map, "answeredBy")?,
-                "callbackUri" => callback_uri = crate::wire::field(&mut map, "callbackUri")?,
-                "callChainId" => call_chain_id = crate::wire::field(&mut map, "callChainId")?,
-                "callOptions" => call_options = crate::wire::field(&mut map, "callOptions")?,
+                "callbackUri" => {
+                    callback_uri = crate::wire::field(&mut map, "callbackUri")?;
+                }
+                "callChainId" => {
+                    call_chain_id = crate::wire::field(&mut map, "callChainId")?;
+                }
+                "callOptions" => {
+                    call_options = crate::wire::field(&mut map, "callOptions")?;
+                }
                 "callRoutes" => call_routes = crate::wire::field(&mut map, "callRoutes")?,
                 "chatInfo" => chat_info = crate::wire::field(&mut map, "chatInfo")?,
                 "direction" => direction = crate::wire::field(&mut map, "direction")?,
                 "incomingContext" => {
-                    incoming_context = crate::wire::field(&mut map, "incomingContext")?
+                    incoming_context = crate::wire::field(&mut map, "incomingContext")?;
                 }
-                "mediaConfig" => media_config = crate::wire::field(&mut map, "mediaConfig")?,
+                "mediaConfig" => {
+                    media_config = crate::wire::field(&mut map, "mediaConfig")?;
+                }
                 "mediaState" => media_state = crate::wire::field(&mut map, "mediaState")?,
                 "meetingCapability" => {
-                    meeting_capability = crate::wire::field(&mut map, "meetingCapability")?
+                    meeting_capability = crate::wire::field(&mut map, "meetingCapability")?;
                 }
-                "meetingInfo" => meeting_info = crate::wire::field(&mut map, "meetingInfo")?,
+                "meetingInfo" => {
+                    meeting_info = crate::wire::field(&mut map, "meetingInfo")?;
+                }
                 "myParticipantId" => {
-                    my_participant_id = crate::wire::field(&mut map, "myParticipantId")?
+                    my_participant_id = crate::wire::field(&mut map, "myParticipantId")?;
                 }
                 "requestedModalities" => {
-                    requested_modalities = crate::wire::field(&mut map, "requestedModalities")?
+                    requested_modalities = crate::wire::field(&mut map, "requestedModalities")?;
                 }
                 "resultInfo" => result_info = crate::wire::field(&mut map, "resultInfo")?,
                 "ringingTimeoutInSeconds" => {
                     ringing_timeout_in_seconds =
-                        crate::wire::field(&mut map, "ringingTimeoutInSeconds")?
+                        crate::wire::field(&mut map, "ringingTimeoutInSeconds")?;
                 }
                 "routingPolicies" => {
-                    routing_policies = crate::wire::field(&mut map, "routingPolicies")?
+                    routing_policies = crate::wire::field(&mut map, "routingPolicies")?;
                 }
                 "source" => source = crate::wire::field(&mut map, "source")?,
                 "state" => state = crate::wire::field(&mut map, "state")?,
@@ -202,12 +214,14 @@ impl<'de> serde::de::Visitor<'de> for CallVisitor {
                 "targets" => targets = crate::wire::field(&mut map, "targets")?,
                 "tenantId" => tenant_id = crate::wire::field(&mut map, "tenantId")?,
                 "terminationReason" => {
-                    termination_reason = crate::wire::field(&mut map, "terminationReason")?
+                    termination_reason = crate::wire::field(&mut map, "terminationReason")?;
                 }
                 "toneInfo" => tone_info = crate::wire::field(&mut map, "toneInfo")?,
-                "transcription" => transcription = crate::wire::field(&mut map, "transcription")?,
+                "transcription" => {
+                    transcription = crate::wire::field(&mut map, "transcription")?;
+                }
                 "replacesContext" => {
-                    replaces_context = crate::wire::field(&mut map, "replacesContext")?
+                    replaces_context = crate::wire::field(&mut map, "replacesContext")?;
                 }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -282,7 +296,9 @@ impl<'de> serde::de::Visitor<'de> for CallMediaStateVisitor {
         let mut audio = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "audio" => audio = crate::wire::field(&mut map, "audio")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -356,21 +372,23 @@ impl<'de> serde::de::Visitor<'de> for CallOptionsVisitor {
         let mut is_interactive_roster_enabled = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "hideBotAfterEscalation" => {
                     hide_bot_after_escalation =
-                        crate::wire::field(&mut map, "hideBotAfterEscalation")?
+                        crate::wire::field(&mut map, "hideBotAfterEscalation")?;
                 }
                 "isContentSharingNotificationEnabled" => {
                     is_content_sharing_notification_enabled =
-                        crate::wire::field(&mut map, "isContentSharingNotificationEnabled")?
+                        crate::wire::field(&mut map, "isContentSharingNotificationEnabled")?;
                 }
                 "isDeltaRosterEnabled" => {
-                    is_delta_roster_enabled = crate::wire::field(&mut map, "isDeltaRosterEnabled")?
+                    is_delta_roster_enabled = crate::wire::field(&mut map, "isDeltaRosterEnabled")?;
                 }
                 "isInteractiveRosterEnabled" => {
                     is_interactive_roster_enabled =
-                        crate::wire::field(&mut map, "isInteractiveRosterEnabled")?
+                        crate::wire::field(&mut map, "isInteractiveRosterEnabled")?;
                 }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -435,10 +453,14 @@ impl<'de> serde::de::Visitor<'de> for CallRouteVisitor {
         let mut routing_type = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "final" => r#final = crate::wire::field(&mut map, "final")?,
                 "original" => original = crate::wire::field(&mut map, "original")?,
-                "routingType" => routing_type = crate::wire::field(&mut map, "routingType")?,
+                "routingType" => {
+                    routing_type = crate::wire::field(&mut map, "routingType")?;
+                }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
@@ -494,9 +516,11 @@ impl<'de> serde::de::Visitor<'de> for CallTranscriptionInfoVisitor {
         let mut state = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "lastModifiedDateTime" => {
-                    last_modified_date_time = crate::wire::field(&mut map, "lastModifiedDateTime")?
+                    last_modified_date_time = crate::wire::field(&mut map, "lastModifiedDateTime")?;
                 }
                 "state" => state = crate::wire::field(&mut map, "state")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
@@ -557,10 +581,12 @@ impl<'de> serde::de::Visitor<'de> for ChatInfoVisitor {
         let mut thread_id = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "messageId" => message_id = crate::wire::field(&mut map, "messageId")?,
                 "replyChainMessageId" => {
-                    reply_chain_message_id = crate::wire::field(&mut map, "replyChainMessageId")?
+                    reply_chain_message_id = crate::wire::field(&mut map, "replyChainMessageId")?;
                 }
                 "threadId" => thread_id = crate::wire::field(&mut map, "threadId")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
@@ -629,10 +655,16 @@ impl<'de> serde::de::Visitor<'de> for CommsNotificationVisitor {
         let mut resource = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "changeType" => change_type = crate::wire::field(&mut map, "changeType")?,
-                "resourceUrl" => resource_url = crate::wire::field(&mut map, "resourceUrl")?,
-                "resourceData" => resource_data = crate::wire::field(&mut map, "resourceData")?,
+                "resourceUrl" => {
+                    resource_url = crate::wire::field(&mut map, "resourceUrl")?;
+                }
+                "resourceData" => {
+                    resource_data = crate::wire::field(&mut map, "resourceData")?;
+                }
                 "resource" => resource = crate::wire::field(&mut map, "resource")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -683,7 +715,9 @@ impl<'de> serde::de::Visitor<'de> for CommsNotificationsVisitor {
         let mut value = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "value" => value = crate::wire::field(&mut map, "value")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -745,9 +779,13 @@ impl<'de> serde::de::Visitor<'de> for CommsOperationVisitor {
         let mut status = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "id" => id = crate::wire::field(&mut map, "id")?,
-                "clientContext" => client_context = crate::wire::field(&mut map, "clientContext")?,
+                "clientContext" => {
+                    client_context = crate::wire::field(&mut map, "clientContext")?;
+                }
                 "resultInfo" => result_info = crate::wire::field(&mut map, "resultInfo")?,
                 "status" => status = crate::wire::field(&mut map, "status")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
@@ -840,15 +878,19 @@ impl<'de> serde::de::Visitor<'de> for IdentityVisitor {
         let mut email = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                "displayName" => display_name = crate::wire::field(&mut map, "displayName")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
+                "displayName" => {
+                    display_name = crate::wire::field(&mut map, "displayName")?;
+                }
                 "id" => id = crate::wire::field(&mut map, "id")?,
                 "azureCommunicationServicesResourceId" => {
                     azure_communication_services_resource_id =
-                        crate::wire::field(&mut map, "azureCommunicationServicesResourceId")?
+                        crate::wire::field(&mut map, "azureCommunicationServicesResourceId")?;
                 }
                 "applicationType" => {
-                    application_type = crate::wire::field(&mut map, "applicationType")?
+                    application_type = crate::wire::field(&mut map, "applicationType")?;
                 }
                 "hidden" => hidden = crate::wire::field(&mut map, "hidden")?,
                 "tenantId" => tenant_id = crate::wire::field(&mut map, "tenantId")?,
@@ -992,22 +1034,28 @@ impl<'de> serde::de::Visitor<'de> for IdentitySetVisitor {
         let mut phone = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                "application" => application = crate::wire::field(&mut map, "application")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
+                "application" => {
+                    application = crate::wire::field(&mut map, "application")?;
+                }
                 "device" => device = crate::wire::field(&mut map, "device")?,
                 "user" => user = crate::wire::field(&mut map, "user")?,
                 "applicationInstance" => {
-                    application_instance = crate::wire::field(&mut map, "applicationInstance")?
+                    application_instance = crate::wire::field(&mut map, "applicationInstance")?;
                 }
                 "assertedIdentity" => {
-                    asserted_identity = crate::wire::field(&mut map, "assertedIdentity")?
+                    asserted_identity = crate::wire::field(&mut map, "assertedIdentity")?;
                 }
                 "azureCommunicationServicesUser" => {
                     azure_communication_services_user =
-                        crate::wire::field(&mut map, "azureCommunicationServicesUser")?
+                        crate::wire::field(&mut map, "azureCommunicationServicesUser")?;
                 }
                 "encrypted" => encrypted = crate::wire::field(&mut map, "encrypted")?,
-                "endpointType" => endpoint_type = crate::wire::field(&mut map, "endpointType")?,
+                "endpointType" => {
+                    endpoint_type = crate::wire::field(&mut map, "endpointType")?;
+                }
                 "guest" => guest = crate::wire::field(&mut map, "guest")?,
                 "onPremises" => on_premises = crate::wire::field(&mut map, "onPremises")?,
                 "phone" => phone = crate::wire::field(&mut map, "phone")?,
@@ -1088,13 +1136,18 @@ impl<'de> serde::de::Visitor<'de> for IncomingContextVisitor {
         let mut transferor = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                "observedParticipantId" => {
-                    observed_participant_id = crate::wire::field(&mut map, "observedParticipantId")?
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
                 }
-                "onBehalfOf" => on_behalf_of = crate::wire::field(&mut map, "onBehalfOf")?,
+                "observedParticipantId" => {
+                    observed_participant_id =
+                        crate::wire::field(&mut map, "observedParticipantId")?;
+                }
+                "onBehalfOf" => {
+                    on_behalf_of = crate::wire::field(&mut map, "onBehalfOf")?;
+                }
                 "sourceParticipantId" => {
-                    source_participant_id = crate::wire::field(&mut map, "sourceParticipantId")?
+                    source_participant_id = crate::wire::field(&mut map, "sourceParticipantId")?;
                 }
                 "transferor" => transferor = crate::wire::field(&mut map, "transferor")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
@@ -1185,17 +1238,23 @@ impl<'de> serde::de::Visitor<'de> for InvitationParticipantInfoVisitor {
         let mut region = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                "endpointType" => endpoint_type = crate::wire::field(&mut map, "endpointType")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
+                "endpointType" => {
+                    endpoint_type = crate::wire::field(&mut map, "endpointType")?;
+                }
                 "hidden" => hidden = crate::wire::field(&mut map, "hidden")?,
                 "identity" => identity = crate::wire::field(&mut map, "identity")?,
-                "participantId" => participant_id = crate::wire::field(&mut map, "participantId")?,
+                "participantId" => {
+                    participant_id = crate::wire::field(&mut map, "participantId")?;
+                }
                 "removeFromDefaultAudioRoutingGroup" => {
                     remove_from_default_audio_routing_group =
-                        crate::wire::field(&mut map, "removeFromDefaultAudioRoutingGroup")?
+                        crate::wire::field(&mut map, "removeFromDefaultAudioRoutingGroup")?;
                 }
                 "replacesCallId" => {
-                    replaces_call_id = crate::wire::field(&mut map, "replacesCallId")?
+                    replaces_call_id = crate::wire::field(&mut map, "replacesCallId")?;
                 }
                 "languageId" => language_id = crate::wire::field(&mut map, "languageId")?,
                 "region" => region = crate::wire::field(&mut map, "region")?,
@@ -1254,7 +1313,9 @@ impl<'de> serde::de::Visitor<'de> for LiveCaptionOptionsVisitor {
         let mut stream_url = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "streamUrl" => stream_url = crate::wire::field(&mut map, "streamUrl")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -1329,16 +1390,20 @@ impl<'de> serde::de::Visitor<'de> for MediaConfigVisitor {
         let mut pre_fetch_media = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "removeFromDefaultAudioGroup" => {
                     remove_from_default_audio_group =
-                        crate::wire::field(&mut map, "removeFromDefaultAudioGroup")?
+                        crate::wire::field(&mut map, "removeFromDefaultAudioGroup")?;
                 }
                 "blob" => blob = crate::wire::field(&mut map, "blob")?,
                 "liveCaptionOptions" => {
-                    live_caption_options = crate::wire::field(&mut map, "liveCaptionOptions")?
+                    live_caption_options = crate::wire::field(&mut map, "liveCaptionOptions")?;
                 }
-                "preFetchMedia" => pre_fetch_media = crate::wire::field(&mut map, "preFetchMedia")?,
+                "preFetchMedia" => {
+                    pre_fetch_media = crate::wire::field(&mut map, "preFetchMedia")?;
+                }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
@@ -1398,7 +1463,9 @@ impl<'de> serde::de::Visitor<'de> for MediaInfoVisitor {
         let mut uri = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "resourceId" => resource_id = crate::wire::field(&mut map, "resourceId")?,
                 "uri" => uri = crate::wire::field(&mut map, "uri")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
@@ -1464,11 +1531,15 @@ impl<'de> serde::de::Visitor<'de> for MediaStreamVisitor {
         let mut source_id = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "direction" => direction = crate::wire::field(&mut map, "direction")?,
                 "label" => label = crate::wire::field(&mut map, "label")?,
                 "mediaType" => media_type = crate::wire::field(&mut map, "mediaType")?,
-                "serverMuted" => server_muted = crate::wire::field(&mut map, "serverMuted")?,
+                "serverMuted" => {
+                    server_muted = crate::wire::field(&mut map, "serverMuted")?;
+                }
                 "sourceId" => source_id = crate::wire::field(&mut map, "sourceId")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -1540,17 +1611,19 @@ impl<'de> serde::de::Visitor<'de> for MeetingCapabilityVisitor {
         let mut auto_admitted_users = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "allowAnonymousUsersToDialOut" => {
                     allow_anonymous_users_to_dial_out =
-                        crate::wire::field(&mut map, "allowAnonymousUsersToDialOut")?
+                        crate::wire::field(&mut map, "allowAnonymousUsersToDialOut")?;
                 }
                 "allowAnonymousUsersToStartMeeting" => {
                     allow_anonymous_users_to_start_meeting =
-                        crate::wire::field(&mut map, "allowAnonymousUsersToStartMeeting")?
+                        crate::wire::field(&mut map, "allowAnonymousUsersToStartMeeting")?;
                 }
                 "autoAdmittedUsers" => {
-                    auto_admitted_users = crate::wire::field(&mut map, "autoAdmittedUsers")?
+                    auto_admitted_users = crate::wire::field(&mut map, "autoAdmittedUsers")?;
                 }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -1631,12 +1704,16 @@ impl<'de> serde::de::Visitor<'de> for MeetingInfoVisitor {
         let mut token = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "allowConversationWithoutHost" => {
                     allow_conversation_without_host =
-                        crate::wire::field(&mut map, "allowConversationWithoutHost")?
+                        crate::wire::field(&mut map, "allowConversationWithoutHost")?;
                 }
-                "joinMeetingId" => join_meeting_id = crate::wire::field(&mut map, "joinMeetingId")?,
+                "joinMeetingId" => {
+                    join_meeting_id = crate::wire::field(&mut map, "joinMeetingId")?;
+                }
                 "passcode" => passcode = crate::wire::field(&mut map, "passcode")?,
                 "organizer" => organizer = crate::wire::field(&mut map, "organizer")?,
                 "token" => token = crate::wire::field(&mut map, "token")?,
@@ -1706,12 +1783,16 @@ impl<'de> serde::de::Visitor<'de> for OnlineMeetingRestrictedVisitor {
         let mut video_disabled = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "contentSharingDisabled" => {
                     content_sharing_disabled =
-                        crate::wire::field(&mut map, "contentSharingDisabled")?
+                        crate::wire::field(&mut map, "contentSharingDisabled")?;
                 }
-                "videoDisabled" => video_disabled = crate::wire::field(&mut map, "videoDisabled")?,
+                "videoDisabled" => {
+                    video_disabled = crate::wire::field(&mut map, "videoDisabled")?;
+                }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
         }
@@ -1828,30 +1909,38 @@ impl<'de> serde::de::Visitor<'de> for ParticipantVisitor {
         let mut synthetic_media_detection = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "id" => id = crate::wire::field(&mut map, "id")?,
                 "info" => info = crate::wire::field(&mut map, "info")?,
                 "isIdentityAnonymized" => {
-                    is_identity_anonymized = crate::wire::field(&mut map, "isIdentityAnonymized")?
+                    is_identity_anonymized = crate::wire::field(&mut map, "isIdentityAnonymized")?;
                 }
                 "isInLobby" => is_in_lobby = crate::wire::field(&mut map, "isInLobby")?,
                 "isMuted" => is_muted = crate::wire::field(&mut map, "isMuted")?,
-                "mediaStreams" => media_streams = crate::wire::field(&mut map, "mediaStreams")?,
+                "mediaStreams" => {
+                    media_streams = crate::wire::field(&mut map, "mediaStreams")?;
+                }
                 "metadata" => metadata = crate::wire::field(&mut map, "metadata")?,
                 "preferredDisplayName" => {
-                    preferred_display_name = crate::wire::field(&mut map, "preferredDisplayName")?
+                    preferred_display_name = crate::wire::field(&mut map, "preferredDisplayName")?;
                 }
-                "recordingInfo" => recording_info = crate::wire::field(&mut map, "recordingInfo")?,
-                "removedState" => removed_state = crate::wire::field(&mut map, "removedState")?,
+                "recordingInfo" => {
+                    recording_info = crate::wire::field(&mut map, "recordingInfo")?;
+                }
+                "removedState" => {
+                    removed_state = crate::wire::field(&mut map, "removedState")?;
+                }
                 "restrictedExperience" => {
-                    restricted_experience = crate::wire::field(&mut map, "restrictedExperience")?
+                    restricted_experience = crate::wire::field(&mut map, "restrictedExperience")?;
                 }
                 "rosterSequenceNumber" => {
-                    roster_sequence_number = crate::wire::field(&mut map, "rosterSequenceNumber")?
+                    roster_sequence_number = crate::wire::field(&mut map, "rosterSequenceNumber")?;
                 }
                 "syntheticMediaDetection" => {
                     synthetic_media_detection =
-                        crate::wire::field(&mut map, "syntheticMediaDetection")?
+                        crate::wire::field(&mut map, "syntheticMediaDetection")?;
                 }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -1946,15 +2035,24 @@ impl<'de> serde::de::Visitor<'de> for ParticipantInfoVisitor {
         let mut region = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                "countryCode" => country_code = crate::wire::field(&mut map, "countryCode")?,
-                "endpointType" => endpoint_type = crate::wire::field(&mut map, "endpointType")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
+                "countryCode" => {
+                    country_code = crate::wire::field(&mut map, "countryCode")?;
+                }
+                "endpointType" => {
+                    endpoint_type = crate::wire::field(&mut map, "endpointType")?;
+                }
                 "identity" => identity = crate::wire::field(&mut map, "identity")?,
                 "languageId" => language_id = crate::wire::field(&mut map, "languageId")?,
                 "nonAnonymizedIdentity" => {
-                    non_anonymized_identity = crate::wire::field(&mut map, "nonAnonymizedIdentity")?
+                    non_anonymized_identity =
+                        crate::wire::field(&mut map, "nonAnonymizedIdentity")?;
                 }
-                "participantId" => participant_id = crate::wire::field(&mut map, "participantId")?,
+                "participantId" => {
+                    participant_id = crate::wire::field(&mut map, "participantId")?;
+                }
                 "platformId" => platform_id = crate::wire::field(&mut map, "platformId")?,
                 "region" => region = crate::wire::field(&mut map, "region")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
@@ -2024,9 +2122,13 @@ impl<'de> serde::de::Visitor<'de> for PlayPromptOperationVisitor {
         let mut status = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "id" => id = crate::wire::field(&mut map, "id")?,
-                "clientContext" => client_context = crate::wire::field(&mut map, "clientContext")?,
+                "clientContext" => {
+                    client_context = crate::wire::field(&mut map, "clientContext")?;
+                }
                 "resultInfo" => result_info = crate::wire::field(&mut map, "resultInfo")?,
                 "status" => status = crate::wire::field(&mut map, "status")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
@@ -2082,7 +2184,9 @@ impl<'de> serde::de::Visitor<'de> for PromptVisitor {
         let mut media_info = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "mediaInfo" => media_info = crate::wire::field(&mut map, "mediaInfo")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -2143,11 +2247,15 @@ impl<'de> serde::de::Visitor<'de> for RecordingInfoVisitor {
         let mut recording_status = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                "initiatedBy" => initiated_by = crate::wire::field(&mut map, "initiatedBy")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
+                "initiatedBy" => {
+                    initiated_by = crate::wire::field(&mut map, "initiatedBy")?;
+                }
                 "initiator" => initiator = crate::wire::field(&mut map, "initiator")?,
                 "recordingStatus" => {
-                    recording_status = crate::wire::field(&mut map, "recordingStatus")?
+                    recording_status = crate::wire::field(&mut map, "recordingStatus")?;
                 }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -2197,7 +2305,9 @@ impl<'de> serde::de::Visitor<'de> for RemovedStateVisitor {
         let mut reason = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "reason" => reason = crate::wire::field(&mut map, "reason")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -2259,7 +2369,9 @@ impl<'de> serde::de::Visitor<'de> for ResultInfoVisitor {
         let mut sub_code = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "code" => code = crate::wire::field(&mut map, "code")?,
                 "message" => message = crate::wire::field(&mut map, "message")?,
                 "subcode" => subcode = crate::wire::field(&mut map, "subcode")?,
@@ -2327,9 +2439,13 @@ impl<'de> serde::de::Visitor<'de> for StartHoldMusicOperationVisitor {
         let mut status = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "id" => id = crate::wire::field(&mut map, "id")?,
-                "clientContext" => client_context = crate::wire::field(&mut map, "clientContext")?,
+                "clientContext" => {
+                    client_context = crate::wire::field(&mut map, "clientContext")?;
+                }
                 "resultInfo" => result_info = crate::wire::field(&mut map, "resultInfo")?,
                 "status" => status = crate::wire::field(&mut map, "status")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
@@ -2395,9 +2511,13 @@ impl<'de> serde::de::Visitor<'de> for StopHoldMusicOperationVisitor {
         let mut status = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "id" => id = crate::wire::field(&mut map, "id")?,
-                "clientContext" => client_context = crate::wire::field(&mut map, "clientContext")?,
+                "clientContext" => {
+                    client_context = crate::wire::field(&mut map, "clientContext")?;
+                }
                 "resultInfo" => result_info = crate::wire::field(&mut map, "resultInfo")?,
                 "status" => status = crate::wire::field(&mut map, "status")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
@@ -2475,14 +2595,20 @@ impl<'de> serde::de::Visitor<'de> for SyntheticMediaDetectionInfoVisitor {
         let mut synthetic_confidence = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
-                "detectionId" => detection_id = crate::wire::field(&mut map, "detectionId")?,
-                "detectorBot" => detector_bot = crate::wire::field(&mut map, "detectorBot")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
+                "detectionId" => {
+                    detection_id = crate::wire::field(&mut map, "detectionId")?;
+                }
+                "detectorBot" => {
+                    detector_bot = crate::wire::field(&mut map, "detectorBot")?;
+                }
                 "isParticipantTrusted" => {
-                    is_participant_trusted = crate::wire::field(&mut map, "isParticipantTrusted")?
+                    is_participant_trusted = crate::wire::field(&mut map, "isParticipantTrusted")?;
                 }
                 "syntheticConfidence" => {
-                    synthetic_confidence = crate::wire::field(&mut map, "syntheticConfidence")?
+                    synthetic_confidence = crate::wire::field(&mut map, "syntheticConfidence")?;
                 }
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
             }
@@ -2537,7 +2663,9 @@ impl<'de> serde::de::Visitor<'de> for ToneInfoVisitor {
         let mut tone = None;
         while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => odata_type = crate::wire::field(&mut map, "@odata.type")?,
+                "@odata.type" => {
+                    odata_type = crate::wire::field(&mut map, "@odata.type")?;
+                }
                 "sequenceId" => sequence_id = crate::wire::field(&mut map, "sequenceId")?,
                 "tone" => tone = crate::wire::field(&mut map, "tone")?,
                 _ => crate::wire::keep(&mut map, key, &mut additional_data)?,
