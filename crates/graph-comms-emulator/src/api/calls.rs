@@ -12,7 +12,8 @@ use serde_json::{json, Map, Value};
 
 use super::tokens::Authorized;
 use super::{
-    check_callback, check_identity, kind, parse_object, present, ApiVersion, JsonObject, OnCall,
+    check_callback, check_identity, json_type, parse_object, present, ApiVersion, JsonObject,
+    OnCall,
 };
 use crate::auth::json_response;
 use crate::error::GraphError;
@@ -179,7 +180,7 @@ pub(crate) async fn create(
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "callbackUri: expected a string, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
         None => {
@@ -196,7 +197,7 @@ pub(crate) async fn create(
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "targets: expected an array, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
         None => Vec::new(),
@@ -461,7 +462,7 @@ pub(crate) async fn redirect(call: OnCall, JsonObject(m): JsonObject) -> ActionR
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "targets: expected an array, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
     };
@@ -512,7 +513,7 @@ pub(crate) async fn transfer(call: OnCall, body: Bytes) -> ActionResult {
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "transferTarget: expected an invitationParticipantInfo object, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
         None => {
@@ -528,7 +529,7 @@ pub(crate) async fn transfer(call: OnCall, body: Bytes) -> ActionResult {
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "transferTarget.replacesCallId: expected a string, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
     };
@@ -537,7 +538,7 @@ pub(crate) async fn transfer(call: OnCall, body: Bytes) -> ActionResult {
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "transferee: expected a participantInfo object, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
         None => None,
@@ -569,7 +570,7 @@ pub(crate) async fn transfer(call: OnCall, body: Bytes) -> ActionResult {
             Some(other) => {
                 return Err(GraphError::bad_request(format!(
                     "transferee.participantId: expected a string, found {}.",
-                    kind(other)
+                    json_type(other)
                 )))
             }
             None => check_identity(t.get("identity"), "transferee.identity")?,

@@ -24,6 +24,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::{Map, Value};
 
+pub(crate) use graph_comms_transfer::json_type;
+
 use crate::auth::json_response;
 use crate::error::GraphError;
 use crate::state::Shared;
@@ -183,23 +185,11 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GraphError
         Ok(Value::Object(m)) => Ok(m),
         Ok(other) => Err(GraphError::bad_request(format!(
             "The request body must be a JSON object, found {}.",
-            kind(&other)
+            json_type(&other)
         ))),
         Err(e) => Err(GraphError::bad_request(format!(
             "Unable to read JSON request payload: {e}."
         ))),
-    }
-}
-
-/// What kind of JSON value `v` is, for error messages.
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::calls::live_call;
-use super::{kind, present, JsonObject, OnCall};
+use super::{json_type, present, JsonObject, OnCall};
 use crate::error::GraphError;
 use crate::notifications::{operation, operation_completed};
 use crate::state::CallRecord;
@@ -18,7 +18,7 @@ pub(crate) fn client_context(m: &Map<String, Value>) -> Result<Option<String>, G
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(other) => Err(GraphError::bad_request(format!(
             "clientContext: expected a string, found {}.",
-            kind(other)
+            json_type(other)
         ))),
     }
 }
@@ -79,7 +79,7 @@ pub(crate) async fn play_prompt(
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "prompts: expected an array, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
     };
