@@ -12,4 +12,4 @@ pub use context::{CallContext, CallKind};
 pub use control::{Answer, HoldMusic, OutgoingCall, PlayPrompt, Redirect, Reject};
 pub use error::{Error, Report, Result, Severity, Violation};
 pub use ids::{call_path_segment, CallId, Guid, E164, E164_MAX_DIGITS};
-pub use validate::{to_json, validate, validate_json};
+pub use validate::{json_type, to_json, validate, validate_json};

@@ -195,7 +195,19 @@ pub(crate) fn json_error(e: &serde_json::Error) -> Error {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// The name of a JSON value's type, as this crate's errors give it in `found`
+/// ([`Error::NotAnObject`], [`Violation::WrongType`]): `null`, `a boolean`, `a number`,
+/// `a string`, `an array` or `an object`. Other checkers of Graph bodies (the emulator's) use it
+/// so that their messages say the same.
+///
+/// ```
+/// use graph_comms_transfer::json_type;
+/// use serde_json::json;
+///
+/// assert_eq!(json_type(&json!([1])), "an array");
+/// assert_eq!(json_type(&json!(null)), "null");
+/// ```
+pub fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -263,6 +263,37 @@ struct Row {
 }
 
 impl Row {
+    /// A scenario's row. Its codes and termination reason are the transfer's (the final
+    /// notification's, which its outcome carries); a consultation that did not complete gives
+    /// its own code and sub-code.
+    fn new(
+        number: usize,
+        scenario: Scenario,
+        consult: Option<ConsultOutcome>,
+        outcome: Result<TransferOutcome, String>,
+        elapsed: Duration,
+    ) -> Self {
+        let (code, subcode, termination_reason) = match (&consult, &outcome) {
+            (Some(ConsultOutcome::Completed { transfer, .. }), _) | (None, Ok(transfer)) => (
+                transfer.code(),
+                transfer.subcode(),
+                transfer.termination_reason().map(str::to_owned),
+            ),
+            (Some(c), _) => (c.code(), c.subcode(), None),
+            (None, Err(_)) => (None, None, None),
+        };
+        Row {
+            number,
+            scenario,
+            consult,
+            outcome,
+            code,
+            subcode,
+            termination_reason,
+            elapsed,
+        }
+    }
+
     fn as_scripted(&self) -> bool {
         if let Some(c) = &self.consult {
             return self.scenario.expect.matches_consult(c);
@@ -542,15 +573,6 @@ impl Progress {
     }
 }
 
-/// A transfer outcome's `resultInfo` code and sub-code and its `terminationReason`, for its row.
-fn final_codes(o: &TransferOutcome) -> (Option<i64>, Option<i64>, Option<String>) {
-    (
-        o.code(),
-        o.subcode(),
-        o.termination_reason().map(str::to_owned),
-    )
-}
-
 async fn run_scenario(ctx: &Ctx<'_>, number: usize, scenario: Scenario) -> Row {
     let progress = Progress::new(ctx, number, scenario.name);
     let started = Instant::now();
@@ -561,22 +583,10 @@ async fn run_scenario(ctx: &Ctx<'_>, number: usize, scenario: Scenario) -> Row {
     };
     let elapsed = started.elapsed();
     let outcome = outcome.map(|(_, o)| o);
-    // The outcome carries the final notification's codes and termination reason.
-    let (code, subcode, termination_reason) = match &outcome {
-        Ok(o) => final_codes(o),
-        Err(_) => (None, None, None),
-    };
-    let row = Row {
-        number,
-        scenario,
-        consult: None,
-        outcome,
-        code,
-        subcode,
-        termination_reason,
-        elapsed,
-    };
-    report_row(&progress, row)
+    report_row(
+        &progress,
+        Row::new(number, scenario, None, outcome, elapsed),
+    )
 }
 
 /// Ends a scenario's live view with its outcome and whether it went as scripted.
@@ -798,22 +808,10 @@ async fn run_consult_scenario(
         }
         Err(e) => (None, Err(e)),
     };
-    let (code, subcode, termination_reason) = match (&consult, &outcome) {
-        (Some(ConsultOutcome::Completed { transfer, .. }), _) => final_codes(transfer),
-        (Some(c), _) => (c.code(), c.subcode(), None),
-        (None, _) => (None, None, None),
-    };
-    let row = Row {
-        number,
-        scenario,
-        consult,
-        outcome,
-        code,
-        subcode,
-        termination_reason,
-        elapsed,
-    };
-    report_row(&progress, row)
+    report_row(
+        &progress,
+        Row::new(number, scenario, consult, outcome, elapsed),
+    )
 }
 
 /// Places the call, finds the caller's participant, runs the consultation.

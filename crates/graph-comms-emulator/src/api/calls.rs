@@ -3,15 +3,18 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::tokens::Authorized;
-use super::{check_callback, check_identity, kind, parse_object, present, ApiVersion, JsonObject};
+use super::{
+    check_callback, check_identity, json_type, parse_object, present, ApiVersion, JsonObject,
+    OnCall,
+};
 use crate::auth::json_response;
 use crate::error::GraphError;
 use crate::notifications::{
@@ -21,6 +24,9 @@ use crate::script::{CallTarget, TransferFlow};
 use crate::state::Shared;
 
 type ApiResult = Result<Response, GraphError>;
+
+/// An action's answer: a status with no body (`202`, `204`), or Graph's error.
+type ActionResult = Result<StatusCode, GraphError>;
 
 /// The id in `identity.{application|applicationInstance}.id` of a participantInfo-like object.
 fn app_identity_id(v: Option<&Value>) -> Option<String> {
@@ -174,7 +180,7 @@ pub(crate) async fn create(
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "callbackUri: expected a string, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
         None => {
@@ -191,7 +197,7 @@ pub(crate) async fn create(
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "targets: expected an array, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
         None => Vec::new(),
@@ -321,13 +327,9 @@ pub(crate) async fn create(
 }
 
 /// `GET /{v}/communications/calls/{id}`.
-pub(crate) async fn get(
-    State(shared): State<Arc<Shared>>,
-    _: Authorized,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let mut calls = shared.calls();
-    let rec = live_call(&mut calls, &id)?;
+pub(crate) async fn get(call: OnCall) -> ApiResult {
+    let mut calls = call.calls();
+    let rec = live_call(&mut calls, &call.id)?;
     Ok(json_response(StatusCode::OK, &rec.resource))
 }
 
@@ -350,35 +352,28 @@ pub(crate) fn live_call<'a>(
 }
 
 /// `DELETE /{v}/communications/calls/{id}`: `204`, then `terminating` and `terminated`.
-pub(crate) async fn delete(
-    State(shared): State<Arc<Shared>>,
-    _: Authorized,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let mut calls = shared.calls();
-    let rec = live_call(&mut calls, &id)?;
+pub(crate) async fn delete(call: OnCall) -> ActionResult {
+    let id = &call.id;
+    let mut calls = call.calls();
+    let rec = live_call(&mut calls, id)?;
     rec.ending = true;
     let mut terminated = call_state("terminated");
     terminated["resultInfo"] = crate::notifications::conversation_ended(rec.script.string_codes);
-    rec.enqueue([Outgoing::now(&id, "updated", call_state("terminating"))]);
+    rec.enqueue([Outgoing::now(id, "updated", call_state("terminating"))]);
     rec.enqueue(crate::notifications::call_ended(
-        &id,
+        id,
         terminated,
         &rec.script,
     ));
     tracing::info!(call_id = %id, "call deleted by the bot");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /{v}/communications/calls/{id}/answer`: answers an incoming call.
-pub(crate) async fn answer(
-    State(shared): State<Arc<Shared>>,
-    _: Authorized,
-    Path(id): Path<String>,
-    JsonObject(m): JsonObject,
-) -> ApiResult {
-    let mut calls = shared.calls();
-    let rec = incoming_call(&mut calls, &id, "answered")?;
+pub(crate) async fn answer(call: OnCall, JsonObject(m): JsonObject) -> ActionResult {
+    let id = &call.id;
+    let mut calls = call.calls();
+    let rec = incoming_call(&mut calls, id, "answered")?;
     if let Some(uri) = super::callback_field(&m)? {
         rec.resource["callbackUri"] = json!(uri);
         rec.callback_uri = uri;
@@ -395,9 +390,9 @@ pub(crate) async fn answer(
     rec.resource["state"] = json!("establishing");
     let delay = rec.script.delay_before(0);
     let tenant = rec.tenant_id.clone();
-    rec.enqueue(establish_notifications(&id, "incoming", &tenant, delay));
+    rec.enqueue(establish_notifications(id, "incoming", &tenant, delay));
     tracing::info!(call_id = %id, "incoming call answered");
-    Ok(StatusCode::ACCEPTED.into_response())
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// The live call `id`, which must be `incoming` for `action` (`400` otherwise).
@@ -434,12 +429,7 @@ fn end_incoming_call<'a>(
 
 /// `POST /{v}/communications/calls/{id}/reject`: `202`, then a bare `deleted` (only `@odata.type`
 /// and `@odata.id`), as the `call: reject` page shows.
-pub(crate) async fn reject(
-    State(shared): State<Arc<Shared>>,
-    _: Authorized,
-    Path(id): Path<String>,
-    JsonObject(m): JsonObject,
-) -> ApiResult {
+pub(crate) async fn reject(call: OnCall, JsonObject(m): JsonObject) -> ActionResult {
     match present(&m, "reason") {
         None => {}
         Some(Value::String(r))
@@ -451,21 +441,17 @@ pub(crate) async fn reject(
         }
     }
     let callback = super::callback_field(&m)?;
-    let mut calls = shared.calls();
-    let rec = end_incoming_call(&mut calls, &id, "rejected", callback)?;
-    rec.enqueue([Outgoing::now(&id, "deleted", bare_call(&call_url(&id))).ending()]);
+    let id = &call.id;
+    let mut calls = call.calls();
+    let rec = end_incoming_call(&mut calls, id, "rejected", callback)?;
+    rec.enqueue([Outgoing::now(id, "deleted", bare_call(&call_url(id))).ending()]);
     tracing::info!(call_id = %id, "incoming call rejected");
-    Ok(StatusCode::ACCEPTED.into_response())
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// `POST /{v}/communications/calls/{id}/redirect`: `202`, then the bot's leg ends: `terminated`
 /// (`deleted`) with the call resource, as the `call: redirect` page shows.
-pub(crate) async fn redirect(
-    State(shared): State<Arc<Shared>>,
-    _: Authorized,
-    Path(id): Path<String>,
-    JsonObject(m): JsonObject,
-) -> ApiResult {
+pub(crate) async fn redirect(call: OnCall, JsonObject(m): JsonObject) -> ActionResult {
     let targets = match present(&m, "targets") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         Some(Value::Array(_)) | None => {
@@ -476,7 +462,7 @@ pub(crate) async fn redirect(
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "targets: expected an array, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
     };
@@ -498,28 +484,24 @@ pub(crate) async fn redirect(
         }
     }
     let callback = super::callback_field(&m)?;
-    let mut calls = shared.calls();
-    let rec = end_incoming_call(&mut calls, &id, "redirected", callback)?;
+    let id = &call.id;
+    let mut calls = call.calls();
+    let rec = end_incoming_call(&mut calls, id, "redirected", callback)?;
     let mut data = rec.resource.clone();
     if let Value::Object(d) = &mut data {
         d.retain(|_, v| !v.is_null());
         d.remove("@odata.context");
         d.insert("state".to_owned(), json!("terminated"));
     }
-    rec.enqueue([Outgoing::now(&id, "deleted", data).ending()]);
+    rec.enqueue([Outgoing::now(id, "deleted", data).ending()]);
     tracing::info!(call_id = %id, targets = targets.len(), "incoming call redirected");
-    Ok(StatusCode::ACCEPTED.into_response())
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// `POST /{v}/communications/calls/{id}/transfer` and the deprecated `/{v}/app/calls/{id}/transfer`.
-pub(crate) async fn transfer(
-    State(shared): State<Arc<Shared>>,
-    _: Authorized,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    let id = id.as_str();
-    let mut calls = shared.calls();
+pub(crate) async fn transfer(call: OnCall, body: Bytes) -> ActionResult {
+    let id = call.id.as_str();
+    let mut calls = call.calls();
     let rec = live_call(&mut calls, id)?;
     if rec.throttle_left > 0 {
         rec.throttle_left -= 1;
@@ -531,7 +513,7 @@ pub(crate) async fn transfer(
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "transferTarget: expected an invitationParticipantInfo object, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
         None => {
@@ -547,7 +529,7 @@ pub(crate) async fn transfer(
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "transferTarget.replacesCallId: expected a string, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
     };
@@ -556,7 +538,7 @@ pub(crate) async fn transfer(
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "transferee: expected a participantInfo object, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
         None => None,
@@ -588,7 +570,7 @@ pub(crate) async fn transfer(
             Some(other) => {
                 return Err(GraphError::bad_request(format!(
                     "transferee.participantId: expected a string, found {}.",
-                    kind(other)
+                    json_type(other)
                 )))
             }
             None => check_identity(t.get("identity"), "transferee.identity")?,
@@ -630,7 +612,7 @@ pub(crate) async fn transfer(
     if let Some(consultation) = replaces_call_id.filter(|c| c != id) {
         end_consultation(&mut calls, &consultation, flow, total_delay);
     }
-    Ok(StatusCode::ACCEPTED.into_response())
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// A scripted synchronous refusal of a transfer: `403` with Graph's `error.code`.

@@ -3,7 +3,8 @@
 //! hold music), [`operations`] (prompts, and the `commsOperation` notifications of actions), and
 //! [`tokens`] (the bearer-token extractor every route starts with).
 //!
-//! Handlers take what they need as extractors ([`tokens::Authorized`] first) and return
+//! Handlers take what they need as extractors ([`tokens::Authorized`] first; a route on one call
+//! takes [`OnCall`], which checks it and then reads the call's id) and return
 //! `Result<_, GraphError>`; the `request-id` stamp is a layer ([`crate::error::stamp`]).
 
 pub(crate) mod calls;
@@ -11,14 +12,21 @@ pub(crate) mod operations;
 pub(crate) mod participants;
 pub(crate) mod tokens;
 
+use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::{Map, Value};
 
+pub(crate) use graph_comms_transfer::json_type;
+
+use crate::auth::json_response;
 use crate::error::GraphError;
 use crate::state::Shared;
 
@@ -83,16 +91,86 @@ async fn fallback() -> GraphError {
 pub(crate) struct JsonObject(pub(crate) Map<String, Value>);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonObject {
-    type Rejection = axum::response::Response;
+    type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        use axum::response::IntoResponse;
         let body = bytes::Bytes::from_request(req, state)
             .await
             .map_err(IntoResponse::into_response)?;
         parse_object(&body)
             .map(JsonObject)
             .map_err(IntoResponse::into_response)
+    }
+}
+
+/// A request on one call (`…/calls/{id}…`): the caller [`Authorized`](tokens::Authorized) for
+/// `R` first (`401`, `403`, `429`), then the call's id from the path; with the emulator's state
+/// and the API version the request came in on. A path axum refuses keeps axum's rejection.
+pub(crate) struct OnCall<R = tokens::InitiateCalls> {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) version: &'static str,
+    /// The call's id (`{id}`).
+    pub(crate) id: String,
+    roles: PhantomData<R>,
+}
+
+/// The call's id in a route's path; a participant's route also names the participant (`{pid}`),
+/// which the handler extracts itself.
+#[derive(serde::Deserialize)]
+struct CallPath {
+    id: String,
+}
+
+impl<R: tokens::Roles + Send + Sync> FromRequestParts<Arc<Shared>> for OnCall<R> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &Arc<Shared>,
+    ) -> Result<Self, Self::Rejection> {
+        tokens::Authorized::<R>::from_request_parts(parts, shared)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Path(CallPath { id }) = Path::<CallPath>::from_request_parts(parts, shared)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Extension(ApiVersion(version)) =
+            Extension::<ApiVersion>::from_request_parts(parts, shared)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        Ok(OnCall {
+            shared: Arc::clone(shared),
+            version,
+            id,
+            roles: PhantomData,
+        })
+    }
+}
+
+impl<R> OnCall<R> {
+    /// The emulator's calls, locked.
+    pub(crate) fn calls(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, crate::state::CallRecord>>
+    {
+        self.shared.calls()
+    }
+
+    /// An operation's answer on this call: `status` with the operation, and `Location` naming it
+    /// (`…/calls/{id}/operations/{opId}`).
+    pub(crate) fn operation_response(&self, status: StatusCode, op: &Value) -> Response {
+        let mut resp = json_response(status, op);
+        let location = format!(
+            "{}/{}/communications/calls/{}/operations/{}",
+            self.shared.root_url,
+            self.version,
+            self.id,
+            op["id"].as_str().unwrap_or_default()
+        );
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+        resp
     }
 }
 
@@ -107,23 +185,11 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GraphError
         Ok(Value::Object(m)) => Ok(m),
         Ok(other) => Err(GraphError::bad_request(format!(
             "The request body must be a JSON object, found {}.",
-            kind(&other)
+            json_type(&other)
         ))),
         Err(e) => Err(GraphError::bad_request(format!(
             "Unable to read JSON request payload: {e}."
         ))),
-    }
-}
-
-/// What kind of JSON value `v` is, for error messages.
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -1,21 +1,15 @@
 //! Operations: `playPrompt`, and the `commsOperation` resources (`…/calls/{id}/operations/{opId}`)
 //! that actions answer with and notify about.
 
-use std::sync::Arc;
-
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Extension;
 use serde_json::{Map, Value};
 
 use super::calls::live_call;
-use super::tokens::Authorized;
-use super::{kind, present, ApiVersion, JsonObject};
-use crate::auth::json_response;
+use super::{json_type, present, JsonObject, OnCall};
 use crate::error::GraphError;
 use crate::notifications::{operation, operation_completed};
-use crate::state::{CallRecord, Shared};
+use crate::state::CallRecord;
 
 /// The `clientContext` of an action's body, if any (a string).
 pub(crate) fn client_context(m: &Map<String, Value>) -> Result<Option<String>, GraphError> {
@@ -24,7 +18,7 @@ pub(crate) fn client_context(m: &Map<String, Value>) -> Result<Option<String>, G
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(other) => Err(GraphError::bad_request(format!(
             "clientContext: expected a string, found {}.",
-            kind(other)
+            json_type(other)
         ))),
     }
 }
@@ -55,33 +49,24 @@ pub(crate) fn established_call<'a>(
     Ok(rec)
 }
 
-/// An operation's answer: `status` with the operation, and `Location` naming it.
-pub(crate) fn operation_response(
-    shared: &Shared,
-    version: &str,
-    call_id: &str,
-    status: StatusCode,
-    op: &Value,
-) -> Response {
-    let mut resp = json_response(status, op);
-    let location = format!(
-        "{}/{version}/communications/calls/{call_id}/operations/{}",
-        shared.root_url,
-        op["id"].as_str().unwrap_or_default()
-    );
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    resp
+/// A new operation of type `odata_type` on call `id` (`running`, with the body's
+/// `clientContext`), its `completed` notification queued on the call.
+pub(crate) fn running_operation(
+    rec: &CallRecord,
+    id: &str,
+    odata_type: &str,
+    context: Option<String>,
+) -> Value {
+    let op_id = uuid::Uuid::new_v4().to_string();
+    let op = operation(odata_type, &op_id, "running", context.as_deref());
+    rec.enqueue([operation_completed(id, &op)]);
+    op
 }
 
 /// `POST /{v}/communications/calls/{id}/playPrompt`: `200` with a `playPromptOperation`
 /// (`running`), then its `completed` notification (`deleted`, resultInfo 200/0).
 pub(crate) async fn play_prompt(
-    State(shared): State<Arc<Shared>>,
-    Extension(version): Extension<ApiVersion>,
-    _: Authorized,
-    Path(id): Path<String>,
+    call: OnCall,
     JsonObject(m): JsonObject,
 ) -> Result<Response, GraphError> {
     let prompts = match present(&m, "prompts") {
@@ -94,7 +79,7 @@ pub(crate) async fn play_prompt(
         Some(other) => {
             return Err(GraphError::bad_request(format!(
                 "prompts: expected an array, found {}.",
-                kind(other)
+                json_type(other)
             )))
         }
     };
@@ -102,23 +87,11 @@ pub(crate) async fn play_prompt(
         check_media_prompt(p, &format!("prompts[{i}]"))?;
     }
     let context = client_context(&m)?;
-    let mut calls = shared.calls();
-    let rec = established_call(&mut calls, &id, "playPrompt")?;
-    let op_id = uuid::Uuid::new_v4().to_string();
-    let op = operation(
-        "#microsoft.graph.playPromptOperation",
-        &op_id,
-        "running",
-        context.as_deref(),
-    );
-    rec.enqueue([operation_completed(&id, &op)]);
+    let id = &call.id;
+    let mut calls = call.calls();
+    let rec = established_call(&mut calls, id, "playPrompt")?;
+    let op = running_operation(rec, id, "#microsoft.graph.playPromptOperation", context);
     drop(calls);
     tracing::info!(call_id = %id, prompts = prompts.len(), "prompt played");
-    Ok(operation_response(
-        &shared,
-        version.0,
-        &id,
-        StatusCode::OK,
-        &op,
-    ))
+    Ok(call.operation_response(StatusCode::OK, &op))
 }
