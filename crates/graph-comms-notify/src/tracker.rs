@@ -506,8 +506,14 @@ impl Core {
             self.stats.other_tenant += 1;
             return Applied::OtherTenant;
         };
-        // Wake whoever waits on the transfer, from what the state machine did.
-        if let Some(slot) = self.slots.get(&attempt) {
+        // Wake whoever waits on the transfer, from what the state machine did. Duplicates, late
+        // and ignored events wake nobody: their slot is not even looked up (a cache miss saved
+        // on the most common path of a busy tracker).
+        let wakes = matches!(
+            applied,
+            Step::Progress | Step::ConsultationEnded | Step::Resolved(_) | Step::LateResult(_)
+        );
+        if let Some(slot) = wakes.then(|| self.slots.get(&attempt)).flatten() {
             match (&applied, &outcome) {
                 (Step::Progress, _) => slot.progress(if accepted {
                     TransferProgress::TransferAccepted
