@@ -485,19 +485,11 @@ impl Bot {
             Err(e) => return Ended::because(AttemptOutcome::Refused, e),
         };
         if let Err(e) = self.client.transfer(&info.call_id, &body).await {
-            // Nothing was sent: the attempt ends here, so that the next one may register.
-            let failed = TransferOutcome::Failed {
-                code: None,
-                subcode: None,
-                message: None,
-                replaces_context: None,
-                termination_reason: None,
-                inferred: true,
-                late: false,
-            };
+            // Graph refused it (or it could not be sent): the attempt ends here, so that the next
+            // one may register.
             let _ = shared
                 .store()
-                .record_outcome(&record.call_id, &failed)
+                .record_outcome(&record.call_id, &TransferOutcome::failed(true))
                 .await;
             return Ended::because(AttemptOutcome::Refused, e);
         }
