@@ -158,8 +158,9 @@ fn unavailable() -> Response {
 }
 
 /// Registers the transfer of `call_id` (`options`: consultation call, tenant) with a deadline
-/// `timeout` from now; returns the deadline (Unix ms). An existing registration (this transfer,
+/// `timeout` from now; returns the deadline (Unix ms). A registration in flight (this transfer,
 /// sent again after a restart) is not an error: the caller then waits on it, until its deadline.
+/// Once the call's previous transfer has an outcome, this is the call's next attempt.
 ///
 /// # Errors
 /// The store failed.
