@@ -1,6 +1,7 @@
 //! `graph-comms bot` against the emulator: the binary answers the calls the emulator offers it,
 //! transfers them as `--transfer-to` or the rules say, serves `/healthz` and `/metrics`, writes
-//! one JSON line per call, and shuts down gracefully on SIGTERM.
+//! one JSON line per call, and shuts down gracefully on SIGTERM; with `--store`, several instances
+//! on one `redis-server` (started by the test) share the offered calls.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -657,4 +658,223 @@ fn check_rules_exits_0_when_valid_and_2_with_the_problem() {
     let (code, stdout, stderr) = common::graph_comms(&["bot", "--check-rules", example], "", &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("valid"), "{stdout}");
+}
+
+impl Graph {
+    /// A fleet's shared callback URL on loopback: each offer goes to every instance in turn, the
+    /// first one asked round-robin, one after the other (so every instance receives every
+    /// offer, and the one asked first claims it); Graph gets the first instance's status.
+    fn front(&self, instances: &[&Bot]) -> String {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, StatusCode};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let targets: Vec<String> = instances.iter().map(|b| b.callback.clone()).collect();
+        let next = Arc::new(AtomicUsize::new(0));
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a client");
+        let forward = move |headers: HeaderMap, body: Bytes| {
+            let (client, targets) = (client.clone(), targets.clone());
+            let first = next.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let mut status = None;
+                for i in 0..targets.len() {
+                    let mut request = client
+                        .post(&targets[(first + i) % targets.len()])
+                        .body(body.clone());
+                    for name in ["authorization", "content-type"] {
+                        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+                            request = request.header(name, v);
+                        }
+                    }
+                    let got = match request.send().await {
+                        Ok(r) => r.status().as_u16(),
+                        Err(_) => 502,
+                    };
+                    status.get_or_insert(got);
+                }
+                StatusCode::from_u16(status.unwrap_or(502)).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+        };
+        let router = axum::Router::new().route("/api/calls", axum::routing::post(forward));
+        let listener = self
+            .rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        self.rt.spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        format!("http://{addr}/api/calls")
+    }
+
+    /// How many times Graph played `transferring` on the call: one per transfer sent.
+    fn transfers(&self, call: &str) -> usize {
+        self.emulator
+            .deliveries(call)
+            .iter()
+            .filter(|r| r.state.as_deref() == Some("transferring"))
+            .count()
+    }
+}
+
+/// `graph-comms track --store` for `call`: (exit code, stdout).
+fn track_in_store(call: &str, store: &str) -> (i32, String) {
+    let (code, stdout, _) = common::graph_comms(
+        &[
+            "track",
+            "--call-id",
+            call,
+            "--store",
+            store,
+            "--timeout",
+            "5",
+        ],
+        "",
+        &[],
+    );
+    (code, stdout)
+}
+
+/// The metric `name`'s value in `/metrics`.
+fn metric(bot: &Bot, name: &str) -> u64 {
+    let (_, text) = bot.get("/metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in\n{text}"))
+}
+
+#[test]
+fn two_instances_on_one_store_share_the_offers_and_put_each_call_through_once() {
+    let Some(redis) = graph_comms_testkit::RedisServer::start() else {
+        return;
+    };
+    let store = redis.url();
+    let graph = Graph::start();
+    let a = Bot::start(&graph, &["--transfer-to", ALICE, "--store", &store]);
+    let b = Bot::start(&graph, &["--transfer-to", ALICE, "--store", &store]);
+    let front = graph.front(&[&a, &b]);
+    let ids: Vec<String> = (0..4)
+        .map(|_| {
+            graph.ring(
+                PlaceCall::new(front.clone())
+                    .with_script(Script::new(TransferFlow::Success).with_delay_ms(10)),
+            )
+        })
+        .collect();
+    // Every offer reached both instances; each took the ones it was asked first about.
+    let mut by_a = a.calls(2);
+    let by_b = b.calls(2);
+    for bot in [&a, &b] {
+        assert!(
+            bot.lines.recv_timeout(Duration::from_millis(500)).is_err(),
+            "no call is answered twice"
+        );
+        assert_eq!(metric(bot, "graph_comms_bot_calls_offered_total"), 4);
+        assert_eq!(metric(bot, "graph_comms_bot_calls_answered_total"), 2);
+        bot.wait_stderr("taken by another instance");
+    }
+    assert!(by_a.keys().all(|id| !by_b.contains_key(id)), "split");
+    by_a.extend(by_b);
+    for id in &ids {
+        let call = &by_a[id];
+        assert_eq!(call["result"], "transferred", "{call}");
+        assert_eq!(
+            attempts(call),
+            [(format!("user:{ALICE}"), "blind".into(), "completed".into())]
+        );
+        assert_eq!(graph.transfers(id), 1, "transferred once");
+        let (code, stdout) = track_in_store(id, &store);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(stdout.contains("transferCompleted"), "{stdout}");
+    }
+    for bot in [a, b] {
+        let (code, stderr) = bot.terminate();
+        assert_eq!(code, 0, "{stderr}");
+    }
+}
+
+#[test]
+fn a_chain_of_two_attempts_on_one_call_goes_through_the_store() {
+    let Some(redis) = graph_comms_testkit::RedisServer::start() else {
+        return;
+    };
+    let store = redis.url();
+    let graph = Graph::start();
+    let rules = write_rules(
+        "fleet-chain.toml",
+        &format!(
+            r#"
+[[rule]]
+name = "two desks"
+targets = [{{ user = "{ALICE}" }}, {{ user = "{BOB}" }}]
+"#
+        ),
+    );
+    let rules = rules.to_str().expect("utf-8");
+    let a = Bot::start(&graph, &["--rules", rules, "--store", &store]);
+    let b = Bot::start(&graph, &["--rules", rules, "--store", &store]);
+    let front = graph.front(&[&a, &b]);
+    // The first transfer fails, slowly; the second (once scripted) succeeds.
+    let id = graph.ring(
+        PlaceCall::new(front).with_script(
+            Script::new(TransferFlow::Failed)
+                .with_delay_ms(10)
+                .with_final_delay_ms(1_500),
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while graph.transfers(&id) == 0 {
+        assert!(Instant::now() < deadline, "never transferred");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    graph
+        .emulator
+        .script_call(&id, Script::new(TransferFlow::Success).with_delay_ms(10))
+        .expect("scripted");
+    // The instance asked first has the call.
+    let call = &a.calls(1)[&id];
+    assert_eq!(call["result"], "transferred", "{call}");
+    assert_eq!(
+        attempts(call),
+        [
+            (format!("user:{ALICE}"), "blind".into(), "failed".into()),
+            (format!("user:{BOB}"), "blind".into(), "completed".into()),
+        ]
+    );
+    assert_eq!(call["attempts"][0]["resultSubcode"], 7000);
+    assert_eq!(graph.transfers(&id), 2, "each attempt sent once");
+    // The last attempt's outcome, read from the store by another process.
+    let (code, stdout) = track_in_store(&id, &store);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("transferCompleted"), "{stdout}");
+    assert!(b.lines.recv_timeout(Duration::from_millis(300)).is_err());
+}
+
+#[test]
+fn a_bot_whose_store_is_down_answers_503_and_takes_the_call_when_graph_offers_it_again() {
+    let Some(mut redis) = graph_comms_testkit::RedisServer::start() else {
+        return;
+    };
+    let store = redis.url();
+    let graph = Graph::start();
+    let bot = Bot::start(&graph, &["--transfer-to", ALICE, "--store", &store]);
+    redis.kill();
+    let id = graph.ring(Graph::call_to(&bot, TransferFlow::Success));
+    // The offer cannot be claimed: 503 (with Retry-After), and the call is left alone.
+    bot.wait_stderr("answering 503");
+    bot.wait_stderr("not claimed (the store failed; Graph offers it again)");
+    assert_eq!(metric(&bot, "graph_comms_bot_calls_answered_total"), 0);
+    assert_eq!(graph.emulator.call_state(&id).as_deref(), Some("incoming"));
+
+    // Graph redelivers the offer (after Retry-After) once the store is back: taken, once.
+    redis.restart();
+    let calls = bot.calls(1);
+    let call = &calls[&id];
+    assert_eq!(call["result"], "transferred", "{call}");
+    assert_eq!(graph.transfers(&id), 1);
+    assert_eq!(metric(&bot, "graph_comms_bot_calls_answered_total"), 1);
+    let (code, stderr) = bot.terminate();
+    assert_eq!(code, 0, "{stderr}");
 }

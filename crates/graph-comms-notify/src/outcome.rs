@@ -106,6 +106,20 @@ impl TransferOutcome {
         }
     }
 
+    /// A failure with nothing but its inference flag set (no `resultInfo`, no
+    /// `replacesContext`, no `terminationReason`).
+    pub fn failed(inferred: bool) -> Self {
+        TransferOutcome::Failed {
+            code: None,
+            subcode: None,
+            message: None,
+            replaces_context: None,
+            termination_reason: None,
+            inferred,
+            late: false,
+        }
+    }
+
     /// A call end with nothing but its inference flag set (no `resultInfo`, no
     /// `terminationReason`).
     pub fn call_ended(inferred: bool) -> Self {

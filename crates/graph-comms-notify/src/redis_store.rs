@@ -7,8 +7,16 @@
 //! | `Pt:C` | hash | `rec` (the registration, JSON), `tenant`, `outcome`, `late` | `retention` after the deadline; `retention` after the outcome |
 //! | `Pl:C` | list | the transfer's notifications (JSON), at most `max_log` | with the hash |
 //! | `Pd:C` | set | SHA-1 of each logged notification (the dedupe guard) | with the hash |
+//! | `Pq:C` | list | the previous attempt's notifications (see below) | with the hash |
 //! | `Pc:C` | string | consultation call → transferred call | with the hash |
+//! | `Pk:K` | string | the owner of claim `K` (a bot's offered call) | the claim's TTL |
 //! | `Po:C` | channel | published when the outcome (or the late result) is written | |
+//!
+//! The hash also holds `attempt` (the call's attempt number) and `consult` (its consultation
+//! call). Registering a call whose latest attempt has an outcome starts its next attempt: the
+//! script numbers it, renames `Pl:C` to `Pq:C`, deletes `Pd:C` and the outcome, and drops the
+//! old consultation index, in one step. A final notification byte for byte in `Pq:C`, arriving
+//! before the new attempt's own progress (the hash's `progress` field), is not appended.
 //!
 //! Every operation is one Lua script (atomic on the server); none scans keys. The outcome is
 //! written by whichever instance first folds a final log (or by a waiter recording `TimedOut` at
@@ -36,29 +44,58 @@ use crate::error::{Error, Result};
 use crate::event::NotificationEvent;
 use crate::outcome::TransferOutcome;
 use crate::shared::{
-    unix_ms, visible, Appended, SharedStore, SharedTransfer, StoreFuture, StoreLimits,
+    is_progress, unix_ms, visible, Appended, SharedStore, SharedTransfer, StoreFuture, StoreLimits,
 };
 use crate::store::TransferRecord;
 
-/// Registers a transfer: KEYS = hash, consultation index (or the hash again); ARGV = record JSON,
-/// tenant, call id, consultation id (or ""), expiry (Unix ms).
+/// Registers a transfer (or the call's next attempt): KEYS = hash, consultation index (or the
+/// hash's prefix), the call's own index as a consultation, the consultation's hash, log, dedupe
+/// set, previous log; ARGV = record JSON, tenant, call id, consultation id (or ""), expiry
+/// (Unix ms), first attempt number, prefix. Returns `ok:N` (N the attempt) or `taken:ID`.
 const REGISTER: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then
-  return 'taken:' .. ARGV[3]
+if redis.call('EXISTS', KEYS[3]) == 1 then return 'taken:' .. ARGV[3] end
+local attempt = tonumber(ARGV[6])
+local old = false
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  old = redis.call('HMGET', KEYS[1], 'outcome', 'attempt', 'consult', 'tenant')
+  if not old[1] then return 'taken:' .. ARGV[3] end
+  attempt = (tonumber(old[2]) or 1) + 1
 end
 if ARGV[4] ~= '' then
-  if ARGV[4] == ARGV[3] or redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then
+  local own = old and old[3] == ARGV[4]
+  if ARGV[4] == ARGV[3] or redis.call('EXISTS', KEYS[4]) == 1
+     or (redis.call('EXISTS', KEYS[2]) == 1 and not own) then
     return 'taken:' .. ARGV[4]
   end
-  redis.call('SET', KEYS[2], ARGV[3], 'PXAT', ARGV[5])
 end
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'tenant', ARGV[2], 'consult', ARGV[4])
+local tenant = ARGV[2]
+if old then
+  if old[3] and old[3] ~= '' and old[3] ~= ARGV[4] then
+    local c = ARGV[7] .. 'c:' .. old[3]
+    if redis.call('GET', c) == ARGV[3] then redis.call('DEL', c) end
+  end
+  if tenant == '' and old[4] then tenant = old[4] end
+  redis.call('DEL', KEYS[6], KEYS[7])
+  if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('RENAME', KEYS[5], KEYS[7]) end
+  redis.call('HDEL', KEYS[1], 'outcome', 'late', 'progress')
+end
+if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PXAT', ARGV[5]) end
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'tenant', tenant, 'consult', ARGV[4], 'attempt', attempt)
 redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-return 'ok'
+if redis.call('EXISTS', KEYS[7]) == 1 then redis.call('PEXPIREAT', KEYS[7], ARGV[5]) end
+return 'ok:' .. attempt
+"#;
+
+/// Claims a key: KEYS = claim key; ARGV = owner, TTL (ms). Returns 1 when `owner` holds it.
+const CLAIM: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
 "#;
 
 /// Appends a notification: KEYS = hash of the call, consultation index of the call;
-/// ARGV = prefix, event JSON, tenant (or ""), max log length, call id.
+/// ARGV = prefix, event JSON, tenant (or ""), max log length, call id, "1" when the event is a
+/// progress step (else "0"). The hash's `progress` field records that the attempt has one.
 const APPEND: &str = r#"
 local primary = ARGV[5]
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -77,9 +114,15 @@ end
 local log = p .. 'l:' .. primary
 local seen = p .. 'd:' .. primary
 if redis.call('SISMEMBER', seen, redis.sha1hex(ARGV[2])) == 1 then return {'duplicate'} end
+if ARGV[6] ~= '1' and redis.call('HEXISTS', hash, 'progress') == 0 then
+  for _, e in ipairs(redis.call('LRANGE', p .. 'q:' .. primary, 0, -1)) do
+    if e == ARGV[2] then return {'previous'} end
+  end
+end
 if redis.call('LLEN', log) >= tonumber(ARGV[4]) then return {'full'} end
 redis.call('SADD', seen, redis.sha1hex(ARGV[2]))
 redis.call('RPUSH', log, ARGV[2])
+if ARGV[6] == '1' then redis.call('HSET', hash, 'progress', '1') end
 if ttl > 0 then
   redis.call('PEXPIRE', log, ttl)
   redis.call('PEXPIRE', seen, ttl)
@@ -87,16 +130,19 @@ end
 return {'added', primary}
 "#;
 
-/// Reads a transfer: KEYS = hash, log. Returns {rec, tenant, outcome, late, log...} or nil.
+/// Reads a transfer: KEYS = hash, log, previous log. Returns {rec, tenant, outcome, late,
+/// attempt, n, the n previous notifications..., log...} or nil.
 const READ: &str = r#"
-local h = redis.call('HMGET', KEYS[1], 'rec', 'tenant', 'outcome', 'late')
+local h = redis.call('HMGET', KEYS[1], 'rec', 'tenant', 'outcome', 'late', 'attempt')
 if not h[1] then return false end
-local out = {h[1], h[2] or '', h[3] or '', h[4] or ''}
+local previous = redis.call('LRANGE', KEYS[3], 0, -1)
+local out = {h[1], h[2] or '', h[3] or '', h[4] or '', h[5] or '', tostring(#previous)}
+for _, e in ipairs(previous) do table.insert(out, e) end
 for _, e in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do table.insert(out, e) end
 return out
 "#;
 
-/// Records the outcome: KEYS = hash, log, dedupe set, channel; ARGV = outcome JSON, its late
+/// Records the outcome: KEYS = hash, log, dedupe set, channel, previous log; ARGV = outcome JSON, its late
 /// form, retention (ms), prefix. Returns the winner's JSON or nil.
 const RECORD: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
@@ -112,7 +158,7 @@ elseif cur == '"TimedOut"' and ARGV[1] ~= '"TimedOut"' and redis.call('HEXISTS',
   publish = true
 end
 if publish then
-  for i = 1, 3 do
+  for _, i in ipairs({1, 2, 3, 5}) do
     if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
   end
   if consult and consult ~= '' then
@@ -159,6 +205,7 @@ fn lock(waiters: &Waiters) -> MutexGuard<'_, HashMap<String, Arc<Notify>>> {
 /// Scripts, loaded once per store (`EVALSHA`, falling back to `EVAL` after a restart).
 struct Scripts {
     register: Script,
+    claim: Script,
     append: Script,
     read: Script,
     record: Script,
@@ -236,6 +283,7 @@ impl RedisStore {
             limits,
             scripts: Scripts {
                 register: Script::new(REGISTER),
+                claim: Script::new(CLAIM),
                 append: Script::new(APPEND),
                 read: Script::new(READ),
                 record: Script::new(RECORD),
@@ -326,7 +374,7 @@ async fn subscribe(client: Client, pattern: String, wake: impl Fn(&str) + Send +
 }
 
 impl SharedStore for RedisStore {
-    fn register<'a>(&'a self, record: &'a TransferRecord) -> StoreFuture<'a, ()> {
+    fn register<'a>(&'a self, record: &'a TransferRecord) -> StoreFuture<'a, u64> {
         Box::pin(async move {
             let json = encode("register", record)?;
             let consultation = record.replaces_call_id.as_deref().unwrap_or("");
@@ -341,20 +389,45 @@ impl SharedStore for RedisStore {
                 .key(self.key("c", consultation))
                 .key(self.key("c", &record.call_id))
                 .key(self.key("t", consultation))
+                .key(self.key("l", &record.call_id))
+                .key(self.key("d", &record.call_id))
+                .key(self.key("q", &record.call_id))
                 .arg(json)
                 .arg(record.tenant_id.as_deref().unwrap_or(""))
                 .arg(&record.call_id)
                 .arg(consultation)
                 .arg(expires)
+                .arg(record.attempt.max(1))
+                .arg(&self.prefix)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| store_error("register", e))?;
-            match answer.strip_prefix("taken:") {
-                Some(call) => Err(Error::AlreadyTracking {
+            if let Some(call) = answer.strip_prefix("taken:") {
+                return Err(Error::AlreadyTracking {
                     call_id: call.to_owned(),
-                }),
-                None => Ok(()),
+                });
             }
+            answer
+                .strip_prefix("ok:")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| store_error("register", format!("unexpected answer {answer:?}")))
+        })
+    }
+
+    fn claim<'a>(&'a self, key: &'a str, owner: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let mut conn = self.conn.clone();
+            let held: i64 = self
+                .scripts
+                .claim
+                .key(self.key("k", key))
+                .arg(owner)
+                .arg(ttl)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| store_error("claim", e))?;
+            Ok(held == 1)
         })
     }
 
@@ -380,6 +453,7 @@ impl SharedStore for RedisStore {
                 .arg(tenant_id.unwrap_or(""))
                 .arg(self.limits.max_log)
                 .arg(call_id)
+                .arg(if is_progress(event) { "1" } else { "0" })
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| store_error("append", e))?;
@@ -388,6 +462,7 @@ impl SharedStore for RedisStore {
                     call_id: answer.get(1).cloned().unwrap_or_else(|| call_id.to_owned()),
                 },
                 Some("duplicate") => Appended::Duplicate,
+                Some("previous") => Appended::Previous,
                 Some("otherTenant") => Appended::OtherTenant,
                 Some("full") => Appended::Full,
                 _ => Appended::Unknown,
@@ -403,6 +478,7 @@ impl SharedStore for RedisStore {
                 .read
                 .key(self.key("t", call_id))
                 .key(self.key("l", call_id))
+                .key(self.key("q", call_id))
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| store_error("log", e))?;
@@ -423,14 +499,22 @@ impl SharedStore for RedisStore {
             };
             let outcome = optional(parts.next())?;
             let late = optional(parts.next())?;
-            let log = parts
-                .map(|e| decode("log", &e))
+            if let Some(n) = parts.next().and_then(|a| a.parse().ok()) {
+                record.attempt = n;
+            }
+            let previous_len: usize = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            let mut events = parts.map(|e| decode("log", &e));
+            let previous = events
+                .by_ref()
+                .take(previous_len)
                 .collect::<Result<Vec<NotificationEvent>>>()?;
+            let log = events.collect::<Result<Vec<NotificationEvent>>>()?;
             Ok(Some(SharedTransfer {
                 record,
                 log,
                 outcome,
                 late,
+                previous,
             }))
         })
     }
@@ -452,6 +536,7 @@ impl SharedStore for RedisStore {
                 .key(self.key("l", call_id))
                 .key(self.key("d", call_id))
                 .key(self.key("o", call_id))
+                .key(self.key("q", call_id))
                 .arg(json)
                 .arg(late)
                 .arg(retention.max(1))

@@ -10,6 +10,21 @@
 //! its outcome, written once; any instance folds the log through the state machine and records
 //! the outcome when it is final (the first writer wins, and every writer learns the winner).
 //!
+//! A call is transferred more than once (a bot tries each target of a chain in turn): each
+//! transfer is an **attempt**. A new registration for a call whose latest attempt has an outcome
+//! starts the next attempt (its `attempt` number one more, a fresh log, dedupe set and outcome);
+//! a registration while an attempt is in flight is refused, so one call never has two transfers
+//! at once. The previous attempt's log is kept beside the new one
+//! ([`SharedTransfer::previous`]): a redelivery of one of its notifications that arrives after
+//! the next attempt was registered, before that attempt's own `transferring` or
+//! `transferAccepted`, does not end it (the rule [`TransferTracker`](crate::TransferTracker)
+//! applies to retried finals). Notifications that arrive while the latest attempt has an outcome
+//! and no new one is registered are kept in that attempt's log and change nothing (`Late`).
+//!
+//! [`SharedStore::claim`] is the fleet's other primitive: an atomic, expiring claim of a key by
+//! one owner (a bot takes an offered call by claiming its id, so that two instances that both
+//! receive the offer never both answer it).
+//!
 //! [`TransferTracker`](crate::TransferTracker) keeps its synchronous, in-memory hot path; this
 //! module is the asynchronous path for fleets. `RedisStore` (the `redis` feature) is the shared
 //! implementation; [`MemorySharedStore`] serves tests and single-process bots, and the same
@@ -29,7 +44,7 @@ use tokio::sync::Notify;
 use crate::config::{TrackOptions, TrackerConfig};
 use crate::error::{Error, Result};
 use crate::event::{normalize_call_id, EventKind, NotificationEvent};
-use crate::machine::{apply_to_consultation, apply_to_transfer, is_relevant};
+use crate::machine::{apply_to_consultation, apply_to_transfer, fingerprint, is_relevant};
 use crate::outcome::TransferOutcome;
 use crate::store::TransferRecord;
 use crate::tracker::Applied;
@@ -118,6 +133,18 @@ pub enum Appended {
     Full,
     /// The notification is larger than [`StoreLimits::max_event_bytes`]; not added.
     TooLarge,
+    /// A final notification already in the previous attempt's log, arriving before this
+    /// attempt's own `transferring` or `transferAccepted`: a redelivery of that attempt's
+    /// result, not added (it must not end this attempt).
+    Previous,
+}
+
+/// Whether `event` is a transfer's progress step (`transferring`, `transferAccepted`).
+pub(crate) fn is_progress(event: &NotificationEvent) -> bool {
+    matches!(
+        event.kind,
+        EventKind::Transferring | EventKind::TransferAccepted
+    )
 }
 
 /// Everything a shared store keeps about one transfer.
@@ -135,6 +162,22 @@ pub struct SharedTransfer {
     pub outcome: Option<TransferOutcome>,
     /// The final result that arrived after the transfer was recorded as `TimedOut`.
     pub late: Option<TransferOutcome>,
+    /// The log of the call's previous attempt (empty for a first attempt): a redelivery of one
+    /// of these notifications does not end this attempt before its own `transferring` or
+    /// `transferAccepted` (see [`fold`](Self::fold)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<NotificationEvent>,
+}
+
+impl SharedTransfer {
+    /// Folds this attempt's log through the state machine, from its registration: its outcome,
+    /// if the log holds a final one. A final notification that is also in the
+    /// [`previous`](Self::previous) attempt's log, seen before this attempt's own
+    /// `transferring` or `transferAccepted`, is taken as a redelivery of that attempt's result
+    /// and skipped.
+    pub fn fold(&self) -> Option<TransferOutcome> {
+        fold_attempt(&self.record, &self.log, &self.previous)
+    }
 }
 
 /// Transfer state that several bot instances share.
@@ -143,18 +186,36 @@ pub struct SharedTransfer {
 /// one atomic step of the store (a Lua script on Redis, one lock in memory); none scans the store.
 /// The methods return boxed `Send` futures, so `Arc<dyn SharedStore>` works.
 pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
-    /// Registers a transfer, atomically and exclusively: its call and its consultation call
-    /// ([`TransferRecord::replaces_call_id`]) must belong to no registered transfer. The record's
-    /// `deadline` (Unix ms) is when waiters record `TimedOut`; the store forgets the transfer
-    /// [`StoreLimits::retention`] after it.
+    /// Registers a transfer, atomically and exclusively, and returns its attempt number.
+    ///
+    /// Its call must not be another transfer's consultation call, and its consultation call
+    /// ([`TransferRecord::replaces_call_id`]) must belong to no registered transfer. When the
+    /// call's latest attempt has an outcome, this is the call's next attempt: numbered one more,
+    /// with a fresh log, dedupe set and outcome, the previous attempt's log kept as
+    /// [`SharedTransfer::previous`], its tenant kept when the record names none, and its
+    /// consultation index dropped. When it has none (in flight), the call is taken. A first
+    /// attempt is numbered `record.attempt` (at least 1).
+    ///
+    /// The record's `deadline` (Unix ms) is when waiters record `TimedOut`; the store forgets
+    /// the transfer [`StoreLimits::retention`] after it.
     ///
     /// # Errors
     /// [`Error::AlreadyTracking`] when a call is taken; [`Error::Store`] when the
     /// store fails.
-    fn register<'a>(&'a self, record: &'a TransferRecord) -> StoreFuture<'a, ()>;
+    fn register<'a>(&'a self, record: &'a TransferRecord) -> StoreFuture<'a, u64>;
+
+    /// Claims `key` for `owner` until `ttl` has passed, atomically: `true` when the key was free
+    /// (or expired) or is already `owner`'s, `false` when another owner holds it. A claim is
+    /// never released early: it expires.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the store fails.
+    fn claim<'a>(&'a self, key: &'a str, owner: &'a str, ttl: Duration) -> StoreFuture<'a, bool>;
 
     /// Appends `event` (about the call `call_id`) to the log of the transfer that call belongs
-    /// to, idempotently: a notification already in the log is a [`Appended::Duplicate`]. When the
+    /// to, idempotently: a notification already in the log is a [`Appended::Duplicate`]; a
+    /// final one already in the previous attempt's log, before this attempt's own progress, is
+    /// [`Appended::Previous`] and not added. When the
     /// transfer has no tenant yet and `tenant_id` is given, the transfer takes it; when it has
     /// another, nothing is appended ([`Appended::OtherTenant`]).
     ///
@@ -209,6 +270,17 @@ pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
 /// Folds a transfer's log through the state machine, from its registration: the transfer's
 /// outcome, if the log holds a final one.
 pub fn fold_log(record: &TransferRecord, log: &[NotificationEvent]) -> Option<TransferOutcome> {
+    fold_attempt(record, log, &[])
+}
+
+/// [`fold_log`], skipping a final notification of the `previous` attempt's log seen before this
+/// attempt's own progress.
+fn fold_attempt(
+    record: &TransferRecord,
+    log: &[NotificationEvent],
+    previous: &[NotificationEvent],
+) -> Option<TransferOutcome> {
+    let retried = |fp: u64| previous.iter().any(|e| fingerprint(e) == fp);
     let mut state = TransferRecord::new(
         record.call_id.clone(),
         record.replaces_call_id.clone(),
@@ -218,7 +290,7 @@ pub fn fold_log(record: &TransferRecord, log: &[NotificationEvent]) -> Option<Tr
     for event in log {
         let call = event.call_id.as_deref().map(normalize_call_id);
         if call.as_deref() == Some(record.call_id.as_str()) {
-            apply_to_transfer(&mut state, event, |_| false);
+            apply_to_transfer(&mut state, event, retried);
         } else {
             apply_to_consultation(&mut state, event);
         }
@@ -279,7 +351,8 @@ impl SharedTracker {
     }
 
     /// Registers the transfer of `call_id` with `options` (consultation call, tenant, timeout),
-    /// its deadline `options.timeout` (else `config.timeout`) from now; returns the record.
+    /// its deadline `options.timeout` (else `config.timeout`) from now; returns the record, its
+    /// `attempt` the number the store gave it (see [`SharedStore::register`]).
     ///
     /// # Errors
     /// [`Error::EmptyCallId`], [`Error::AlreadyTracking`], [`Error::Store`].
@@ -295,7 +368,7 @@ impl SharedTracker {
                 .replaces_call_id
                 .as_deref()
                 .map(|c| normalize_call_id(c).into_owned()),
-            now,
+            1,
             ms_after(now, timeout),
         );
         record.tenant_id = options
@@ -303,7 +376,7 @@ impl SharedTracker {
             .as_deref()
             .map(|t| normalize_call_id(t).into_owned());
         record.followed = options.followed;
-        self.store.register(&record).await?;
+        record.attempt = self.store.register(&record).await?;
         Ok(record)
     }
 
@@ -332,10 +405,7 @@ impl SharedTracker {
             .store
             .append(&call_id, event, tenant.as_deref())
             .await?;
-        let progress = matches!(
-            event.kind,
-            EventKind::Transferring | EventKind::TransferAccepted
-        );
+        let progress = is_progress(event);
         if appended == Appended::Unknown && self.follow && progress {
             if !self.may_follow() {
                 return Ok(Applied::Untracked);
@@ -355,6 +425,7 @@ impl SharedTracker {
         let primary = match appended {
             Appended::Added { call_id } => call_id,
             Appended::Duplicate => return Ok(Applied::Duplicate),
+            Appended::Previous => return Ok(Applied::Late),
             Appended::Unknown => return Ok(Applied::Untracked),
             Appended::OtherTenant => return Ok(Applied::OtherTenant),
             Appended::Full | Appended::TooLarge => return Ok(Applied::Ignored),
@@ -367,7 +438,7 @@ impl SharedTracker {
         };
         let already_late = transfer.late.is_some();
         let was = transfer.outcome.clone();
-        let Some(outcome) = fold_log(&transfer.record, &transfer.log) else {
+        let Some(outcome) = transfer.fold() else {
             return Ok(Applied::Ignored);
         };
         match was {
@@ -454,6 +525,8 @@ struct Inner {
     expiries: BinaryHeap<Reverse<(u64, String)>>,
     /// Waiters' wake-ups, per call; removed when nobody waits.
     waiters: HashMap<String, Arc<Notify>>,
+    /// Claims: key → (owner, expiry in Unix ms); the expired are dropped at each claim.
+    claims: HashMap<String, (String, u64)>,
 }
 
 impl Inner {
@@ -480,10 +553,6 @@ impl Inner {
             e.expires = at;
             self.expiries.push(Reverse((at, call.to_owned())));
         }
-    }
-
-    fn taken(&self, call: &str) -> bool {
-        self.entries.contains_key(call) || self.consultations.contains_key(call)
     }
 }
 
@@ -525,36 +594,88 @@ impl MemorySharedStore {
         inner
     }
 
-    fn register_now(&self, record: &TransferRecord) -> Result<()> {
+    fn register_now(&self, record: &TransferRecord) -> Result<u64> {
         let mut inner = self.lock();
-        if inner.taken(&record.call_id) {
-            return Err(Error::AlreadyTracking {
-                call_id: record.call_id.clone(),
-            });
+        let call = record.call_id.clone();
+        let taken = |call_id: &str| Error::AlreadyTracking {
+            call_id: call_id.to_owned(),
+        };
+        if inner.consultations.contains_key(&call) {
+            return Err(taken(&call));
+        }
+        // The call's previous attempt, when it has ended: (number, consultation, log, tenant).
+        let previous = match inner.entries.get(&call) {
+            None => None,
+            Some(e) if e.transfer.outcome.is_none() => return Err(taken(&call)),
+            Some(e) => {
+                let t = &e.transfer;
+                Some((
+                    t.record.attempt,
+                    t.record.replaces_call_id.clone(),
+                    t.log.clone(),
+                    t.record.tenant_id.clone(),
+                ))
+            }
+        };
+        let old_consultation = previous.as_ref().and_then(|p| p.1.clone());
+        if let Some(c) = &record.replaces_call_id {
+            let own = old_consultation.as_ref() == Some(c);
+            if *c == call
+                || inner.entries.contains_key(c)
+                || (inner.consultations.contains_key(c) && !own)
+            {
+                return Err(taken(c));
+            }
+        }
+        if let Some(old) = &old_consultation {
+            if inner.consultations.get(old) == Some(&call) {
+                inner.consultations.remove(old);
+            }
         }
         if let Some(c) = &record.replaces_call_id {
-            if inner.taken(c) || *c == record.call_id {
-                return Err(Error::AlreadyTracking { call_id: c.clone() });
-            }
-            inner
-                .consultations
-                .insert(c.clone(), record.call_id.clone());
+            inner.consultations.insert(c.clone(), call.clone());
         }
-        let call = record.call_id.clone();
+        let mut stored = record.clone();
+        let (attempt, log) = match previous {
+            None => (record.attempt.max(1), Vec::new()),
+            Some((n, _, log, tenant)) => {
+                if stored.tenant_id.is_none() {
+                    stored.tenant_id = tenant;
+                }
+                (n.saturating_add(1), log)
+            }
+        };
+        stored.attempt = attempt;
         inner.entries.insert(
             call.clone(),
             Entry {
                 transfer: SharedTransfer {
-                    record: record.clone(),
+                    record: stored,
                     log: Vec::new(),
                     outcome: None,
                     late: None,
+                    previous: log,
                 },
                 expires: 0,
             },
         );
         inner.set_expiry(&call, ms_after(record.deadline, self.limits.retention));
-        Ok(())
+        Ok(attempt)
+    }
+
+    fn claim_now(&self, key: &str, owner: &str, ttl: Duration) -> bool {
+        let now = unix_ms();
+        let mut inner = self.lock();
+        inner.claims.retain(|_, (_, until)| *until > now);
+        match inner.claims.get(key) {
+            Some((holder, _)) => holder == owner,
+            None => {
+                inner
+                    .claims
+                    .insert(key.to_owned(), (owner.to_owned(), ms_after(now, ttl)));
+                true
+            }
+        }
     }
 
     fn append_now(
@@ -588,6 +709,9 @@ impl MemorySharedStore {
         }
         if t.log.contains(event) {
             return Appended::Duplicate;
+        }
+        if !is_progress(event) && t.previous.contains(event) && !t.log.iter().any(is_progress) {
+            return Appended::Previous;
         }
         if t.log.len() >= self.limits.max_log {
             return Appended::Full;
@@ -661,8 +785,12 @@ impl MemorySharedStore {
 }
 
 impl SharedStore for MemorySharedStore {
-    fn register<'a>(&'a self, record: &'a TransferRecord) -> StoreFuture<'a, ()> {
+    fn register<'a>(&'a self, record: &'a TransferRecord) -> StoreFuture<'a, u64> {
         Box::pin(async move { self.register_now(record) })
+    }
+
+    fn claim<'a>(&'a self, key: &'a str, owner: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
+        Box::pin(async move { Ok(self.claim_now(key, owner, ttl)) })
     }
 
     fn append<'a>(

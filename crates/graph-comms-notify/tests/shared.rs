@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{accepted, completed, failed, hung_up, roster, transferring};
+use common::{accepted, completed, done_7015, failed, hung_up, roster, transferring};
 use graph_comms_notify::{
     unix_ms, Appended, Applied, MemorySharedStore, SharedStore, SharedTracker, StoreLimits,
     TrackOptions, TrackerConfig, TransferOutcome, TransferRecord,
@@ -322,6 +322,166 @@ async fn order_does_not_matter(a: Arc<dyn SharedStore>, b: Arc<dyn SharedStore>)
     }
 }
 
+/// A call is transferred once per attempt: a new registration is refused while an attempt is in
+/// flight and starts the next attempt once it has an outcome (fresh log, dedupe set, outcome).
+async fn attempts_follow_one_another(a: &dyn SharedStore, b: &dyn SharedStore) {
+    let mut first = record("c1", Some("k1"), later(60_000));
+    first.tenant_id = Some("t1".into());
+    assert_eq!(a.register(&first).await, Ok(1));
+    let in_flight = b.register(&record("c1", None, later(60_000))).await;
+    assert_eq!(
+        in_flight,
+        Err(graph_comms_notify::Error::AlreadyTracking {
+            call_id: "c1".into()
+        }),
+        "never two transfers of one call at once"
+    );
+    for e in [transferring("c1"), failed("c1", 7000)] {
+        assert!(matches!(
+            a.append("c1", &e, None).await,
+            Ok(Appended::Added { .. })
+        ));
+    }
+    let failure = TransferOutcome::Failed {
+        code: Some(500),
+        subcode: Some(7000),
+        message: None,
+        replaces_context: None,
+        termination_reason: None,
+        inferred: false,
+        late: false,
+    };
+    a.record_outcome("c1", &failure).await.expect("records");
+
+    assert_eq!(
+        b.register(&record("c1", Some("k2"), later(60_000))).await,
+        Ok(2),
+        "the next attempt"
+    );
+    let t = a.log("c1").await.expect("reads").expect("registered");
+    assert_eq!(t.record.attempt, 2);
+    assert_eq!(t.record.replaces_call_id.as_deref(), Some("k2"));
+    assert_eq!(
+        t.record.tenant_id.as_deref(),
+        Some("t1"),
+        "the tenant stays"
+    );
+    assert!(t.log.is_empty() && t.outcome.is_none() && t.late.is_none());
+    assert_eq!(t.previous, [transferring("c1"), failed("c1", 7000)]);
+    assert_eq!(a.outcome("c1").await, Ok(None), "a fresh outcome");
+    // Attempt 1's final again, before attempt 2's progress: a redelivery, not added.
+    assert_eq!(
+        b.append("c1", &failed("c1", 7000), None).await,
+        Ok(Appended::Previous)
+    );
+    // A fresh dedupe set: this attempt's own `transferring` is added, then its own failure
+    // (reading the same as attempt 1's).
+    for e in [transferring("c1"), failed("c1", 7000)] {
+        assert!(matches!(
+            a.append("c1", &e, None).await,
+            Ok(Appended::Added { .. })
+        ));
+    }
+    let t = a.log("c1").await.expect("reads").expect("registered");
+    assert_eq!(t.log, [transferring("c1"), failed("c1", 7000)]);
+    // The old consultation call is free; the new one is taken.
+    assert_eq!(a.register(&record("k1", None, later(60_000))).await, Ok(1));
+    assert_eq!(
+        a.register(&record("c9", Some("k2"), later(60_000))).await,
+        Err(graph_comms_notify::Error::AlreadyTracking {
+            call_id: "k2".into()
+        })
+    );
+    assert_eq!(
+        a.register(&record("c1", None, later(60_000))).await,
+        Err(graph_comms_notify::Error::AlreadyTracking {
+            call_id: "c1".into()
+        }),
+        "attempt 2 is in flight"
+    );
+}
+
+/// A late redelivery of attempt N's final does not end attempt N+1; N+1's own final does, even
+/// when it reads the same.
+async fn a_previous_attempts_final_does_not_leak(a: Arc<dyn SharedStore>, b: Arc<dyn SharedStore>) {
+    let config = TrackerConfig::default().with_timeout(Duration::from_secs(10));
+    let sender = SharedTracker::new(a, config.clone());
+    let other = SharedTracker::new(b, config);
+    let r = sender
+        .register("c1", &TrackOptions::default())
+        .await
+        .expect("registers");
+    assert_eq!(r.attempt, 1);
+    assert_eq!(
+        other.apply(&transferring("c1"), None).await,
+        Ok(Applied::Progress)
+    );
+    assert_eq!(
+        other.apply(&failed("c1", 7000), None).await,
+        Ok(Applied::Resolved)
+    );
+    let first = sender.wait("c1").await.expect("waits");
+    assert_eq!(first.subcode(), Some(7000));
+
+    let r = sender
+        .register("c1", &TrackOptions::default())
+        .await
+        .expect("the next attempt registers");
+    assert_eq!(r.attempt, 2);
+    // Graph redelivers attempt 1's final after attempt 2 was registered.
+    assert_eq!(
+        other.apply(&failed("c1", 7000), None).await,
+        Ok(Applied::Late)
+    );
+    assert_eq!(sender.store().outcome("c1").await, Ok(None));
+    // Attempt 2's own steps, its failure reading the same as attempt 1's.
+    assert_eq!(
+        other.apply(&transferring("c1"), None).await,
+        Ok(Applied::Progress)
+    );
+    assert_eq!(
+        other.apply(&failed("c1", 7000), None).await,
+        Ok(Applied::Resolved),
+        "attempt 2's own failure"
+    );
+    let second = sender.wait("c1").await.expect("waits");
+    assert_eq!(second.subcode(), Some(7000), "{second:?}");
+
+    let r = sender
+        .register("c1", &TrackOptions::default())
+        .await
+        .expect("a third attempt");
+    assert_eq!(r.attempt, 3);
+    assert_eq!(
+        other.apply(&transferring("c1"), None).await,
+        Ok(Applied::Progress)
+    );
+    assert_eq!(
+        other.apply(&completed("c1"), None).await,
+        Ok(Applied::Resolved)
+    );
+    assert_eq!(sender.wait("c1").await, Ok(done_7015()));
+}
+
+/// A claim is held by one owner until it expires.
+async fn claims_are_exclusive(a: &dyn SharedStore, b: &dyn SharedStore) {
+    let long = Duration::from_secs(60);
+    assert_eq!(a.claim("call-1", "one", long).await, Ok(true));
+    assert_eq!(b.claim("call-1", "two", long).await, Ok(false));
+    assert_eq!(
+        b.claim("call-1", "one", long).await,
+        Ok(true),
+        "its owner's"
+    );
+    assert_eq!(b.claim("call-2", "two", long).await, Ok(true));
+    assert_eq!(
+        a.claim("call-3", "one", Duration::from_millis(50)).await,
+        Ok(true)
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(b.claim("call-3", "two", long).await, Ok(true), "expired");
+}
+
 mod memory {
     use super::*;
 
@@ -378,6 +538,24 @@ mod memory {
     async fn order_does_not_matter() {
         let (a, b) = pair();
         super::order_does_not_matter(a, b).await;
+    }
+
+    #[tokio::test]
+    async fn attempts_follow_one_another() {
+        let (a, b) = pair();
+        super::attempts_follow_one_another(&*a, &*b).await;
+    }
+
+    #[tokio::test]
+    async fn a_previous_attempts_final_does_not_leak() {
+        let (a, b) = pair();
+        super::a_previous_attempts_final_does_not_leak(a, b).await;
+    }
+
+    #[tokio::test]
+    async fn claims_are_exclusive() {
+        let (a, b) = pair();
+        super::claims_are_exclusive(&*a, &*b).await;
     }
 
     #[tokio::test]
@@ -497,6 +675,33 @@ mod redis {
     }
 
     #[tokio::test]
+    async fn attempts_follow_one_another() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let (a, b) = pair(&server).await;
+        super::attempts_follow_one_another(&*a, &*b).await;
+    }
+
+    #[tokio::test]
+    async fn a_previous_attempts_final_does_not_leak() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let (a, b) = pair(&server).await;
+        super::a_previous_attempts_final_does_not_leak(a, b).await;
+    }
+
+    #[tokio::test]
+    async fn claims_are_exclusive() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let (a, b) = pair(&server).await;
+        super::claims_are_exclusive(&*a, &*b).await;
+    }
+
+    #[tokio::test]
     async fn outcome_keys_expire_after_retention() {
         let Some(server) = RedisServer::start() else {
             return;
@@ -559,6 +764,6 @@ mod redis {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert_eq!(again, Ok(()));
+        assert_eq!(again, Ok(1), "a first attempt again");
     }
 }

@@ -111,6 +111,7 @@ async fn drive(ctx: &Ctx<'_>, progress: &Progress) -> Result<Value, String> {
     let bot = Arc::new(BotRuntime {
         client: ctx.client.clone(),
         tracker: ctx.tracker.clone(),
+        shared: None,
         lifecycle: Arc::new(CallLifecycle::default()),
         rules,
         callback_uri: callback.clone(),

@@ -8,6 +8,12 @@
 //! the callback is answered `503 Service Unavailable` instead of `202`, so Graph redelivers it
 //! later (appending is idempotent, so a redelivery of what was partly written is harmless):
 //! nothing Graph sent is lost while the store is down.
+//!
+//! A bot also claims, in the same layer and before Graph is answered, each call it is offered
+//! ([`claim_after`]): the claim (`SharedStore::claim`, keyed by the call id, held
+//! [`CLAIM_TTL`]) is atomic, so of the instances that receive one offer (Graph redelivers it, a
+//! load balancer retries it) exactly one takes the call. When the store cannot be written, the
+//! offer too is answered 503 and Graph offers the call again.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -23,6 +29,11 @@ use graph_comms_notify::{
     TransferOutcome,
 };
 use graph_comms_receiver::Delivery;
+use tokio::sync::oneshot;
+
+/// How long an offered call stays claimed by the instance that took it: longer than Graph keeps
+/// offering a call (a redelivered offer finds it taken), short enough that the store forgets.
+pub(crate) const CLAIM_TTL: Duration = Duration::from_secs(600);
 
 /// Opens the store `url` names: `redis://HOST:PORT[/DB]`.
 ///
@@ -39,9 +50,18 @@ pub(crate) async fn open(url: &str, config: TrackerConfig) -> Result<SharedTrack
     Ok(SharedTracker::new(store, config))
 }
 
+/// What the handler of one callback left for [`recording`]'s layer to write.
+#[derive(Debug, Default)]
+struct Pending {
+    /// The transfer events, with the callback's tenant.
+    events: Vec<(NotificationEvent, Option<String>)>,
+    /// The offered calls to claim: (call id, owner, where the answer goes).
+    claims: Vec<(String, String, oneshot::Sender<bool>)>,
+}
+
 tokio::task_local! {
-    /// The transfer events of the callback being handled, with its tenant.
-    static PENDING: RefCell<Vec<(NotificationEvent, Option<String>)>>;
+    /// What the callback being handled leaves to write.
+    static PENDING: RefCell<Pending>;
 }
 
 /// Queues a delivery's transfer events for [`recording`]'s layer to write (call it from the
@@ -52,10 +72,26 @@ pub(crate) fn queue(delivery: &Delivery<'_>) {
         let mut pending = pending.borrow_mut();
         for event in delivery.events {
             if event.call_id.is_some() {
-                pending.push((event.clone(), tenant.clone()));
+                pending.events.push((event.clone(), tenant.clone()));
             }
         }
     });
+}
+
+/// Asks [`recording`]'s layer to claim the offered call `call_id` for `owner` before Graph is
+/// answered (call it from the receiver's handler). The answer is `true` when `owner` holds the
+/// claim; it never comes (the receiver errs) when the store failed (the offer is then answered
+/// 503) or outside that layer.
+pub(crate) fn claim_after(call_id: &str, owner: &str) -> oneshot::Receiver<bool> {
+    let (tx, rx) = oneshot::channel();
+    let call = graph_comms_notify::normalize_call_id(call_id).into_owned();
+    let _ = PENDING.try_with(|pending| {
+        pending
+            .borrow_mut()
+            .claims
+            .push((call, owner.to_owned(), tx));
+    });
+    rx
 }
 
 /// Records every event of one delivery, in order.
@@ -80,15 +116,25 @@ pub(crate) fn recording(router: Router, tracker: SharedTracker) -> Router {
             let tracker = tracker.clone();
             async move {
                 let (response, pending) = PENDING
-                    .scope(RefCell::new(Vec::new()), async move {
+                    .scope(RefCell::new(Pending::default()), async move {
                         let response = next.run(request).await;
                         (response, PENDING.with(|p| p.take()))
                     })
                     .await;
-                if pending.is_empty() || !response.status().is_success() {
+                if (pending.events.is_empty() && pending.claims.is_empty())
+                    || !response.status().is_success()
+                {
                     return response;
                 }
-                match record(&tracker, &pending).await {
+                let written = async {
+                    record(&tracker, &pending.events).await?;
+                    for (call, owner, answer) in pending.claims {
+                        let held = tracker.store().claim(&call, &owner, CLAIM_TTL).await?;
+                        let _ = answer.send(held);
+                    }
+                    Ok::<(), graph_comms_notify::Error>(())
+                };
+                match written.await {
                     Ok(()) => response,
                     Err(e) => {
                         eprintln!(
@@ -112,8 +158,9 @@ fn unavailable() -> Response {
 }
 
 /// Registers the transfer of `call_id` (`options`: consultation call, tenant) with a deadline
-/// `timeout` from now; returns the deadline (Unix ms). An existing registration (this transfer,
+/// `timeout` from now; returns the deadline (Unix ms). A registration in flight (this transfer,
 /// sent again after a restart) is not an error: the caller then waits on it, until its deadline.
+/// Once the call's previous transfer has an outcome, this is the call's next attempt.
 ///
 /// # Errors
 /// The store failed.

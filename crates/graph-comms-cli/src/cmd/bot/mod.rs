@@ -65,9 +65,13 @@ rule, result, attempts with target, mode, outcome, reason, codes and durationMs)
 SIGTERM/SIGINT: new calls are rejected (busy) and /healthz answers 503; calls in progress finish
 up to --drain-timeout, then get their last resort; exit 0.
 
+Several instances (--store redis://HOST:PORT): each with its own --callback-uri, the shared
+URL in the bot's registration; the instance that claims an offered call answers it, and every
+transfer is an attempt registered and awaited in the store (docs/bot.md).
+
 Exit codes: 0 after a clean shutdown, or --check-rules on a valid file; 2 invalid flags or an
-invalid rules file (line and column on stderr); 3 the address cannot be bound, or credentials
-are missing.
+invalid rules file (line and column on stderr); 3 the address cannot be bound, credentials
+are missing, or the --store cannot be reached.
 
 Examples:
   graph-comms bot --check-rules examples/bot-rules.toml
@@ -129,6 +133,10 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     max_calls: u32,
+    /// Share the work with the other instances of a fleet through this store:
+    /// redis://HOST:PORT[/DB]. Each instance needs its own --callback-uri (see docs/bot.md).
+    #[arg(long, value_name = "URL", env = "GRAPH_COMMS_STORE")]
+    store: Option<String>,
     /// Evaluate time-of-day rules at this instant (RFC 3339) instead of the clock (testing).
     #[arg(long, value_name = "TIME", hide = true)]
     now: Option<String>,
@@ -216,13 +224,22 @@ async fn bot(args: Args) -> ExitCode {
         Err(e) => return fail(INVALID_INPUT, format_args!("--log: {e}")),
     };
     let transfer_timeout = Duration::from_secs(args.transfer_timeout);
-    let tracker = TransferTracker::new(TrackerConfig::default().with_timeout(transfer_timeout));
+    let config = TrackerConfig::default().with_timeout(transfer_timeout);
+    let shared = match &args.store {
+        Some(url) => match crate::cmd::store::open(url, config.clone()).await {
+            Ok(shared) => Some(shared),
+            Err(e) => return fail(NOT_ACCEPTED, e),
+        },
+        None => None,
+    };
+    let tracker = TransferTracker::new(config);
     let metrics = Arc::new(ops::Metrics::default());
     let (cutoff, _) = watch::channel(false);
     let slots = Arc::new(Semaphore::new(args.max_calls as usize));
     let bot = Arc::new(run::Bot {
         client,
         tracker: tracker.clone(),
+        shared: shared.clone(),
         lifecycle: Arc::new(CallLifecycle::default()),
         rules,
         callback_uri: callback_uri.clone(),
@@ -250,9 +267,12 @@ async fn bot(args: Args) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(INVALID_INPUT, e),
     };
-    let router = receiver
-        .router()
-        .merge(ops::routes(Arc::clone(&metrics), receiver.clone()));
+    // With a store, deliveries are recorded (and offers claimed) before Graph is answered.
+    let webhook = match shared {
+        Some(shared) => crate::cmd::store::recording(receiver.router(), shared),
+        None => receiver.router(),
+    };
+    let router = webhook.merge(ops::routes(Arc::clone(&metrics), receiver.clone()));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => return fail(NOT_ACCEPTED, format_args!("cannot listen on {addr}: {e}")),

@@ -1,5 +1,14 @@
 //! The bot at run time: answers each call the receiver is offered, greets, walks the matched
 //! rule's chain, and ends with its last resort; one stderr line and one JSON line per call.
+//!
+//! With a shared store (`--store`), an offered call is taken by the one instance that claims it
+//! (`store::claim_after`, before Graph is answered): that instance answers it (or rejects it)
+//! with its own callback URI, so the call's later notifications come to it; the others leave it
+//! alone. Each blind attempt (a target of the chain, a last resort) is registered in the store
+//! before it is sent and awaited through it, as an attempt of the call: whichever instance
+//! receives its notifications records them, and a previous attempt's late results do not leak
+//! into the next. A consultative attempt is followed by this instance's own tracker (the
+//! consultation call it places posts to its own callback URI too).
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -9,8 +18,8 @@ use std::time::{Duration, Instant};
 use graph_comms_flow::{ConsultOptions, ConsultOutcome, Consultation, ReconcileOptions};
 use graph_comms_model::{EndpointType, TransferRequestBody};
 use graph_comms_notify::{
-    normalize_call_id, CallFollower, CallLifecycle, CallPhase, IncomingCall, TrackOptions,
-    TransferOutcome, TransferTracker,
+    normalize_call_id, CallFollower, CallLifecycle, CallPhase, EventKind, IncomingCall,
+    SharedTracker, TrackOptions, TransferOutcome, TransferTracker,
 };
 use graph_comms_receiver::{Delivery, NotificationHandler};
 use graph_comms_transfer::control::Target as CallTarget;
@@ -18,10 +27,11 @@ use graph_comms_transfer::{Answer, Guid, OutgoingCall, PlayPrompt, Reject, Trans
 use graph_comms_transport::GraphCommsClient;
 use jiff::Timestamp;
 use serde_json::{json, Value};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{oneshot, watch, Semaphore};
 
 use super::ops::{AttemptOutcome, LogSink, Metrics, Refusal};
 use super::rules::{CallFacts, LastResort, Rule, Rules, Target, TargetKind};
+use crate::cmd::store;
 
 /// How long an answered call may take to be established.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,6 +43,9 @@ const PROMPT_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) struct Bot {
     pub(crate) client: GraphCommsClient,
     pub(crate) tracker: TransferTracker,
+    /// The fleet's shared store (`--store`): offers are claimed and blind attempts registered
+    /// and awaited through it.
+    pub(crate) shared: Option<SharedTracker>,
     pub(crate) lifecycle: Arc<CallLifecycle>,
     pub(crate) rules: Rules,
     pub(crate) callback_uri: String,
@@ -58,6 +71,7 @@ pub(crate) struct Handler(pub(crate) Arc<Bot>);
 
 impl NotificationHandler for Handler {
     fn on_notifications(&self, delivery: &Delivery<'_>) {
+        store::queue(delivery);
         for e in delivery.events {
             self.0.lifecycle.apply(e);
         }
@@ -67,20 +81,29 @@ impl NotificationHandler for Handler {
         let bot = Arc::clone(&self.0);
         bot.metrics.offered.fetch_add(1, Ordering::Relaxed);
         let info = CallInfo::of(call);
-        let refuse = |why: Refusal| {
-            bot.metrics.rejected(why);
+        // With a store, the instance whose claim wins takes the call (answers or rejects it).
+        let claim = bot
+            .shared
+            .as_ref()
+            .map(|_| store::claim_after(&info.call_id, &bot.callback_uri));
+        let refuse = |why: Refusal, claim: Option<oneshot::Receiver<bool>>| {
             let (bot, info) = (Arc::clone(&bot), info.clone());
-            tokio::spawn(async move { bot.reject(info, why).await });
+            tokio::spawn(async move {
+                if bot.taken(&info, claim).await {
+                    bot.metrics.rejected(why);
+                    bot.reject(info, why).await;
+                }
+            });
         };
         if bot.metrics.draining.load(Ordering::Relaxed) {
-            return refuse(Refusal::Draining);
+            return refuse(Refusal::Draining, claim);
         }
         let Ok(permit) = Arc::clone(&bot.slots).try_acquire_owned() else {
-            return refuse(Refusal::Busy);
+            return refuse(Refusal::Busy, claim);
         };
         let now = bot.now.unwrap_or_else(Timestamp::now);
         let Some(rule) = bot.rules.find(&info.facts, now).cloned() else {
-            return refuse(Refusal::NoRule);
+            return refuse(Refusal::NoRule, claim);
         };
         let key = normalize_call_id(&info.call_id).into_owned();
         if !bot.active().insert(key.clone()) {
@@ -90,7 +113,9 @@ impl NotificationHandler for Handler {
         let follower = bot.lifecycle.follow(&info.call_id);
         bot.metrics.in_progress.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            bot.handle(info, rule, follower).await;
+            if bot.taken(&info, claim).await {
+                bot.handle(info, rule, follower).await;
+            }
             bot.metrics.in_progress.fetch_sub(1, Ordering::Relaxed);
             bot.active().remove(&key);
             drop(permit);
@@ -227,11 +252,33 @@ enum ChainEnd {
 }
 
 impl Bot {
-    /// Rejects a call the bot will not answer, and logs it.
+    /// Whether this instance takes the offered call: always without a store; with one, when its
+    /// claim won (another instance has the call, or the store failed and Graph offers it again).
+    async fn taken(&self, info: &CallInfo, claim: Option<oneshot::Receiver<bool>>) -> bool {
+        let Some(claim) = claim else {
+            return true;
+        };
+        let why = match claim.await {
+            Ok(true) => return true,
+            Ok(false) => "taken by another instance",
+            Err(_) => "not claimed (the store failed; Graph offers it again)",
+        };
+        if self.live {
+            eprintln!(
+                "graph-comms: call {:?} from {:?}: {why}",
+                info.call_id,
+                info.caller.as_deref().unwrap_or("-"),
+            );
+        }
+        false
+    }
+
+    /// The calls in progress.
     fn active(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.active.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Rejects a call the bot will not answer, and logs it.
     async fn reject(&self, info: CallInfo, why: Refusal) {
         let body = Reject::busy().build();
         let error = self.client.reject(&info.call_id, &body).await.err();
@@ -402,6 +449,9 @@ impl Bot {
         if let Some(t) = &info.tenant {
             options = options.with_tenant(t.clone());
         }
+        if let Some(shared) = &self.shared {
+            return self.blind_shared(shared, info, body, options).await;
+        }
         let mut handle = match self.tracker.track_with(info.call_id.clone(), options) {
             Ok(h) => h,
             Err(e) => return Ended::because(AttemptOutcome::Refused, e),
@@ -411,28 +461,67 @@ impl Bot {
         }
         let mut outcome = (&mut handle).await;
         if outcome == TransferOutcome::TimedOut {
-            let options = ReconcileOptions::default()
-                .with_grace(self.transfer_timeout.min(Duration::from_secs(30)));
-            if let Ok(o) = graph_comms_flow::reconcile_handle(&self.client, &handle, &options).await
+            if let Ok(o) =
+                graph_comms_flow::reconcile_handle(&self.client, &handle, &self.reconcile()).await
             {
                 outcome = o;
             }
         }
-        let kind = match &outcome {
-            TransferOutcome::Completed { .. } => AttemptOutcome::Completed,
-            TransferOutcome::Failed { .. } => AttemptOutcome::Failed,
-            TransferOutcome::CallEnded { .. } => AttemptOutcome::CallEnded,
-            _ => AttemptOutcome::TimedOut,
+        ended(&outcome)
+    }
+
+    /// A blind transfer as an attempt in the shared store: registered before the request (the
+    /// store refuses it while another attempt on the call is in flight), awaited through the
+    /// store whichever instance records its notifications, reconciled when it times out.
+    async fn blind_shared(
+        &self,
+        shared: &SharedTracker,
+        info: &CallInfo,
+        body: TransferRequestBody,
+        options: TrackOptions,
+    ) -> Ended {
+        let record = match shared.register(&info.call_id, &options).await {
+            Ok(r) => r,
+            Err(e) => return Ended::because(AttemptOutcome::Refused, e),
         };
-        Ended {
-            outcome: kind,
-            // Why it did not put the caller through (Graph's codes explained).
-            reason: (kind != AttemptOutcome::Completed)
-                .then(|| outcome.explanation().map(str::to_owned))
-                .flatten(),
-            code: outcome.code(),
-            subcode: outcome.subcode(),
+        if let Err(e) = self.client.transfer(&info.call_id, &body).await {
+            // Graph refused it (or it could not be sent): the attempt ends here, so that the next
+            // one may register.
+            let _ = shared
+                .store()
+                .record_outcome(&record.call_id, &TransferOutcome::failed(true))
+                .await;
+            return Ended::because(AttemptOutcome::Refused, e);
         }
+        let mut outcome = match store::wait(shared, &record.call_id, record.deadline).await {
+            Ok(o) => o,
+            Err(e) => return Ended::because(AttemptOutcome::TimedOut, e),
+        };
+        if outcome == TransferOutcome::TimedOut {
+            let accepted = match shared.store().log(&record.call_id).await {
+                Ok(Some(t)) => t.log.iter().any(|e| e.kind == EventKind::TransferAccepted),
+                _ => false,
+            };
+            if let Ok(o) = graph_comms_flow::reconcile(
+                &self.client,
+                &info.call_id,
+                accepted,
+                &self.reconcile(),
+            )
+            .await
+            {
+                if o != TransferOutcome::TimedOut {
+                    // Kept as the attempt's late result, for whoever reads it.
+                    let _ = shared.store().record_outcome(&record.call_id, &o).await;
+                }
+                outcome = o;
+            }
+        }
+        ended(&outcome)
+    }
+
+    fn reconcile(&self) -> ReconcileOptions {
+        ReconcileOptions::default().with_grace(self.transfer_timeout.min(Duration::from_secs(30)))
     }
 
     /// A consultative transfer: the caller on hold, the target called, the transfer once they
@@ -543,6 +632,25 @@ impl Bot {
         } else {
             "hungUp"
         }
+    }
+}
+
+/// What a blind attempt's outcome reports.
+fn ended(outcome: &TransferOutcome) -> Ended {
+    let kind = match outcome {
+        TransferOutcome::Completed { .. } => AttemptOutcome::Completed,
+        TransferOutcome::Failed { .. } => AttemptOutcome::Failed,
+        TransferOutcome::CallEnded { .. } => AttemptOutcome::CallEnded,
+        _ => AttemptOutcome::TimedOut,
+    };
+    Ended {
+        outcome: kind,
+        // Why it did not put the caller through (Graph's codes explained).
+        reason: (kind != AttemptOutcome::Completed)
+            .then(|| outcome.explanation().map(str::to_owned))
+            .flatten(),
+        code: outcome.code(),
+        subcode: outcome.subcode(),
     }
 }
 
