@@ -74,18 +74,26 @@ pub enum TransferOutcome {
     TimedOut,
 }
 
+/// An outcome of `$variant` from what its final notification said, not late (the variants that
+/// carry exactly the reported fields: `Completed` and `CallEnded`).
+macro_rules! reported {
+    ($variant:ident, $code:expr, $subcode:expr, $message:expr, $reason:expr, $inferred:expr) => {
+        TransferOutcome::$variant {
+            code: $code,
+            subcode: $subcode,
+            message: $message,
+            termination_reason: $reason,
+            inferred: $inferred,
+            late: false,
+        }
+    };
+}
+
 impl TransferOutcome {
     /// A completion with nothing but its inference flag set (no `resultInfo`, no
     /// `terminationReason`).
     pub fn completed(inferred: bool) -> Self {
-        TransferOutcome::Completed {
-            code: None,
-            subcode: None,
-            message: None,
-            termination_reason: None,
-            inferred,
-            late: false,
-        }
+        reported!(Completed, None, None, None, None, inferred)
     }
 
     /// A completion as a final notification (or a read of the call) reported it: neither
@@ -96,14 +104,7 @@ impl TransferOutcome {
         message: Option<String>,
         termination_reason: Option<String>,
     ) -> Self {
-        TransferOutcome::Completed {
-            code,
-            subcode,
-            message,
-            termination_reason,
-            inferred: false,
-            late: false,
-        }
+        reported!(Completed, code, subcode, message, termination_reason, false)
     }
 
     /// A failure with nothing but its inference flag set (no `resultInfo`, no
@@ -123,14 +124,7 @@ impl TransferOutcome {
     /// A call end with nothing but its inference flag set (no `resultInfo`, no
     /// `terminationReason`).
     pub fn call_ended(inferred: bool) -> Self {
-        TransferOutcome::CallEnded {
-            code: None,
-            subcode: None,
-            message: None,
-            termination_reason: None,
-            inferred,
-            late: false,
-        }
+        reported!(CallEnded, None, None, None, None, inferred)
     }
 
     /// A call end as a final notification (or a read of the call) reported it: neither inferred
@@ -141,14 +135,7 @@ impl TransferOutcome {
         message: Option<String>,
         termination_reason: Option<String>,
     ) -> Self {
-        TransferOutcome::CallEnded {
-            code,
-            subcode,
-            message,
-            termination_reason,
-            inferred: false,
-            late: false,
-        }
+        reported!(CallEnded, code, subcode, message, termination_reason, false)
     }
 
     /// `true` for [`Completed`](TransferOutcome::Completed).

@@ -86,55 +86,62 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-#[derive(Default)]
-struct Counters {
-    requests: AtomicU64,
-    accepted: AtomicU64,
-    events: AtomicU64,
-    unauthorized: AtomicU64,
-    forbidden: AtomicU64,
-    keys_unavailable: AtomicU64,
-    unsupported_media_type: AtomicU64,
-    payload_too_large: AtomicU64,
-    too_many_notifications: AtomicU64,
-    other_tenant: AtomicU64,
-    timeout: AtomicU64,
-    bad_request: AtomicU64,
-    busy: AtomicU64,
+/// Declares the receiver's counters once: `Counters`, the atomics the handler bumps, and
+/// [`ReceiverStats`], their snapshot, so that a counter added here is both counted and reported.
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        #[derive(Default)]
+        struct Counters {
+            $($name: AtomicU64,)*
+        }
+
+        /// The receiver's counters: every request is either accepted or counted under one
+        /// rejection.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct ReceiverStats {
+            $($(#[doc = $doc])* pub $name: u64,)*
+        }
+
+        impl Counters {
+            fn snapshot(&self) -> ReceiverStats {
+                ReceiverStats {
+                    $($name: self.$name.load(Ordering::Relaxed),)*
+                }
+            }
+        }
+    };
 }
 
-/// The receiver's counters: every request is either accepted or counted under one rejection.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ReceiverStats {
+counters! {
     /// POSTs that reached the endpoint.
-    pub requests: u64,
+    requests,
     /// Callbacks answered `202` (their events were applied).
-    pub accepted: u64,
+    accepted,
     /// Notifications (events) applied to the tracker.
-    pub events: u64,
+    events,
     /// 401s.
-    pub unauthorized: u64,
+    unauthorized,
     /// 403s.
-    pub forbidden: u64,
+    forbidden,
     /// 503s (no signing keys).
-    pub keys_unavailable: u64,
+    keys_unavailable,
     /// 415s.
-    pub unsupported_media_type: u64,
+    unsupported_media_type,
     /// 413s for a body over the size limit.
-    pub payload_too_large: u64,
+    payload_too_large,
     /// 413s for a body holding more notifications than the limit.
-    pub too_many_notifications: u64,
+    too_many_notifications,
     /// Notifications of accepted callbacks that were not applied because their transfer belongs
     /// to another tenant than the callback's token (`tid`). Not a rejection: the callback is
     /// answered `202` and its other notifications apply.
-    pub other_tenant: u64,
+    other_tenant,
     /// 408s.
-    pub timeout: u64,
+    timeout,
     /// 400s.
-    pub bad_request: u64,
+    bad_request,
     /// 503s because too many bodies were being read.
-    pub busy: u64,
+    busy,
 }
 
 impl ReceiverStats {
@@ -339,23 +346,7 @@ impl Receiver {
 
     /// The receiver's counters.
     pub fn stats(&self) -> ReceiverStats {
-        let c = &self.shared.counters;
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        ReceiverStats {
-            requests: load(&c.requests),
-            accepted: load(&c.accepted),
-            events: load(&c.events),
-            unauthorized: load(&c.unauthorized),
-            forbidden: load(&c.forbidden),
-            keys_unavailable: load(&c.keys_unavailable),
-            unsupported_media_type: load(&c.unsupported_media_type),
-            payload_too_large: load(&c.payload_too_large),
-            too_many_notifications: load(&c.too_many_notifications),
-            other_tenant: load(&c.other_tenant),
-            timeout: load(&c.timeout),
-            bad_request: load(&c.bad_request),
-            busy: load(&c.busy),
-        }
+        self.shared.counters.snapshot()
     }
 }
 
