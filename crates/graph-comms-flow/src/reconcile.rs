@@ -138,19 +138,6 @@ pub fn read_call(call: Option<&Call>, accepted: bool) -> CallReading {
     }
 }
 
-/// The failure inferred from a call found back in `established` after its transfer.
-fn failed_inferred() -> TransferOutcome {
-    TransferOutcome::Failed {
-        code: None,
-        subcode: None,
-        message: None,
-        replaces_context: None,
-        termination_reason: None,
-        inferred: true,
-        late: false,
-    }
-}
-
 /// Reads the call: `Ok(None)` when Graph answers 404.
 async fn get(client: &GraphCommsClient, call_id: &str) -> Result<Option<Call>> {
     match client.get_call(call_id).await {
@@ -238,7 +225,7 @@ async fn reconcile_inner(
         }
         match read_call(call.as_ref(), accepted) {
             CallReading::Final(outcome) => return Ok(outcome),
-            CallReading::Established => return Ok(failed_inferred()),
+            CallReading::Established => return Ok(TransferOutcome::failed(true)),
             CallReading::InProgress { accepted: a } => accepted |= a,
             CallReading::Unknown => {}
         }
@@ -280,7 +267,7 @@ pub async fn poll(
                     on_progress(TransferProgress::TransferAccepted);
                 }
             }
-            CallReading::Established if transferring => return Ok(failed_inferred()),
+            CallReading::Established if transferring => return Ok(TransferOutcome::failed(true)),
             CallReading::Established | CallReading::Unknown => {}
         }
         if Instant::now() + options.interval > deadline {
