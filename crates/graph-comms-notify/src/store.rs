@@ -175,7 +175,7 @@ pub(crate) fn update_with<R>(
 
 /// The default [`TransferStore`]: two hash maps in memory.
 ///
-/// Records sit in the map beside their keys, and a call id of up to [`INLINE`] bytes (Graph's
+/// Records sit in the map beside their keys, and a call id of up to 46 bytes (Graph's
 /// call ids are GUIDs: 36) is kept inline in the key, so finding a record and comparing its id
 /// touch one place in memory instead of following a pointer to the id first: with 100 000
 /// transfers open, each pointer followed is a likely cache miss on the notification hot path.
