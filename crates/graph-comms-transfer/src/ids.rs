@@ -198,9 +198,12 @@ impl Guid {
 
     fn encode<'a>(&self, out: &'a mut [u8; 36]) -> &'a str {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for (nibble, &pos) in HEX_POSITIONS.iter().enumerate() {
-            let shift = 124 - 4 * nibble;
-            out[pos] = DIGITS[((self.0 >> shift) & 0xf) as usize];
+        // Two 64-bit halves: shifts of a `u128` cost several instructions each.
+        let halves = [(self.0 >> 64) as u64, self.0 as u64];
+        for (half, positions) in halves.iter().zip(HEX_POSITIONS.chunks_exact(16)) {
+            for (nibble, &pos) in positions.iter().enumerate() {
+                out[pos] = DIGITS[((half >> (60 - 4 * nibble)) & 0xf) as usize];
+            }
         }
         for &pos in &HYPHENS {
             out[pos] = b'-';
@@ -257,14 +260,17 @@ const HEX_POSITIONS: [usize; 32] = {
 fn parse_hyphenated(s: &str) -> std::result::Result<u128, &'static str> {
     let bytes = s.as_bytes();
     if bytes.len() == 36 && HYPHENS.iter().all(|&i| bytes[i] == b'-') {
-        let mut value: u128 = 0;
-        for &pos in &HEX_POSITIONS {
-            let Some(d) = hex_value(bytes[pos]) else {
-                return Err("only hexadecimal digits and the four dashes are allowed");
-            };
-            value = (value << 4) | u128::from(d);
+        // Two 64-bit halves: shifts of a `u128` cost several instructions each.
+        let mut halves = [0u64; 2];
+        for (half, positions) in halves.iter_mut().zip(HEX_POSITIONS.chunks_exact(16)) {
+            for &pos in positions {
+                let Some(d) = hex_value(bytes[pos]) else {
+                    return Err("only hexadecimal digits and the four dashes are allowed");
+                };
+                *half = (*half << 4) | u64::from(d);
+            }
         }
-        return Ok(value);
+        return Ok((u128::from(halves[0]) << 64) | u128::from(halves[1]));
     }
     if s.is_empty() {
         Err("it is empty")

@@ -117,6 +117,31 @@ fn guid() {
     }
 }
 
+/// Every bit of the 128, alone and with its neighbours, lands on its digit in both directions
+/// (the encoder and the parser work on two 64-bit halves).
+#[test]
+fn guid_digits_follow_every_bit() {
+    for bit in 0..128 {
+        for value in [1u128 << bit, !(1u128 << bit), 0xf << (bit / 4 * 4)] {
+            let plain = format!("{value:032x}");
+            let hyphenated = format!(
+                "{}-{}-{}-{}-{}",
+                &plain[..8],
+                &plain[8..12],
+                &plain[12..16],
+                &plain[16..20],
+                &plain[20..]
+            );
+            let g = Guid::from_u128(value);
+            assert_eq!(g.to_hyphenated(), hyphenated, "{value:#x}");
+            assert_eq!(g.to_string(), hyphenated, "{value:#x}");
+            assert_eq!(Guid::parse(&hyphenated).map(|g| g.as_u128()), Ok(value));
+            let upper = hyphenated.to_uppercase();
+            assert_eq!(Guid::parse(&upper).map(|g| g.as_u128()), Ok(value));
+        }
+    }
+}
+
 #[test]
 fn call_id() {
     let dashed = CallId::parse("e5d39592-99bd-4db8-bca8-30fb894ec51d").expect("dashed");
