@@ -114,13 +114,12 @@ impl Transport for ReqwestTransport {
             .await
             .map_err(classify)?;
         let status = response.status();
-        let headers = response.headers().clone();
+        let declared = response.content_length();
+        // Taken, not cloned: the body is read through the response without its headers.
+        let headers = std::mem::take(response.headers_mut());
         // A declared length past the limit: refused before reading (dropping the response
         // closes the connection).
-        if response
-            .content_length()
-            .is_some_and(|declared| declared > limit as u64)
-        {
+        if declared.is_some_and(|declared| declared > limit as u64) {
             return Err(TransportError::body_too_large(status, headers, limit));
         }
         // The status line is Graph's answer: a body cut short afterwards (a connection lost
