@@ -10,13 +10,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use graph_comms_emulator::{
-    ApiVersion, CallTarget, DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, Script,
-    TransferFlow,
-};
+use graph_comms_emulator::{ApiVersion, CallTarget, Emulator, PlaceCall, Script, TransferFlow};
 use serde_json::Value;
 
 mod common;
+#[path = "common/emulator.rs"]
+mod emulator;
 
 const APP: &str = "9ecd52e5-6592-42b7-b562-093f37f13bde";
 const ALICE: &str = "550fae72-d251-43ec-868c-373732c2704f";
@@ -26,12 +25,6 @@ const DAVE: &str = "6fa459ea-ee8a-4ca4-894e-db77e160355e";
 const QUEUE: &str = "751f6800-3180-414d-bd94-333364659951";
 const LINE: &str = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
 
-/// A free loopback port (the OS picks it; released for the binary to bind).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 /// The emulator, on its own runtime (the test thread stays synchronous).
 struct Graph {
     rt: tokio::runtime::Runtime,
@@ -40,13 +33,7 @@ struct Graph {
 
 impl Graph {
     fn start() -> Graph {
-        let rt = tokio::runtime::Runtime::new().expect("a runtime");
-        let config = EmulatorConfig::default()
-            .with_bot_app_id(APP)
-            .with_delivery(DeliveryPolicy::new(40, Duration::from_millis(25)));
-        let emulator = rt
-            .block_on(Emulator::start(config))
-            .expect("the emulator starts");
+        let (rt, emulator) = emulator::start(APP);
         Graph { rt, emulator }
     }
 
@@ -77,7 +64,7 @@ struct Bot {
 
 impl Bot {
     fn start(graph: &Graph, args: &[&str]) -> Bot {
-        let listen = format!("127.0.0.1:{}", free_port());
+        let listen = format!("127.0.0.1:{}", graph_comms_testkit::free_port());
         let callback = format!("http://{listen}/api/calls");
         let e = &graph.emulator;
         let mut child = Command::new(env!("CARGO_BIN_EXE_graph-comms"))

@@ -86,14 +86,11 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 /// `graph-comms listen --store` on a free port, authenticating the emulator's callbacks.
 fn listen(emulator: &Emulator, store: &str) -> (Proc, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let addr: SocketAddr = format!("127.0.0.1:{}", graph_comms_testkit::free_port())
+        .parse()
+        .expect("addr");
     let proc = Proc::spawn(
         Command::new(env!("CARGO_BIN_EXE_graph-comms"))
             .args(["listen", "--addr", &addr.to_string(), "--app-id", APP])

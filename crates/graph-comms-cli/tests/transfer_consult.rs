@@ -3,36 +3,24 @@
 //! or rolls back; the exit code and stderr say which.
 
 use std::process::Command;
-use std::time::Duration;
 
 use graph_comms_emulator::ApiVersion;
-use graph_comms_emulator::{
-    CallTarget, DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow,
-};
+use graph_comms_emulator::{CallTarget, PlaceCall, Script, TransferFlow};
+
+#[path = "common/emulator.rs"]
+mod emulator;
 
 const USER: &str = "550fae72-d251-43ec-868c-373732c2704f";
 const APP: &str = "9ecd52e5-6592-42b7-b562-093f37f13bde";
-
-/// A free loopback port (the OS picks it; released for the binary to bind).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
 
 /// Places a call whose transfer plays `flow` and whose consultation target does `target`, runs
 /// `transfer --consult` on it; returns (code, stdout, stderr) and whether the caller is still on
 /// hold afterwards.
 fn consult(flow: TransferFlow, target: CallTarget, extra: &[&str]) -> (i32, String, String, bool) {
-    let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    let config = EmulatorConfig::default()
-        .with_bot_app_id(APP)
-        .with_delivery(DeliveryPolicy::new(40, Duration::from_millis(25)));
-    let emulator = rt
-        .block_on(Emulator::start(config))
-        .expect("the emulator starts");
+    let (rt, emulator) = emulator::start(APP);
     let _guard = rt.enter();
     emulator.set_default_script(Script::default().with_target(target).with_delay_ms(20));
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = format!("127.0.0.1:{}", graph_comms_testkit::free_port());
     let callback = format!("http://{listen}/api/calls");
     let call = emulator
         .place_call(

@@ -5,37 +5,19 @@ use std::process::Command;
 use std::time::Duration;
 
 use graph_comms_emulator::ApiVersion;
-use graph_comms_emulator::{
-    DeliveryPolicy, Emulator, EmulatorConfig, PlaceCall, Script, TransferFlow,
-};
+use graph_comms_emulator::{PlaceCall, Script, TransferFlow};
+
+#[path = "common/emulator.rs"]
+mod emulator;
 
 const USER: &str = "550fae72-d251-43ec-868c-373732c2704f";
 const APP: &str = "9ecd52e5-6592-42b7-b562-093f37f13bde";
 
-/// The emulator, on a runtime that lives as long as the test.
-fn start_emulator() -> (tokio::runtime::Runtime, Emulator) {
-    let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    // The binary starts listening only when it runs: retry early deliveries quickly.
-    let config = EmulatorConfig::default()
-        .with_bot_app_id(APP)
-        .with_delivery(DeliveryPolicy::new(40, Duration::from_millis(25)));
-    let emulator = rt
-        .block_on(Emulator::start(config))
-        .expect("the emulator starts");
-    (rt, emulator)
-}
-
-/// A free loopback port (the OS picks it; released for the binary to bind).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 /// Places a call scripted with `flow`, runs `transfer --wait` on it, returns (code, out, err).
 fn transfer_and_wait(flow: TransferFlow, extra: &[&str]) -> (i32, String, String) {
-    let (rt, emulator) = start_emulator();
+    let (rt, emulator) = emulator::start(APP);
     let _guard = rt.enter();
-    let port = free_port();
+    let port = graph_comms_testkit::free_port();
     let listen = format!("127.0.0.1:{port}");
     let call = emulator
         .place_call(
@@ -124,7 +106,7 @@ fn callback_sink() -> std::net::SocketAddr {
 /// accepts them), runs `transfer --wait` with `extra` (which says how to follow it), returns
 /// (code, out, err).
 fn transfer_without_callbacks(flow: TransferFlow, extra: &[&str]) -> (i32, String, String) {
-    let (rt, emulator) = start_emulator();
+    let (rt, emulator) = emulator::start(APP);
     let _guard = rt.enter();
     let elsewhere = callback_sink();
     let call = emulator
@@ -160,7 +142,7 @@ fn transfer_without_callbacks(flow: TransferFlow, extra: &[&str]) -> (i32, Strin
 fn a_final_notification_that_never_comes_is_reconciled_with_graph() {
     // The receiver listens, but Graph's callbacks go to another process: at the deadline the call
     // is read, and Graph says it is back in `established` with 500/7000.
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = format!("127.0.0.1:{}", graph_comms_testkit::free_port());
     let (code, stdout, stderr) = transfer_without_callbacks(
         TransferFlow::Failed,
         &[

@@ -9,6 +9,18 @@ pub use keys::{rsa_jwk, rsa_key};
 pub use paired::{paired_ratio, PairedRatio};
 pub use redis::RedisServer;
 
+/// A free loopback port: the OS picks it, and it is released for the caller (a server under
+/// test, or a binary it starts) to bind.
+///
+/// # Panics
+/// When no loopback port can be bound.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

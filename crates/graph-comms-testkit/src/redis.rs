@@ -2,7 +2,7 @@
 //! persistence, killed when dropped.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,13 +41,6 @@ fn answers(port: u16) -> bool {
     s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 impl RedisServer {
     /// Starts a `redis-server` on a free loopback port and waits until it answers.
     ///
@@ -66,7 +59,7 @@ impl RedisServer {
             return None;
         }
         for _ in 0..5 {
-            let port = free_port();
+            let port = crate::free_port();
             let mut server = RedisServer {
                 child: None,
                 port,
