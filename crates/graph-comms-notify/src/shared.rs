@@ -784,38 +784,29 @@ impl MemorySharedStore {
     }
 }
 
+/// Writes the [`SharedStore`] methods whose work is done at once, under the lock: each returns a
+/// future that, when polled, gives what its body gives.
+macro_rules! done_at_once {
+    ($self:ident; $($name:ident($($arg:ident: $ty:ty),*) -> $out:ty = $body:expr;)*) => {
+        $(fn $name<'a>(&'a $self, $($arg: $ty),*) -> StoreFuture<'a, $out> {
+            Box::pin(async move { $body })
+        })*
+    };
+}
+
 impl SharedStore for MemorySharedStore {
-    fn register<'a>(&'a self, record: &'a TransferRecord) -> StoreFuture<'a, u64> {
-        Box::pin(async move { self.register_now(record) })
-    }
-
-    fn claim<'a>(&'a self, key: &'a str, owner: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
-        Box::pin(async move { Ok(self.claim_now(key, owner, ttl)) })
-    }
-
-    fn append<'a>(
-        &'a self,
-        call_id: &'a str,
-        event: &'a NotificationEvent,
-        tenant_id: Option<&'a str>,
-    ) -> StoreFuture<'a, Appended> {
-        Box::pin(async move { Ok(self.append_now(call_id, event, tenant_id)) })
-    }
-
-    fn log<'a>(&'a self, call_id: &'a str) -> StoreFuture<'a, Option<SharedTransfer>> {
-        Box::pin(async move { Ok(self.lock().entries.get(call_id).map(|e| e.transfer.clone())) })
-    }
-
-    fn record_outcome<'a>(
-        &'a self,
-        call_id: &'a str,
-        outcome: &'a TransferOutcome,
-    ) -> StoreFuture<'a, Option<TransferOutcome>> {
-        Box::pin(async move { Ok(self.record_now(call_id, outcome)) })
-    }
-
-    fn outcome<'a>(&'a self, call_id: &'a str) -> StoreFuture<'a, Option<TransferOutcome>> {
-        Box::pin(async move { Ok(self.outcome_now(call_id)) })
+    done_at_once! {
+        self;
+        register(record: &'a TransferRecord) -> u64 = self.register_now(record);
+        claim(key: &'a str, owner: &'a str, ttl: Duration) -> bool =
+            Ok(self.claim_now(key, owner, ttl));
+        append(call_id: &'a str, event: &'a NotificationEvent, tenant_id: Option<&'a str>)
+            -> Appended = Ok(self.append_now(call_id, event, tenant_id));
+        log(call_id: &'a str) -> Option<SharedTransfer> =
+            Ok(self.lock().entries.get(call_id).map(|e| e.transfer.clone()));
+        record_outcome(call_id: &'a str, outcome: &'a TransferOutcome) -> Option<TransferOutcome> =
+            Ok(self.record_now(call_id, outcome));
+        outcome(call_id: &'a str) -> Option<TransferOutcome> = Ok(self.outcome_now(call_id));
     }
 
     fn wait_outcome<'a>(
