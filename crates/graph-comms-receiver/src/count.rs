@@ -12,10 +12,20 @@
 /// Whether the body holds more than `limit` notifications.
 pub(crate) fn exceeds(body: &[u8], limit: usize) -> bool {
     let mut scanner = Scanner::default();
-    for &byte in body {
-        if scanner.step(byte) > limit {
+    let mut at = 0;
+    while at < body.len() {
+        // Most of a notification is string contents that only a quote or a backslash ends or
+        // changes: jump to the next one instead of stepping byte by byte.
+        if scanner.in_plain_string() {
+            match memchr::memchr2(b'"', b'\\', &body[at..]) {
+                Some(skip) => at += skip,
+                None => return false,
+            }
+        }
+        if scanner.step(body[at]) > limit {
             return true;
         }
+        at += 1;
     }
     false
 }
@@ -94,6 +104,12 @@ impl KeyMatch {
 }
 
 impl Scanner {
+    /// Inside a string that is not a key being matched, and not after a backslash: every byte
+    /// but `"` and `\` would leave the scanner as it is.
+    fn in_plain_string(&self) -> bool {
+        self.in_string && !self.escaped && !(self.depth == 1 && self.expect_key)
+    }
+
     /// Consumes one byte; returns the count so far.
     fn step(&mut self, byte: u8) -> usize {
         if self.in_string {
@@ -172,6 +188,29 @@ mod tests {
     fn count(body: &str) -> usize {
         let mut scanner = Scanner::default();
         body.bytes().map(|b| scanner.step(b)).last().unwrap_or(0)
+    }
+
+    /// `exceeds` jumps over string contents; it must agree with stepping through every byte.
+    #[test]
+    fn exceeds_agrees_with_the_byte_by_byte_count() {
+        let bodies = [
+            r#"{"value":[{"s":"],[,{\"}"},{}]}"#,
+            r#"{"value":[{"a":"\\"},{"b":"\\\""},"x\"",{}]}"#,
+            r#"{"\u0076alue":[{},{}],"note":"\"value\":[{},{}]"}"#,
+            r#"{"value":["unterminated"#,
+            r#"{"value":[{},{}],"value":["a\"","b"]}"#,
+            r#"{"k":"\"","value":[1,2,3,"\\",{"value":[1]}]}"#,
+        ];
+        for body in bodies {
+            let n = count(body);
+            for limit in 0..=n + 1 {
+                assert_eq!(
+                    exceeds(body.as_bytes(), limit),
+                    n > limit,
+                    "{body} with limit {limit}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -6,10 +6,10 @@
 //! signature — only picks the bucket, so it costs a few dozen nanoseconds instead of hashing the
 //! whole token; only successful verifications are stored; an entry is used only strictly before
 //! the token's `exp` and only while the key set it was verified with has withdrawn no key (the
-//! key-store generation); the cache is bounded (sharded, each shard evicts expired entries first,
-//! then an arbitrary one; a bucket collision simply replaces the older entry).
+//! key-store generation); the cache is bounded (sharded; a full shard evicts the entry it took in
+//! first, in constant time; a bucket collision simply replaces the older entry).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, RwLock};
 
@@ -26,13 +26,60 @@ struct Entry {
     /// Usable while `now < expires_at` (seconds since the epoch).
     expires_at: u64,
     generation: u64,
+    /// When the shard took it in (the shard's insertion count then).
+    inserted: u64,
+}
+
+/// One shard: the entries by bucket, and the order they came in.
+#[derive(Default)]
+struct Shard {
+    entries: HashMap<u64, Entry>,
+    /// `(bucket, inserted)` oldest first: the eviction order. An entry replaced or removed since
+    /// leaves its pair behind; such pairs are skipped when met, and dropped all at once when
+    /// the queue grows past twice the shard's capacity, so the queue stays bounded and each
+    /// insertion costs constant time on average (the previous eviction scanned the whole shard
+    /// on every insertion into a full one).
+    order: VecDeque<(u64, u64)>,
+    insertions: u64,
+}
+
+impl Shard {
+    fn is_current(&self, (bucket, inserted): (u64, u64)) -> bool {
+        self.entries
+            .get(&bucket)
+            .is_some_and(|e| e.inserted == inserted)
+    }
+
+    /// Removes the entry taken in first.
+    fn evict_oldest(&mut self) {
+        while let Some(pair) = self.order.pop_front() {
+            if self.is_current(pair) {
+                self.entries.remove(&pair.0);
+                return;
+            }
+        }
+    }
+
+    fn insert(&mut self, bucket: u64, mut entry: Entry, capacity: usize) {
+        if self.entries.len() >= capacity && !self.entries.contains_key(&bucket) {
+            self.evict_oldest();
+        }
+        entry.inserted = self.insertions;
+        self.insertions += 1;
+        self.order.push_back((bucket, entry.inserted));
+        self.entries.insert(bucket, entry);
+        if self.order.len() > 2 * capacity {
+            let order = std::mem::take(&mut self.order);
+            self.order = order.into_iter().filter(|&p| self.is_current(p)).collect();
+        }
+    }
 }
 
 /// A bounded map from token to the verified caller.
 pub(crate) struct TokenCache {
     /// Read-locked on a hit, so that the callbacks of one sender, all carrying one token, never
     /// wait for each other (nor for a worker thread preempted while it holds a lock).
-    shards: Vec<RwLock<HashMap<u64, Entry>>>,
+    shards: Vec<RwLock<Shard>>,
     per_shard: usize,
     hasher: RandomState,
 }
@@ -51,7 +98,7 @@ impl TokenCache {
     pub(crate) fn new(capacity: usize) -> Self {
         let per_shard = capacity.div_ceil(SHARDS);
         Self {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             per_shard,
             hasher: RandomState::new(),
         }
@@ -69,7 +116,7 @@ impl TokenCache {
             .hash_one(&bytes[bytes.len().saturating_sub(TAIL)..])
     }
 
-    fn slot(&self, token: &str) -> (u64, &RwLock<HashMap<u64, Entry>>) {
+    fn slot(&self, token: &str) -> (u64, &RwLock<Shard>) {
         let bucket = self.bucket(token);
         (bucket, &self.shards[(bucket >> 59) as usize % SHARDS])
     }
@@ -90,7 +137,7 @@ impl TokenCache {
             let read = shard
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            match read.get(&bucket) {
+            match read.entries.get(&bucket) {
                 Some(entry) if &*entry.token != token => return None,
                 Some(entry) if now < entry.expires_at && entry.generation == generation => {
                     return Some(entry.caller.clone());
@@ -103,10 +150,10 @@ impl TokenCache {
         let mut write = shard
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if write.get(&bucket).is_some_and(|e| {
+        if write.entries.get(&bucket).is_some_and(|e| {
             &*e.token == token && !(now < e.expires_at && e.generation == generation)
         }) {
-            write.remove(&bucket);
+            write.entries.remove(&bucket);
         }
         None
     }
@@ -123,34 +170,25 @@ impl TokenCache {
             return;
         }
         let (bucket, shard) = self.slot(token);
-        let mut shard = shard
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if shard.len() >= self.per_shard && !shard.contains_key(&bucket) {
-            shard.retain(|_, entry| now < entry.expires_at && entry.generation == generation);
-            if shard.len() >= self.per_shard {
-                if let Some(victim) = shard.keys().next().copied() {
-                    shard.remove(&victim);
-                }
-            }
-        }
         let expires_at = caller.expires_at;
-        shard.insert(
-            bucket,
-            Entry {
-                token: token.into(),
-                caller,
-                expires_at,
-                generation,
-            },
-        );
+        let entry = Entry {
+            token: token.into(),
+            caller,
+            expires_at,
+            generation,
+            inserted: 0,
+        };
+        shard
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(bucket, entry, self.per_shard);
     }
 
     /// How many entries are stored (expired ones included until evicted).
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len())
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).entries.len())
             .sum()
     }
 }
@@ -204,6 +242,30 @@ mod tests {
             cache.insert(&i.to_string(), caller(1_000), 0, 0);
         }
         assert!(cache.len() <= 32, "len {}", cache.len());
+    }
+
+    #[test]
+    fn a_full_shard_evicts_the_entry_it_took_in_first_and_its_queue_stays_bounded() {
+        let cache = TokenCache::new(SHARDS * 4);
+        // Tokens of one shard, in the order they are inserted.
+        let shard_of = |t: &str| (cache.bucket(t) >> 59) as usize % SHARDS;
+        let tokens: Vec<String> = (0..10_000u32)
+            .map(|i| format!("token-{i}"))
+            .filter(|t| shard_of(t) == 0)
+            .take(40)
+            .collect();
+        for (i, token) in tokens.iter().enumerate() {
+            cache.insert(token, caller(1_000), 0, 0);
+            // Re-inserting the newest one replaces it and leaves a stale pair behind.
+            cache.insert(token, caller(1_000), 0, 0);
+            let kept: Vec<usize> = (0..=i)
+                .filter(|&j| cache.get(&tokens[j], 1, 0).is_some())
+                .collect();
+            let first = i.saturating_sub(3);
+            assert_eq!(kept, (first..=i).collect::<Vec<_>>(), "after {i}");
+            let shard = cache.shards[0].read().expect("not poisoned");
+            assert!(shard.order.len() <= 2 * 4, "queue {}", shard.order.len());
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The signing-key cache: OpenID configuration → JWKS → RS256 [`DecodingKey`]s by `kid`.
+//! The signing-key cache: OpenID configuration → JWKS → RS256 verifying keys by `kid`.
 //!
 //! Keys are fetched on first use, refreshed in the background once they are older than the
 //! refresh interval (requests keep using the old set meanwhile), and refetched at once when a
@@ -13,10 +13,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use graph_comms_transport::{HttpRequest, Transport};
-use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use super::verifying::VerifyingKey;
 use crate::error::{Error, Result};
 
 /// How long to wait between fetches while no key set has ever been obtained.
@@ -51,7 +51,7 @@ struct Jwks {
 
 /// One published signing key: the verifier and the RSA components it was built from.
 struct PublishedKey {
-    decoding: Arc<DecodingKey>,
+    verifying: Arc<VerifyingKey>,
     /// `n` and `e` as published, to tell a key replaced under the same `kid`.
     components: (String, String),
 }
@@ -76,7 +76,7 @@ struct State {
 /// What a key lookup found.
 pub(crate) enum Lookup {
     /// The key for the `kid`.
-    Found(Arc<DecodingKey>),
+    Found(Arc<VerifyingKey>),
     /// Keys are known but none has this `kid` (after a refetch, when one was allowed).
     Unknown,
     /// No key set could be obtained at all.
@@ -168,7 +168,7 @@ impl KeyStore {
         let (found, fetched_at) = {
             let state = self.read();
             (
-                state.set.keys.get(kid).map(|k| k.decoding.clone()),
+                state.set.keys.get(kid).map(|k| k.verifying.clone()),
                 state.set.fetched_at,
             )
         };
@@ -187,7 +187,7 @@ impl KeyStore {
         let _ = self.refetch_if_allowed(min_interval).await;
         let state = self.read();
         match state.set.keys.get(kid) {
-            Some(key) => Lookup::Found(key.decoding.clone()),
+            Some(key) => Lookup::Found(key.verifying.clone()),
             None if state.set.fetched_at.is_none() => Lookup::Unavailable(
                 state
                     .last_error
@@ -383,10 +383,10 @@ fn parse_keys(url: &str, jwks: Jwks) -> Result<Keys> {
             tracing::warn!(index = i, "skipping an RSA key without kid, n or e");
             continue;
         };
-        match DecodingKey::from_rsa_components(&n, &e) {
+        match VerifyingKey::from_components(&n, &e) {
             Ok(key) => {
                 let key = PublishedKey {
-                    decoding: Arc::new(key),
+                    verifying: Arc::new(key),
                     components: (n, e),
                 };
                 out.insert(kid, key);

@@ -4,6 +4,7 @@
 mod backend;
 mod cache;
 mod keys;
+mod verifying;
 
 pub use backend::CRYPTO_BACKEND;
 
@@ -13,8 +14,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use graph_comms_transport::Transport;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use crate::error::{AuthError, Error, Result};
@@ -223,7 +223,10 @@ pub struct Authenticator {
 #[derive(Debug)]
 struct Inner {
     app_id: String,
-    validation: Validation,
+    /// The accepted `iss` values.
+    issuers: Vec<String>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    leeway: u64,
     keys: Arc<KeyStore>,
     cache: cache::TokenCache,
     /// Striped by token: concurrent first uses of one token wait for a single verification.
@@ -232,27 +235,77 @@ struct Inner {
     cache_hits: AtomicU64,
 }
 
+/// The claims read from a token. `iss`, `aud`, `exp` and `nbf` are taken as any JSON value and
+/// checked after the signature, so that a claim of the wrong type is refused as that claim
+/// rather than as an unreadable token.
 #[derive(Deserialize)]
 struct Claims {
-    iss: Option<String>,
-    aud: Option<Audience>,
-    exp: Option<serde_json::Number>,
-    nbf: Option<serde_json::Number>,
+    iss: Option<serde_json::Value>,
+    aud: Option<serde_json::Value>,
+    exp: Option<serde_json::Value>,
+    nbf: Option<serde_json::Value>,
     tid: Option<String>,
     appid: Option<String>,
     azp: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-fn seconds(n: &serde_json::Number) -> Option<u64> {
-    n.as_u64()
-        .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+impl Claims {
+    /// Checks the claims of a token whose signature is good, at `now` (seconds since the
+    /// epoch): `exp`, `iss` and `aud` are required; `exp` and `nbf` are whole seconds, with
+    /// `leeway` seconds of clock skew either way; `iss` is one of `issuers`; `app_id` is the
+    /// audience or one of them.
+    fn check(
+        self,
+        now: u64,
+        leeway: u64,
+        issuers: &[String],
+        app_id: &str,
+    ) -> std::result::Result<VerifiedCaller, AuthError> {
+        let exp = self
+            .exp
+            .ok_or_else(|| AuthError::InvalidClaim("exp".to_owned()))?;
+        let Some(serde_json::Value::String(issuer)) = self.iss else {
+            return Err(AuthError::WrongIssuer);
+        };
+        let aud = self
+            .aud
+            .ok_or_else(|| AuthError::InvalidClaim("aud".to_owned()))?;
+        let expires_at = exp
+            .as_u64()
+            .ok_or_else(|| AuthError::InvalidClaim("exp".to_owned()))?;
+        let not_before = match &self.nbf {
+            None => None,
+            Some(nbf) => Some(
+                nbf.as_u64()
+                    .ok_or_else(|| AuthError::InvalidClaim("nbf".to_owned()))?,
+            ),
+        };
+        if expires_at < now.saturating_sub(leeway) {
+            return Err(AuthError::Expired);
+        }
+        if not_before.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Err(AuthError::NotYetValid);
+        }
+        if !issuers.contains(&issuer) {
+            return Err(AuthError::WrongIssuer);
+        }
+        let audience_ok = match &aud {
+            serde_json::Value::String(one) => one == app_id,
+            serde_json::Value::Array(many) => many.iter().any(|a| a.as_str() == Some(app_id)),
+            _ => return Err(AuthError::InvalidClaim("aud".to_owned())),
+        };
+        if !audience_ok {
+            return Err(AuthError::WrongAudience);
+        }
+        Ok(VerifiedCaller {
+            tenant_id: self.tid,
+            issuer,
+            audience: app_id.to_owned(),
+            app_id: self.appid.or(self.azp),
+            expires_at,
+            not_before,
+        })
+    }
 }
 
 fn now_secs() -> u64 {
@@ -278,15 +331,6 @@ impl Authenticator {
     pub fn new(config: AuthConfig) -> Result<Self> {
         config.validate()?;
         backend::install();
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.algorithms = vec![Algorithm::RS256];
-        validation.leeway = config.leeway.as_secs();
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        // The audience is checked here, after the signature, to tell 403 from 401.
-        validation.validate_aud = false;
-        validation.set_issuer(&config.issuers);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         let transport: Arc<dyn Transport> = match config.transport {
             Some(transport) => transport,
             None => default_transport()?,
@@ -301,7 +345,8 @@ impl Authenticator {
         Ok(Self {
             inner: Arc::new(Inner {
                 app_id: config.app_id,
-                validation,
+                issuers: config.issuers,
+                leeway: config.leeway.as_secs(),
                 keys: Arc::new(keys),
                 cache: cache::TokenCache::new(config.token_cache_capacity),
                 verify_locks: (0..VERIFY_STRIPES)
@@ -398,46 +443,146 @@ impl Authenticator {
             Lookup::Unavailable(message) => return Err(AuthError::KeysUnavailable(message)),
         };
         inner.full_verifications.fetch_add(1, Ordering::Relaxed);
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &key, &inner.validation).map_err(|e| match e
-                .kind()
-            {
-                ErrorKind::InvalidSignature => AuthError::BadSignature,
-                ErrorKind::ExpiredSignature => AuthError::Expired,
-                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-                ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-                ErrorKind::MissingRequiredClaim(claim) if claim == "iss" => AuthError::WrongIssuer,
-                ErrorKind::MissingRequiredClaim(claim) => AuthError::InvalidClaim(claim.clone()),
-                ErrorKind::InvalidClaimFormat(claim) => AuthError::InvalidClaim(claim.clone()),
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                    AuthError::UnsupportedAlgorithm(format!("{:?}", header.alg))
-                }
-                _ => AuthError::Malformed(e.to_string()),
-            })?;
-        let claims = data.claims;
-        let issuer = claims.iss.ok_or(AuthError::WrongIssuer)?;
-        let expires_at = claims
-            .exp
-            .as_ref()
-            .and_then(seconds)
-            .ok_or_else(|| AuthError::InvalidClaim("exp".to_owned()))?;
-        let audience_ok = match &claims.aud {
-            Some(Audience::One(aud)) => *aud == inner.app_id,
-            Some(Audience::Many(auds)) => auds.contains(&inner.app_id),
-            None => return Err(AuthError::InvalidClaim("aud".to_owned())),
-        };
-        if !audience_ok {
-            return Err(AuthError::WrongAudience);
+        // The parts as jsonwebtoken splits them: the signature after the last dot, the claims
+        // between it and the dot before (the header, already read, is all that precedes).
+        let malformed = || AuthError::Malformed("not three dot-separated parts".to_owned());
+        let (message, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
+        let (_, payload) = message.rsplit_once('.').ok_or_else(malformed)?;
+        if !key
+            .verifies(message.as_bytes(), signature)
+            .map_err(AuthError::Malformed)?
+        {
+            return Err(AuthError::BadSignature);
         }
-        let caller = Arc::new(VerifiedCaller {
-            tenant_id: claims.tid,
-            issuer,
-            audience: inner.app_id.clone(),
-            app_id: claims.appid.or(claims.azp),
-            expires_at,
-            not_before: claims.nbf.as_ref().and_then(seconds),
-        });
+        // The audience is checked last, after the signature, to tell 403 from 401.
+        let claims: Claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|e| AuthError::Malformed(format!("the claims are not base64url: {e}")))
+            .and_then(|json| {
+                serde_json::from_slice(&json).map_err(|e| {
+                    AuthError::Malformed(format!(
+                        "the claims are not a JSON object of the expected types: {e}"
+                    ))
+                })
+            })?;
+        let caller =
+            Arc::new(claims.check(now_secs(), inner.leeway, &inner.issuers, &inner.app_id)?);
         inner.cache.insert(token, caller.clone(), now, generation);
         Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000;
+    const LEEWAY: u64 = 300;
+    const APP: &str = "app";
+
+    fn check(claims: serde_json::Value) -> std::result::Result<VerifiedCaller, AuthError> {
+        let claims: Claims = serde_json::from_value(claims).expect("claims of the expected shape");
+        claims.check(NOW, LEEWAY, &["https://issuer".to_owned()], APP)
+    }
+
+    fn valid() -> serde_json::Value {
+        serde_json::json!({
+            "iss": "https://issuer", "aud": APP, "exp": NOW + 60, "nbf": NOW - 60,
+            "tid": "tenant", "azp": "caller",
+        })
+    }
+
+    fn with(key: &str, value: serde_json::Value) -> serde_json::Value {
+        let mut claims = valid();
+        claims[key] = value;
+        claims
+    }
+
+    fn without(key: &str) -> serde_json::Value {
+        let mut claims = valid();
+        claims.as_object_mut().expect("an object").remove(key);
+        claims
+    }
+
+    #[test]
+    fn valid_claims_make_the_caller() {
+        let caller = check(valid()).expect("valid");
+        assert_eq!(caller.issuer, "https://issuer");
+        assert_eq!(caller.audience, APP);
+        assert_eq!(caller.tenant_id.as_deref(), Some("tenant"));
+        assert_eq!(caller.app_id.as_deref(), Some("caller"));
+        assert_eq!(caller.expires_at, NOW + 60);
+        assert_eq!(caller.not_before, Some(NOW - 60));
+        let caller = check(with("appid", "app-id".into())).expect("valid");
+        assert_eq!(
+            caller.app_id.as_deref(),
+            Some("app-id"),
+            "appid is preferred to azp"
+        );
+        assert!(check(without("nbf"))
+            .expect("nbf is optional")
+            .not_before
+            .is_none());
+    }
+
+    #[test]
+    fn exp_and_nbf_hold_to_the_second_with_the_leeway() {
+        assert!(check(with("exp", (NOW - LEEWAY).into())).is_ok());
+        assert_eq!(
+            check(with("exp", (NOW - LEEWAY - 1).into())).err(),
+            Some(AuthError::Expired)
+        );
+        assert!(check(with("nbf", (NOW + LEEWAY).into())).is_ok());
+        assert_eq!(
+            check(with("nbf", (NOW + LEEWAY + 1).into())).err(),
+            Some(AuthError::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn each_claim_of_the_wrong_type_or_missing_is_refused_as_that_claim() {
+        let invalid = |claim: &str| Some(AuthError::InvalidClaim(claim.to_owned()));
+        assert_eq!(check(without("exp")).err(), invalid("exp"));
+        assert_eq!(check(with("exp", 1.8e9.into())).err(), invalid("exp"));
+        assert_eq!(
+            check(with("exp", "1800000000".into())).err(),
+            invalid("exp")
+        );
+        assert_eq!(check(with("exp", (-1).into())).err(), invalid("exp"));
+        assert_eq!(check(with("nbf", 1.8e9.into())).err(), invalid("nbf"));
+        assert_eq!(
+            check(with("exp", serde_json::Value::Null)).err(),
+            invalid("exp")
+        );
+        assert!(
+            check(with("nbf", serde_json::Value::Null)).is_ok(),
+            "a null nbf is no nbf"
+        );
+        assert_eq!(check(without("aud")).err(), invalid("aud"));
+        assert_eq!(check(with("aud", 7.into())).err(), invalid("aud"));
+        assert_eq!(check(without("iss")).err(), Some(AuthError::WrongIssuer));
+        assert_eq!(
+            check(with("iss", serde_json::json!(["https://issuer"]))).err(),
+            Some(AuthError::WrongIssuer)
+        );
+    }
+
+    #[test]
+    fn issuer_and_audience_must_match_exactly() {
+        let wrong = |key: &str, value: serde_json::Value| check(with(key, value)).err();
+        assert_eq!(
+            wrong("iss", "https://issuer/".into()),
+            Some(AuthError::WrongIssuer)
+        );
+        assert_eq!(
+            wrong("iss", "HTTPS://ISSUER".into()),
+            Some(AuthError::WrongIssuer)
+        );
+        assert_eq!(wrong("aud", "App".into()), Some(AuthError::WrongAudience));
+        assert_eq!(
+            wrong("aud", serde_json::json!(["other", 7])),
+            Some(AuthError::WrongAudience)
+        );
+        assert!(check(with("aud", serde_json::json!(["other", APP]))).is_ok());
     }
 }
