@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use graph_comms_model::TransferRequestBody;
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use url::Url;
 
 use crate::auth::TokenProvider;
@@ -38,10 +38,18 @@ pub(crate) fn default_transport() -> Result<Arc<dyn Transport>> {
 /// A random (v4) UUID from the thread-local generator: no system call per request.
 pub(crate) fn new_request_id() -> String {
     let bytes: [u8; 16] = rand::random();
+    let mut buffer = uuid::Uuid::encode_buffer();
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
-        .to_string()
+        .hyphenated()
+        .encode_lower(&mut buffer)
+        .to_owned()
 }
+
+/// Graph's request id, in its answers.
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+/// The SDK's name and version, as Microsoft's SDKs send it.
+const SDK_VERSION: HeaderName = HeaderName::from_static("sdkversion");
 
 /// Graph's answer to a request it accepted (202 for a transfer): the ids to quote to Microsoft
 /// support and the time Graph gave.
@@ -317,13 +325,13 @@ impl GraphCommsClient {
         let client_request_id = new_request_id();
 
         let mut headers = HeaderMap::with_capacity(8);
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {}", token.secret())).map_err(|_| {
-                Error::InvalidHeader {
-                    name: "Authorization",
-                    reason: "the token is not visible ASCII".into(),
-                }
-            })?;
+        let mut bearer = String::with_capacity(7 + token.secret().len());
+        bearer.push_str("Bearer ");
+        bearer.push_str(token.secret());
+        let mut auth = HeaderValue::try_from(bearer).map_err(|_| Error::InvalidHeader {
+            name: "Authorization",
+            reason: "the token is not visible ASCII".into(),
+        })?;
         auth.set_sensitive(true);
         headers.insert(header::AUTHORIZATION, auth);
         if body.is_some() {
@@ -336,7 +344,7 @@ impl GraphCommsClient {
         if let Ok(v) = HeaderValue::from_str(&client_request_id) {
             headers.insert(CLIENT_REQUEST_ID, v);
         }
-        headers.insert("sdkversion", HeaderValue::from_static(USER_AGENT));
+        headers.insert(SDK_VERSION, HeaderValue::from_static(USER_AGENT));
         headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
 
         let request = HttpRequest {
@@ -348,12 +356,15 @@ impl GraphCommsClient {
         let received = self.inner.pipeline.execute(request, idempotency).await?;
         let response = received.response;
         if response.status.is_success() {
-            let header = |name: &str| response.header(name).map(str::to_owned);
+            let header = |name: &HeaderName| {
+                let value = response.headers.get(name)?;
+                value.to_str().ok().map(str::to_owned)
+            };
             let accepted = Accepted {
                 status: response.status,
-                request_id: header("request-id"),
-                client_request_id: header(CLIENT_REQUEST_ID).unwrap_or(client_request_id),
-                date: header("date"),
+                request_id: header(&REQUEST_ID),
+                client_request_id: header(&CLIENT_REQUEST_ID).unwrap_or(client_request_id),
+                date: header(&header::DATE),
             };
             let body = (!received.body_dropped).then_some(response.body);
             return Ok((accepted, body));

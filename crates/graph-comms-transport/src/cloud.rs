@@ -230,11 +230,12 @@ impl BaseUrl {
 
     fn url(&self, call_id: &str, suffix: &str) -> Result<Url> {
         let encoded = encode_call_id(call_id)?;
-        let s = format!(
-            "{}/{}/{encoded}{suffix}",
-            self.root,
-            self.calls_path.as_str()
-        );
+        let calls = self.calls_path.as_str();
+        let mut s =
+            String::with_capacity(self.root.len() + calls.len() + encoded.len() + suffix.len() + 2);
+        for part in [&*self.root, "/", calls, "/", &encoded, suffix] {
+            s.push_str(part);
+        }
         Url::parse(&s).map_err(|e| Error::InvalidUrl {
             url: s,
             reason: e.to_string(),

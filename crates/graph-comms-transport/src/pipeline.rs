@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use url::Url;
 
 use crate::error::{Error, GraphError, OutcomeUnknownReason, Result};
@@ -14,7 +14,7 @@ use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError, Tra
 /// The header carrying the retry number on retries (Graph SDKs' name).
 pub(crate) const RETRY_ATTEMPT: &str = "retry-attempt";
 /// The header carrying the id of one logical request.
-pub(crate) const CLIENT_REQUEST_ID: &str = "client-request-id";
+pub(crate) const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 
 /// Whether a request may be performed twice without harm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +117,7 @@ impl Pipeline {
     ) -> Result<Received> {
         let client_request_id = request
             .headers
-            .get(CLIENT_REQUEST_ID)
+            .get(&CLIENT_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();

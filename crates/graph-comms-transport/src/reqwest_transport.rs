@@ -105,14 +105,12 @@ impl Transport for ReqwestTransport {
         request: HttpRequest,
         limit: usize,
     ) -> Result<HttpResponse, TransportError> {
-        let mut response = self
-            .client
-            .request(request.method, request.url)
-            .headers(request.headers)
-            .body(request.body)
-            .send()
-            .await
-            .map_err(classify)?;
+        // Built whole rather than through a `RequestBuilder`, which would insert the headers
+        // one by one into a map of its own.
+        let mut outgoing = reqwest::Request::new(request.method, request.url);
+        *outgoing.headers_mut() = request.headers;
+        *outgoing.body_mut() = Some(request.body.into());
+        let mut response = self.client.execute(outgoing).await.map_err(classify)?;
         let status = response.status();
         let declared = response.content_length();
         // Taken, not cloned: the body is read through the response without its headers.
