@@ -1,7 +1,9 @@
 //! The axum endpoint: authenticate, bound and time the body, decode, feed the tracker, answer 202.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -481,16 +483,30 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
     }
 
     // One permit per body being read bounds their memory; waiting counts against the timeout.
+    // A permit that is free and a body that has already arrived (the usual case: a callback is
+    // a few hundred bytes) are taken without arming the timer.
     let deadline = tokio::time::Instant::now() + shared.body_timeout;
-    let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline, shared.body_permits.acquire()).await
-    else {
+    let permit = match shared.body_permits.try_acquire() {
+        Ok(permit) => Ok(permit),
+        Err(_) => tokio::time::timeout_at(deadline, shared.body_permits.acquire())
+            .await
+            .map_err(|_| ())
+            .and_then(|acquired| acquired.map_err(|_| ())),
+    };
+    let Ok(_permit) = permit else {
         return shared.reject(
             Rejection::Busy,
             "busy",
             "too many callbacks are being read; retry later",
         );
     };
-    let bytes = match tokio::time::timeout_at(deadline, read_limited(body, limit)).await {
+    let mut read = std::pin::pin!(read_limited(body, limit));
+    let arrived = std::future::poll_fn(|cx| Poll::Ready(Future::poll(read.as_mut(), cx))).await;
+    let read = match arrived {
+        Poll::Ready(read) => Ok(read),
+        Poll::Pending => tokio::time::timeout_at(deadline, read).await,
+    };
+    let bytes = match read {
         Err(_elapsed) => {
             return shared.reject(
                 Rejection::Timeout,
