@@ -68,6 +68,17 @@ fn add_operation_status(n: &RoutingNotification<'_>, event: &mut NotificationEve
     }
 }
 
+/// The bytes of a GUID in lower case: `0`–`9` and `a`–`f`.
+static LOWER_HEX: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = matches!(byte as u8, b'0'..=b'9' | b'a'..=b'f');
+        byte += 1;
+    }
+    table
+};
+
 /// The key under which a call id is compared: Graph spells the same call id in lower case with
 /// dashes (`57dab8b1-894c-409a-b240-bd8beae78896`) or, in older payloads, in upper case without
 /// them (`57DAB8B1894C409AB240BD8BEAE78896`). A GUID-shaped id (32 hex digits, bare or dashed
@@ -84,6 +95,15 @@ fn add_operation_status(n: &RoutingNotification<'_>, event: &mut NotificationEve
 pub fn normalize_call_id(id: &str) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
     let b = id.as_bytes();
+    // The usual case, checked in one pass: already a dashed GUID in lower case.
+    if b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && [&b[..8], &b[9..13], &b[14..18], &b[19..23], &b[24..]]
+            .iter()
+            .all(|group| group.iter().all(|&c| LOWER_HEX[usize::from(c)]))
+    {
+        return Cow::Borrowed(id);
+    }
     let dashed = b.len() == 36
         && b.iter().enumerate().all(|(i, c)| {
             if matches!(i, 8 | 13 | 18 | 23) {

@@ -330,7 +330,10 @@ impl TransferTracker {
         let attempt = core.next_attempt;
         let deadline_ms = core.clock.unix_ms(deadline);
         let mut record = TransferRecord::new(key.clone(), replaces.clone(), attempt, deadline_ms);
-        record.tenant_id = options.tenant_id.as_deref().map(tenant_key);
+        record.tenant_id = options
+            .tenant_id
+            .as_deref()
+            .map(|t| tenant_key(t).into_owned());
         record.followed = options.followed;
         core.store.insert(record).map_err(|e| match e {
             // Report the id as the caller spelled it.
@@ -420,9 +423,9 @@ impl Shared {
     }
 }
 
-/// A tenant id as compared: GUIDs in lower case.
-fn tenant_key(tenant: &str) -> String {
-    normalize_call_id(tenant).into_owned()
+/// A tenant id as compared: GUIDs in lower case (borrowed when it already is one).
+fn tenant_key(tenant: &str) -> std::borrow::Cow<'_, str> {
+    normalize_call_id(tenant)
 }
 
 /// `now + duration`, saturating about thirty years out, so that a huge duration (such as
