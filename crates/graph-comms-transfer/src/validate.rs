@@ -156,8 +156,9 @@ fn is_within(p: &str, ancestor: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
-/// The body as JSON bytes, ready to POST: `serde_json`'s output, written into a buffer sized for a
-/// typical transfer body so that it is allocated once.
+/// The body as JSON bytes, ready to POST: `serde_json`'s output byte for byte, written into a
+/// buffer sized for a typical transfer body so that it is allocated once. Strings (nearly all of
+/// a body) are scanned for the bytes JSON escapes eight at a time rather than one by one.
 ///
 /// ```
 /// use graph_comms_transfer::{to_json, Guid, Transfer};
@@ -174,6 +175,11 @@ fn is_within(p: &str, ancestor: &str) -> bool {
 /// [`Error::Encode`] if a value has no JSON form (the model's types always have one).
 pub fn to_json(body: &TransferRequestBody) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(TYPICAL_BODY_BYTES);
+    if crate::json::write(&mut out, body).is_ok() {
+        return Ok(out);
+    }
+    // A value the compact writer leaves to serde_json: start again with serde_json.
+    out.clear();
     serde_json::to_writer(&mut out, body).map_err(|e| Error::Encode {
         message: e.to_string(),
     })?;
