@@ -266,8 +266,8 @@ impl From<Guid> for String {
 
 const HYPHENS: [usize; 4] = [8, 13, 18, 23];
 
-/// Reads the hyphenated form; the reason is the message tail of the error.
-fn parse_hyphenated(s: &str) -> std::result::Result<u128, &'static str> {
+/// Reads the hyphenated form; the reason is the message tail of the error ([`Guid::parse`]'s).
+pub(crate) fn parse_hyphenated(s: &str) -> std::result::Result<u128, &'static str> {
     if let Ok(b) = <&[u8; 36]>::try_from(s.as_bytes()) {
         if HYPHENS.iter().all(|&i| b[i] == b'-') {
             let digits = [

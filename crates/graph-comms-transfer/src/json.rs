@@ -105,22 +105,32 @@ fn tail_word(tail: &[u8]) -> u64 {
 
 /// Whether no byte of `bytes` needs an escape, eight at a time.
 fn clean(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in chunks.by_ref() {
+    let word = |chunk: &[u8]| {
         let mut word = [0; 8];
         word.copy_from_slice(chunk);
-        if needs_escape(u64::from_ne_bytes(word)) {
+        u64::from_ne_bytes(word)
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        if needs_escape(word(chunk)) {
             return false;
         }
     }
-    !needs_escape(tail_word(chunks.remainder()))
+    let tail = chunks.remainder();
+    if tail.is_empty() {
+        true
+    } else if let Some(last) = bytes.len().checked_sub(8) {
+        // The last eight bytes, overlapping the chunks already checked.
+        !needs_escape(word(&bytes[last..]))
+    } else {
+        !needs_escape(tail_word(tail))
+    }
 }
 
 /// Appends `s` as a JSON string, escaped as `serde_json` escapes: copied in one piece when no
 /// byte needs an escape (nearly always), byte by byte otherwise.
 fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
     out.push(b'"');
     if clean(bytes) {
         out.extend_from_slice(bytes);

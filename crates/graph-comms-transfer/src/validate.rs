@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::context::{CallContext, CallKind};
 use crate::error::{Error, Report, Result, Violation};
-use crate::ids::{call_id_value, e164_problem, Guid};
+use crate::ids::{call_id_value, e164_problem, parse_hyphenated, Guid};
 
 /// Checks `body` against the call it applies to and returns every violation found, errors and
 /// warnings, in a fixed order (target, consultation, transferee).
@@ -450,7 +450,7 @@ impl Validator {
             ("user", _) => match id {
                 None => self.missing_id(base, kind),
                 Some(id) => {
-                    if let Err(Error::InvalidGuid { reason, .. }) = Guid::parse(id) {
+                    if let Err(reason) = parse_hyphenated(id) {
                         self.push(Violation::UserIdNotGuid {
                             path: format!("{base}.user.id"),
                             value: id.to_owned(),
@@ -481,7 +481,7 @@ impl Validator {
             ("application" | "applicationInstance", Side::Target) => match id {
                 None => self.missing_id(base, kind),
                 Some(id) => {
-                    if let Err(Error::InvalidGuid { reason, .. }) = Guid::parse(id) {
+                    if let Err(reason) = parse_hyphenated(id) {
                         self.push(Violation::ApplicationIdNotGuid {
                             path: format!("{base}.{kind}.id"),
                             value: id.to_owned(),
@@ -498,14 +498,13 @@ impl Validator {
             (_, Side::Transferee) => {}
         }
         if let Some(tenant) = identity.tenant_id.as_deref() {
-            match Guid::parse(tenant) {
-                Ok(g) => self.tenant(g, side, kind),
-                Err(Error::InvalidGuid { reason, .. }) => self.push(Violation::TenantIdNotGuid {
+            match parse_hyphenated(tenant) {
+                Ok(g) => self.tenant(Guid::from_u128(g), side, kind),
+                Err(reason) => self.push(Violation::TenantIdNotGuid {
                     path: format!("{base}.{kind}.tenantId"),
                     value: tenant.to_owned(),
                     reason,
                 }),
-                Err(_) => {}
             }
         }
     }
