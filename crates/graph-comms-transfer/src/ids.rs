@@ -322,39 +322,44 @@ fn be32(bytes: &[u8]) -> u64 {
 /// The value of 32 hex digits given as four words of eight ASCII bytes, or `None` when any byte
 /// is not a hex digit.
 fn hex_value_128([a, b, c, d]: [u64; 4]) -> Option<u128> {
-    let half =
-        |x: u64, y: u64| Some((u64::from(hex_value_8(x)?) << 32) | u64::from(hex_value_8(y)?));
-    Some((u128::from(half(a, b)?) << 64) | u128::from(half(c, d)?))
+    let (a, b, c, d) = (
+        hex_value_8(a),
+        hex_value_8(b),
+        hex_value_8(c),
+        hex_value_8(d),
+    );
+    // One test for the four words.
+    if a.1 | b.1 | c.1 | d.1 != 0 {
+        return None;
+    }
+    let half = |x: u32, y: u32| (u64::from(x) << 32) | u64::from(y);
+    Some((u128::from(half(a.0, b.0)) << 64) | u128::from(half(c.0, d.0)))
 }
 
 /// The value of the eight hex digits in the bytes of `word` (the most significant byte the first
-/// digit), or `None` when any byte is not `0-9`, `a-f` or `A-F`.
+/// digit), and a mask that is not zero when any byte is not `0-9`, `a-f` or `A-F` (the value is
+/// then meaningless).
 ///
-/// All eight are checked at once: once every byte is known to be below 0x80, adding a constant
-/// below 0x80 to each byte cannot carry into the next, so the top bit of each byte of a sum says
-/// on which side of a bound the byte lies.
-fn hex_value_8(word: u64) -> Option<u32> {
+/// All eight are checked at once: when every byte is below 0x80, adding a constant below 0x80 to
+/// each byte cannot carry into the next, so the top bit of each byte of a sum says on which side
+/// of a bound the byte lies. (When a byte is not below 0x80, the mask says so whatever the sums.)
+fn hex_value_8(word: u64) -> (u32, u64) {
     const TOP: u64 = lanes(0x80);
-    if word & TOP != 0 {
-        return None;
-    }
     // Top bit set where the byte is >= lo, resp. <= hi (bytes below 0x80).
-    let at_least = |w: u64, lo: u8| w + lanes(0x80 - lo);
-    let at_most = |w: u64, hi: u8| !(w + lanes(0x7f - hi));
+    let at_least = |w: u64, lo: u8| w.wrapping_add(lanes(0x80 - lo));
+    let at_most = |w: u64, hi: u8| !w.wrapping_add(lanes(0x7f - hi));
     let digit = at_least(word, b'0') & at_most(word, b'9') & TOP;
     // Setting bit 5 maps exactly 'A'..='F' and 'a'..='f' onto 'a'..='f'.
     let lower = word | lanes(0x20);
     let letter = at_least(lower, b'a') & at_most(lower, b'f') & TOP;
-    if digit | letter != TOP {
-        return None;
-    }
+    let bad = (word & TOP) | ((digit | letter) ^ TOP);
     // '0'..='9' end in their value, 'a'..='f' and 'A'..='F' in their value - 9.
     let mut n = (word & lanes(0x0f)) + (letter >> 7) * 9;
     // Gather the eight nibbles, the first byte's the most significant.
     n = (n | (n >> 4)) & 0x00ff_00ff_00ff_00ff;
     n = (n | (n >> 8)) & 0x0000_ffff_0000_ffff;
     n = (n | (n >> 16)) & 0x0000_0000_ffff_ffff;
-    Some(n as u32)
+    (n as u32, bad)
 }
 
 /// The id of a Graph call: a GUID, which Graph has issued both with dashes

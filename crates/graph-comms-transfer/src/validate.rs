@@ -436,7 +436,7 @@ impl Validator {
                 });
             }
         }
-        for (kind, identity) in kinds {
+        for &(kind, identity) in &kinds {
             if let Some(identity) = identity {
                 self.identity(kind, identity, side, ctx);
             }
