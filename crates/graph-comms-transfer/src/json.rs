@@ -8,9 +8,9 @@
 //! Only what a JSON writer needs for the model's types is handled: strings, numbers (written by
 //! `serde_json` itself), booleans, null, sequences, maps with string keys, structs, options,
 //! unit and newtype variants. Anything else (bytes, tuple and struct variants, a map key that is
-//! not a string, a `RawValue`, an error raised by a `Serialize` impl) stops the writer with [`Unsupported`], and
-//! the caller writes the value with `serde_json` instead, so the output (or the error) is always
-//! `serde_json`'s.
+//! not a string, a `RawValue`, an error raised by a `Serialize` impl) stops the writer with
+//! [`Unsupported`], and the caller writes the value with `serde_json` instead, so the output (or
+//! the error) is always `serde_json`'s.
 
 use std::fmt;
 
@@ -67,6 +67,7 @@ impl Writer<'_> {
 /// The struct name through which `serde_json` writes a `RawValue`.
 const RAW_VALUE: &str = "$serde_json::private::RawValue";
 
+/// The top bit of each of eight bytes.
 const TOP: u64 = u64::from_ne_bytes([0x80; 8]);
 
 const fn lanes(b: u8) -> u64 {
