@@ -8,11 +8,17 @@
 //!
 //! Bodies: `answer`, `reject`, `redirect`, `create_call`; with `-only` (`redirect-only`) the
 //! body is built once and only serialized. `none` runs nothing.
+//!
+//! `example5` is the transfer bench's closure (`benches/transfer.rs`, `build_validate_serialize`):
+//! example 5 of the `call: transfer` page built, validated against a group call and written with
+//! `to_json`. `example5-only` is `serde_json::to_vec` of the prebuilt body, `example5-build` the
+//! builder alone (and the drop of the body), `example5-validate` `validate` of the prebuilt body.
 
 use std::hint::black_box;
 
+use graph_comms_model::{EndpointType, TransferRequestBody};
 use graph_comms_transfer::control::{Answer, OutgoingCall, Redirect, Reject, Target};
-use graph_comms_transfer::{CallContext, Guid, E164};
+use graph_comms_transfer::{to_json, validate, CallContext, Guid, Transfer, Transferee, E164};
 use serde::Serialize;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -32,6 +38,64 @@ fn run<T: Serialize>(n: usize, only: bool, build: impl Fn() -> Res<T>) -> Res<()
     Ok(())
 }
 
+/// Example 5 of the `call: transfer` page, as the transfer bench builds it.
+fn example5(target: Guid, tenant: Guid, transferee: Guid) -> TransferRequestBody {
+    Transfer::to_teams_user(target, tenant)
+        .display_name("Heidi Steen")
+        .endpoint_type(EndpointType::Default)
+        .language_id("languageId-value")
+        .region("region-value")
+        .transferee(Transferee::teams_user(
+            transferee,
+            tenant,
+            "909c6581-5130-43e9-88f3-fcb3582cde37",
+        ))
+        .build()
+}
+
+/// `n` times one part of example 5 (`""`: build + validate + `to_json`).
+fn run_example5(n: usize, part: &str) -> Res<()> {
+    let tenant: Guid = "72f988bf-86f1-41af-91ab-2d7cd011db47".parse()?;
+    let target: Guid = "550fae72-d251-43ec-868c-373732c2704f".parse()?;
+    let transferee: Guid = "751f6800-3180-414d-bd94-333364659951".parse()?;
+    let ctx = CallContext::group()
+        .with_tenant(tenant)
+        .with_call_id("341a0500-d4bf-4224-8b19-1581168d328b");
+    let build = || example5(black_box(target), black_box(tenant), black_box(transferee));
+    let body = build();
+    if !validate(&body, &ctx).is_empty() {
+        return Err("example 5 does not validate".into());
+    }
+    match part {
+        "" => {
+            for _ in 0..n {
+                let body = build();
+                let report = validate(black_box(&body), black_box(&ctx));
+                let bytes = to_json(&body)?;
+                black_box((report, bytes));
+            }
+        }
+        "-only" => {
+            for _ in 0..n {
+                black_box(serde_json::to_vec(black_box(&body))?);
+            }
+        }
+        "-build" => {
+            for _ in 0..n {
+                let body = build();
+                black_box(&body);
+            }
+        }
+        "-validate" => {
+            for _ in 0..n {
+                black_box(validate(black_box(&body), black_box(&ctx)));
+            }
+        }
+        other => return Err(format!("unknown part example5{other}").into()),
+    }
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "redirect".into());
@@ -42,6 +106,9 @@ fn main() -> Res<()> {
     let callback = "https://bot.contoso.com/api/calls";
     let ctx = CallContext::peer().with_tenant(tenant);
     let phone = E164::parse("+12345678901")?;
+    if let Some(part) = which.strip_prefix("example5") {
+        return run_example5(n, part);
+    }
     let (body, only) = match which.strip_suffix("-only") {
         Some(body) => (body, true),
         None => (which.as_str(), false),

@@ -197,20 +197,45 @@ impl Guid {
     }
 
     fn encode<'a>(&self, out: &'a mut [u8; 36]) -> &'a str {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        // Eight digits at a time (see `hex_digits`), then the 8-4-4-4-12 groups.
         // Two 64-bit halves: shifts of a `u128` cost several instructions each.
-        let halves = [(self.0 >> 64) as u64, self.0 as u64];
-        for (half, positions) in halves.iter().zip(HEX_POSITIONS.chunks_exact(16)) {
-            for (nibble, &pos) in positions.iter().enumerate() {
-                out[pos] = DIGITS[((half >> (60 - 4 * nibble)) & 0xf) as usize];
-            }
-        }
-        for &pos in &HYPHENS {
-            out[pos] = b'-';
-        }
+        let (high, low) = ((self.0 >> 64) as u64, self.0 as u64);
+        let a = hex_digits((high >> 32) as u32);
+        let b = hex_digits(high as u32);
+        let c = hex_digits((low >> 32) as u32);
+        let d = hex_digits(low as u32);
+        out[..8].copy_from_slice(&a);
+        out[8] = b'-';
+        out[9..13].copy_from_slice(&b[..4]);
+        out[13] = b'-';
+        out[14..18].copy_from_slice(&b[4..]);
+        out[18] = b'-';
+        out[19..23].copy_from_slice(&c[..4]);
+        out[23] = b'-';
+        out[24..28].copy_from_slice(&c[4..]);
+        out[28..].copy_from_slice(&d);
         // Only ASCII hex digits and dashes were written.
         std::str::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// Eight bytes, each `b` repeated.
+const fn lanes(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// The eight lowercase hex digits of `x`, most significant first, computed on the eight bytes of
+/// one `u64` at once (no per-digit loop or table).
+fn hex_digits(x: u32) -> [u8; 8] {
+    // Spread the nibbles one per byte, the most significant in the most significant byte.
+    let mut n = u64::from(x);
+    n = (n | (n << 16)) & 0x0000_ffff_0000_ffff;
+    n = (n | (n << 8)) & 0x00ff_00ff_00ff_00ff;
+    n = (n | (n << 4)) & lanes(0x0f);
+    // A byte holding 10..=15 has bit 4 set once 6 is added (no byte exceeds 21: no carry).
+    let letters = ((n + lanes(6)) >> 4) & lanes(1);
+    // '0' + n, and 'a' - '0' - 10 = 39 more for the letters (no byte exceeds 'f': no carry).
+    (n + lanes(b'0') + letters * 39).to_be_bytes()
 }
 
 impl FromStr for Guid {
@@ -241,42 +266,25 @@ impl From<Guid> for String {
 
 const HYPHENS: [usize; 4] = [8, 13, 18, 23];
 
-/// Where the 32 hex digits of the hyphenated form are.
-const HEX_POSITIONS: [usize; 32] = {
-    let mut out = [0; 32];
-    let (mut i, mut pos) = (0, 0);
-    while i < 32 {
-        if pos == 8 || pos == 13 || pos == 18 || pos == 23 {
-            pos += 1;
+/// Reads the hyphenated form; the reason is the message tail of the error ([`Guid::parse`]'s).
+pub(crate) fn parse_hyphenated(s: &str) -> std::result::Result<u128, &'static str> {
+    if let Ok(b) = <&[u8; 36]>::try_from(s.as_bytes()) {
+        if HYPHENS.iter().all(|&i| b[i] == b'-') {
+            let digits = [
+                be64(&b[..8]),
+                (be32(&b[9..13]) << 32) | be32(&b[14..18]),
+                (be32(&b[19..23]) << 32) | be32(&b[24..28]),
+                be64(&b[28..]),
+            ];
+            return hex_value_128(digits)
+                .ok_or("only hexadecimal digits and the four dashes are allowed");
         }
-        out[i] = pos;
-        i += 1;
-        pos += 1;
-    }
-    out
-};
-
-/// Reads the hyphenated form; the reason is the message tail of the error.
-fn parse_hyphenated(s: &str) -> std::result::Result<u128, &'static str> {
-    let bytes = s.as_bytes();
-    if bytes.len() == 36 && HYPHENS.iter().all(|&i| bytes[i] == b'-') {
-        // Two 64-bit halves: shifts of a `u128` cost several instructions each.
-        let mut halves = [0u64; 2];
-        for (half, positions) in halves.iter_mut().zip(HEX_POSITIONS.chunks_exact(16)) {
-            for &pos in positions {
-                let Some(d) = hex_value(bytes[pos]) else {
-                    return Err("only hexadecimal digits and the four dashes are allowed");
-                };
-                *half = (*half << 4) | u64::from(d);
-            }
-        }
-        return Ok((u128::from(halves[0]) << 64) | u128::from(halves[1]));
     }
     if s.is_empty() {
         Err("it is empty")
     } else if s.trim() != s {
         Err("it has leading or trailing whitespace")
-    } else if bytes.len() != 36 {
+    } else if s.len() != 36 {
         Err("expected 36 characters in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
     } else {
         Err("expected the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
@@ -285,43 +293,74 @@ fn parse_hyphenated(s: &str) -> std::result::Result<u128, &'static str> {
 
 /// Reads the 32-hex-digit form without dashes.
 fn parse_plain(s: &str) -> std::result::Result<u128, &'static str> {
-    let bytes = s.as_bytes();
-    if bytes.len() != 32 {
+    let Ok(b) = <&[u8; 32]>::try_from(s.as_bytes()) else {
         return Err("expected 32 hexadecimal digits, or a GUID with dashes");
-    }
-    let mut value: u128 = 0;
-    for &b in bytes {
-        let Some(d) = hex_value(b) else {
-            return Err("only hexadecimal digits are allowed");
-        };
-        value = (value << 4) | u128::from(d);
-    }
-    Ok(value)
+    };
+    let digits = [
+        be64(&b[..8]),
+        be64(&b[8..16]),
+        be64(&b[16..24]),
+        be64(&b[24..]),
+    ];
+    hex_value_128(digits).ok_or("only hexadecimal digits are allowed")
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match HEX[usize::from(b)] {
-        0xff => None,
-        d => Some(d),
-    }
+/// Eight bytes read as one big-endian `u64` (the first byte the most significant).
+fn be64(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(bytes);
+    u64::from_be_bytes(word)
 }
 
-/// The value of each byte as a hex digit, or `0xff`.
-const HEX: [u8; 256] = {
-    let mut t = [0xff; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
+/// Four bytes read as a big-endian `u32`, widened.
+fn be32(bytes: &[u8]) -> u64 {
+    let mut word = [0; 4];
+    word.copy_from_slice(bytes);
+    u64::from(u32::from_be_bytes(word))
+}
+
+/// The value of 32 hex digits given as four words of eight ASCII bytes, or `None` when any byte
+/// is not a hex digit.
+fn hex_value_128([a, b, c, d]: [u64; 4]) -> Option<u128> {
+    let (a, b, c, d) = (
+        hex_value_8(a),
+        hex_value_8(b),
+        hex_value_8(c),
+        hex_value_8(d),
+    );
+    // One test for the four words.
+    if a.1 | b.1 | c.1 | d.1 != 0 {
+        return None;
     }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
+    let half = |x: u32, y: u32| (u64::from(x) << 32) | u64::from(y);
+    Some((u128::from(half(a.0, b.0)) << 64) | u128::from(half(c.0, d.0)))
+}
+
+/// The value of the eight hex digits in the bytes of `word` (the most significant byte the first
+/// digit), and a mask that is not zero when any byte is not `0-9`, `a-f` or `A-F` (the value is
+/// then meaningless).
+///
+/// All eight are checked at once: when every byte is below 0x80, adding a constant below 0x80 to
+/// each byte cannot carry into the next, so the top bit of each byte of a sum says on which side
+/// of a bound the byte lies. (When a byte is not below 0x80, the mask says so whatever the sums.)
+fn hex_value_8(word: u64) -> (u32, u64) {
+    const TOP: u64 = lanes(0x80);
+    // Top bit set where the byte is >= lo, resp. <= hi (bytes below 0x80).
+    let at_least = |w: u64, lo: u8| w.wrapping_add(lanes(0x80 - lo));
+    let at_most = |w: u64, hi: u8| !w.wrapping_add(lanes(0x7f - hi));
+    let digit = at_least(word, b'0') & at_most(word, b'9') & TOP;
+    // Setting bit 5 maps exactly 'A'..='F' and 'a'..='f' onto 'a'..='f'.
+    let lower = word | lanes(0x20);
+    let letter = at_least(lower, b'a') & at_most(lower, b'f') & TOP;
+    let bad = (word & TOP) | ((digit | letter) ^ TOP);
+    // '0'..='9' end in their value, 'a'..='f' and 'A'..='F' in their value - 9.
+    let mut n = (word & lanes(0x0f)) + (letter >> 7) * 9;
+    // Gather the eight nibbles, the first byte's the most significant.
+    n = (n | (n >> 4)) & 0x00ff_00ff_00ff_00ff;
+    n = (n | (n >> 8)) & 0x0000_ffff_0000_ffff;
+    n = (n | (n >> 16)) & 0x0000_0000_ffff_ffff;
+    (n as u32, bad)
+}
 
 /// The id of a Graph call: a GUID, which Graph has issued both with dashes
 /// (`e5d39592-99bd-4db8-bca8-30fb894ec51d`) and without (`e5d3959299bd4db8bca830fb894ec51d`).

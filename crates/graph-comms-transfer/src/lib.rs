@@ -5,6 +5,7 @@ mod context;
 pub mod control;
 mod error;
 mod ids;
+mod json;
 mod validate;
 
 pub use builder::{Transfer, Transferee};

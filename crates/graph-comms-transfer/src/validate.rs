@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::context::{CallContext, CallKind};
 use crate::error::{Error, Report, Result, Violation};
-use crate::ids::{call_id_value, e164_problem, Guid};
+use crate::ids::{call_id_value, e164_problem, parse_hyphenated, Guid};
 
 /// Checks `body` against the call it applies to and returns every violation found, errors and
 /// warnings, in a fixed order (target, consultation, transferee).
@@ -156,8 +156,9 @@ fn is_within(p: &str, ancestor: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
-/// The body as JSON bytes, ready to POST: `serde_json`'s output, written into a buffer sized for a
-/// typical transfer body so that it is allocated once.
+/// The body as JSON bytes, ready to POST: `serde_json`'s output byte for byte, written into a
+/// buffer sized for a typical transfer body so that it is allocated once. Strings (nearly all of
+/// a body) are scanned for the bytes JSON escapes eight at a time rather than one by one.
 ///
 /// ```
 /// use graph_comms_transfer::{to_json, Guid, Transfer};
@@ -174,6 +175,11 @@ fn is_within(p: &str, ancestor: &str) -> bool {
 /// [`Error::Encode`] if a value has no JSON form (the model's types always have one).
 pub fn to_json(body: &TransferRequestBody) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(TYPICAL_BODY_BYTES);
+    if crate::json::write(&mut out, body).is_ok() {
+        return Ok(out);
+    }
+    // A value the compact writer leaves to serde_json: start again with serde_json.
+    out.clear();
     serde_json::to_writer(&mut out, body).map_err(|e| Error::Encode {
         message: e.to_string(),
     })?;
@@ -430,7 +436,7 @@ impl Validator {
                 });
             }
         }
-        for (kind, identity) in kinds {
+        for &(kind, identity) in &kinds {
             if let Some(identity) = identity {
                 self.identity(kind, identity, side, ctx);
             }
@@ -444,7 +450,7 @@ impl Validator {
             ("user", _) => match id {
                 None => self.missing_id(base, kind),
                 Some(id) => {
-                    if let Err(Error::InvalidGuid { reason, .. }) = Guid::parse(id) {
+                    if let Err(reason) = parse_hyphenated(id) {
                         self.push(Violation::UserIdNotGuid {
                             path: format!("{base}.user.id"),
                             value: id.to_owned(),
@@ -475,7 +481,7 @@ impl Validator {
             ("application" | "applicationInstance", Side::Target) => match id {
                 None => self.missing_id(base, kind),
                 Some(id) => {
-                    if let Err(Error::InvalidGuid { reason, .. }) = Guid::parse(id) {
+                    if let Err(reason) = parse_hyphenated(id) {
                         self.push(Violation::ApplicationIdNotGuid {
                             path: format!("{base}.{kind}.id"),
                             value: id.to_owned(),
@@ -492,14 +498,13 @@ impl Validator {
             (_, Side::Transferee) => {}
         }
         if let Some(tenant) = identity.tenant_id.as_deref() {
-            match Guid::parse(tenant) {
-                Ok(g) => self.tenant(g, side, kind),
-                Err(Error::InvalidGuid { reason, .. }) => self.push(Violation::TenantIdNotGuid {
+            match parse_hyphenated(tenant) {
+                Ok(g) => self.tenant(Guid::from_u128(g), side, kind),
+                Err(reason) => self.push(Violation::TenantIdNotGuid {
                     path: format!("{base}.{kind}.tenantId"),
                     value: tenant.to_owned(),
                     reason,
                 }),
-                Err(_) => {}
             }
         }
     }

@@ -221,3 +221,179 @@ fn serde_goes_through_the_strict_parsers() {
     );
     assert!(serde_json::from_str::<Guid>("5").is_err());
 }
+
+const HYPHEN_AT: [usize; 4] = [8, 13, 18, 23];
+
+/// The digit's value, written out case by case.
+fn reference_digit(c: u8) -> Option<u128> {
+    match c {
+        b'0'..=b'9' => Some(u128::from(c - b'0')),
+        b'a'..=b'f' => Some(u128::from(c - b'a' + 10)),
+        b'A'..=b'F' => Some(u128::from(c - b'A' + 10)),
+        _ => None,
+    }
+}
+
+/// The GUID parser written the straightforward way: one byte at a time.
+fn reference_guid(s: &str) -> Result<u128, &'static str> {
+    let b = s.as_bytes();
+    if b.len() == 36 && HYPHEN_AT.iter().all(|&i| b[i] == b'-') {
+        let mut value = 0;
+        for (i, &c) in b.iter().enumerate() {
+            if HYPHEN_AT.contains(&i) {
+                continue;
+            }
+            let Some(d) = reference_digit(c) else {
+                return Err("only hexadecimal digits and the four dashes are allowed");
+            };
+            value = (value << 4) | d;
+        }
+        return Ok(value);
+    }
+    if s.is_empty() {
+        Err("it is empty")
+    } else if s.trim() != s {
+        Err("it has leading or trailing whitespace")
+    } else if b.len() != 36 {
+        Err("expected 36 characters in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+    } else {
+        Err("expected the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+    }
+}
+
+/// The call-id parser written the straightforward way.
+fn reference_call_id(s: &str) -> Result<u128, &'static str> {
+    if s.is_empty() {
+        return Err("it is empty");
+    }
+    if s.trim() != s {
+        return Err("it has leading or trailing whitespace");
+    }
+    match s.len() {
+        36 => reference_guid(s),
+        32 => {
+            let mut value = 0;
+            for &c in s.as_bytes() {
+                let Some(d) = reference_digit(c) else {
+                    return Err("only hexadecimal digits are allowed");
+                };
+                value = (value << 4) | d;
+            }
+            Ok(value)
+        }
+        _ => Err("expected a GUID, with dashes (36 characters) or without (32 hexadecimal digits)"),
+    }
+}
+
+/// `Guid::parse` and `CallId::parse` against the references, value or reason.
+fn check_against_reference(s: &str) {
+    let guid = match Guid::parse(s) {
+        Ok(g) => Ok(g.as_u128()),
+        Err(Error::InvalidGuid { reason, .. }) => Err(reason),
+        Err(other) => panic!("{s:?}: {other:?}"),
+    };
+    assert_eq!(guid, reference_guid(s), "Guid::parse({s:?})");
+    let call = match CallId::parse(s) {
+        Ok(c) => Ok(c.guid().as_u128()),
+        Err(Error::InvalidCallId { reason, .. }) => Err(reason),
+        Err(other) => panic!("{s:?}: {other:?}"),
+    };
+    assert_eq!(call, reference_call_id(s), "CallId::parse({s:?})");
+}
+
+/// Every byte value a `&str` can hold at a position, put there in `template` (a non-ASCII byte
+/// with the rest of its character around it), is accepted or refused as the reference does.
+/// Returns, per position, which byte values were tried.
+fn every_byte_everywhere(template: &str) -> Vec<[bool; 256]> {
+    let len = template.len();
+    let mut tried = vec![[false; 256]; len];
+    // Every character up to U+07FF covers every ASCII byte, every two-byte lead and every
+    // continuation byte; one character per lead covers the three- and four-byte leads.
+    let chars = (0u32..0x800)
+        .chain(
+            (0xe0u32..=0xef).map(|lead| ((lead & 0x0f) << 12) | (0x0800 * u32::from(lead == 0xe0))),
+        )
+        .chain(
+            (0xf0u32..=0xf4)
+                .map(|lead| ((lead & 0x07) << 18) | (0x1_0000 * u32::from(lead == 0xf0))),
+        );
+    for c in chars.filter_map(char::from_u32) {
+        let mut buf = [0; 4];
+        let encoded = c.encode_utf8(&mut buf).as_bytes();
+        for at in 0..=len.saturating_sub(encoded.len()) {
+            let mut bytes = template.as_bytes().to_vec();
+            bytes[at..at + encoded.len()].copy_from_slice(encoded);
+            let s = std::str::from_utf8(&bytes).expect("one character replaced by another");
+            check_against_reference(s);
+            for (i, &b) in encoded.iter().enumerate() {
+                tried[at + i][usize::from(b)] = true;
+            }
+        }
+    }
+    tried
+}
+
+/// What cannot be tried: bytes that never occur in UTF-8, and a lead byte too close to the end
+/// for its character.
+fn impossible(at: usize, len: usize, byte: u8) -> bool {
+    let char_len = match byte {
+        0xc0 | 0xc1 | 0xf5..=0xff => return true,
+        0x80..=0xbf => return at == 0,
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => 1,
+    };
+    at + char_len > len
+}
+
+#[test]
+fn guid_parsers_take_every_byte_as_the_reference_does() {
+    for template in [
+        "550fae72-d251-43ec-868c-373732C2704F",
+        "550FAE72d251943ecA868cf373732c2704f0",
+        "550fae72D25143ec868c373732c2704f",
+        "AbCdEf0123456789aBcDeF9876543210",
+    ] {
+        let tried = every_byte_everywhere(template);
+        for (at, tried) in tried.iter().enumerate() {
+            for byte in 0..=255u8 {
+                assert!(
+                    tried[usize::from(byte)] || impossible(at, template.len(), byte),
+                    "{template:?}: byte {byte:#04x} at {at} was not tried"
+                );
+            }
+        }
+    }
+}
+
+/// Random strings of the right lengths, hyphens mostly in place, drawn from the hex digits and
+/// the bytes around each of their ranges, several changes per string.
+#[test]
+fn guid_parsers_agree_with_the_reference_on_mixed_strings() {
+    const ALPHABET: &[u8] = b"0123456789abcdefABCDEF/:@G`g\x00\x7f -";
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..50_000 {
+        let len = if round % 2 == 0 { 36 } else { 32 };
+        let mut bytes: Vec<u8> = (0..len)
+            .map(|i| {
+                if len == 36 && HYPHEN_AT.contains(&i) && next() % 8 != 0 {
+                    b'-'
+                } else {
+                    b"0123456789abcdefABCDEF"[(next() % 22) as usize]
+                }
+            })
+            .collect();
+        for _ in 0..next() % 4 {
+            let at = (next() % len as u64) as usize;
+            bytes[at] = ALPHABET[(next() % ALPHABET.len() as u64) as usize];
+        }
+        check_against_reference(std::str::from_utf8(&bytes).expect("ASCII"));
+    }
+}
