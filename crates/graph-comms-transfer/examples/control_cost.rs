@@ -23,7 +23,8 @@ use serde::Serialize;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
-/// `n` times `build` + serialize, or (`only`) one `build` and `n` serializations.
+/// `n` times `build` + serialize as the client does (`to_json_vec`), or (`only`) one `build` and
+/// `n` serializations by `serde_json::to_vec`.
 fn run<T: Serialize>(n: usize, only: bool, build: impl Fn() -> Res<T>) -> Res<()> {
     if only {
         let body = build()?;
@@ -32,7 +33,7 @@ fn run<T: Serialize>(n: usize, only: bool, build: impl Fn() -> Res<T>) -> Res<()
         }
     } else {
         for _ in 0..n {
-            black_box(serde_json::to_vec(&build()?)?);
+            black_box(graph_comms_transfer::to_json_vec(&build()?)?);
         }
     }
     Ok(())

@@ -13,4 +13,4 @@ pub use context::{CallContext, CallKind};
 pub use control::{Answer, HoldMusic, OutgoingCall, PlayPrompt, Redirect, Reject};
 pub use error::{Error, Report, Result, Severity, Violation};
 pub use ids::{call_path_segment, CallId, Guid, E164, E164_MAX_DIGITS};
-pub use validate::{json_type, to_json, validate, validate_json};
+pub use validate::{json_type, to_json, to_json_vec, validate, validate_json};

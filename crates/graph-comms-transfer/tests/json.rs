@@ -105,3 +105,73 @@ proptest! {
         assert_same_as_serde_json(&b);
     }
 }
+
+/// `to_json_vec`, what the client sends every body with, writes what `serde_json::to_vec` writes
+/// for every JSON file of Microsoft's payloads (requests and notifications, read as values).
+#[test]
+fn to_json_vec_matches_serde_json_on_every_shared_payload() {
+    let Some(shared) = shared_dir() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the shared payloads are missing under CI"
+        );
+        return;
+    };
+    let files = files_with_suffix(&shared.join("graph-payloads"), ".json");
+    let mut checked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("readable");
+        let Ok(value) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let ours = graph_comms_transfer::to_json_vec(&value).expect("serializes");
+        assert_eq!(
+            ours,
+            serde_json::to_vec(&value).expect("serializes"),
+            "{}",
+            file.display()
+        );
+        checked += 1;
+    }
+    assert!(checked > 100, "only {checked} JSON payloads found");
+}
+
+/// The call-control bodies the client sends, built by their builders.
+#[test]
+fn to_json_vec_matches_serde_json_on_call_control_bodies() {
+    use graph_comms_transfer::control::{Answer, OutgoingCall, Redirect, Reject, Target};
+    use graph_comms_transfer::{to_json_vec, CallContext, E164};
+    fn same<T: serde::Serialize>(body: &T) {
+        let ours = to_json_vec(body).expect("serializes");
+        let theirs = serde_json::to_vec(body).expect("serializes");
+        assert_eq!(String::from_utf8(ours), String::from_utf8(theirs));
+    }
+    let tenant = guid("aa67bd4c-8475-432d-bd41-39f255720e0a");
+    let user = guid("98da8a1a-1b87-452c-a713-65d3f10b1253");
+    let instance = guid("3d913abb-aec0-4964-8fa6-3c6850c4f278");
+    let ctx = CallContext::peer().with_tenant(tenant);
+    let callback = "https://bot.contoso.com/api/calls?state=%22quoted%22";
+    same(&Answer::new(callback).build_for(&ctx).expect("valid").0);
+    same(
+        &Reject::busy()
+            .callback_uri(callback)
+            .build_for(&ctx)
+            .expect("valid")
+            .0,
+    );
+    same(
+        &Redirect::to(Target::teams_user(user, tenant))
+            .timeout(30)
+            .callback_uri(callback)
+            .build_for(&ctx)
+            .expect("valid")
+            .0,
+    );
+    let phone = E164::parse("+12345678901").expect("E.164");
+    same(
+        &OutgoingCall::to_phone(callback, phone, instance, tenant)
+            .build_for(&ctx)
+            .expect("valid")
+            .0,
+    );
+}

@@ -91,7 +91,7 @@ impl GraphCommsClient {
     }
 
     async fn post_action<B: Serialize + ?Sized>(&self, url: Url, body: &B) -> Result<Accepted> {
-        let json = Bytes::from(serde_json::to_vec(body)?);
+        let json = Bytes::from(graph_comms_transfer::to_json_vec(body)?);
         let (accepted, _) = self
             .send_raw(Method::POST, url, Some(json), Idempotency::Unsafe)
             .await?;
@@ -103,7 +103,7 @@ impl GraphCommsClient {
         url: Url,
         body: &B,
     ) -> Result<Replied<T>> {
-        let json = Bytes::from(serde_json::to_vec(body)?);
+        let json = Bytes::from(graph_comms_transfer::to_json_vec(body)?);
         let (accepted, bytes) = self
             .send_raw(Method::POST, url, Some(json), Idempotency::Unsafe)
             .await?;

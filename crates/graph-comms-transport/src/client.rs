@@ -241,7 +241,7 @@ impl GraphCommsClient {
     /// sending); [`Error::Transport`] when nothing could be sent; auth errors from the token
     /// provider.
     pub async fn transfer(&self, call_id: &str, body: &TransferRequestBody) -> Result<Accepted> {
-        let json = serde_json::to_vec(body)?;
+        let json = graph_comms_transfer::to_json_vec(body)?;
         self.transfer_json(call_id, Bytes::from(json)).await
     }
 
