@@ -21,6 +21,24 @@ const MAX_DEPTH: u32 = 128;
 
 /// The routing decode of `text`, or `None` when the serde visitors must decide.
 pub(super) fn batch(text: &str) -> Option<RoutingBatch<'_>> {
+    let value = batch_with(text, &mut |n| n)?;
+    Some(RoutingBatch { value })
+}
+
+/// The `value` of `text` with each notification mapped by `f` as it is read (no `Vec` of
+/// notifications in between), or `None` when the serde visitors must decide.
+pub(super) fn map_batch<'a, T>(
+    text: &'a str,
+    f: &mut impl FnMut(&RoutingNotification<'a>) -> T,
+) -> Option<Option<Vec<T>>> {
+    batch_with(text, &mut |n| f(&n))
+}
+
+/// The body's `value`, each notification given to `f` by value.
+fn batch_with<'a, T>(
+    text: &'a str,
+    f: &mut impl FnMut(RoutingNotification<'a>) -> T,
+) -> Option<Option<Vec<T>>> {
     let mut s = Scanner {
         text,
         b: text.as_bytes(),
@@ -31,17 +49,17 @@ pub(super) fn batch(text: &str) -> Option<RoutingBatch<'_>> {
         return None;
     }
     s.i += 1;
-    let mut batch = RoutingBatch::default();
+    let mut value = None;
     s.members(Keys::Read, |s, key| {
         if key == b"value" {
-            batch.value = s.notifications()?;
+            value = s.notifications(f)?;
             Some(())
         } else {
             s.skip_value(MAX_DEPTH)
         }
     })?;
     s.ws();
-    (s.i == s.b.len()).then_some(batch)
+    (s.i == s.b.len()).then_some(value)
 }
 
 /// Whether an object's keys are read (compared with member names: an escape hands the body to the
@@ -324,8 +342,11 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// `value`: `null`, or an array of notification objects.
-    fn notifications(&mut self) -> Option<Option<Vec<RoutingNotification<'a>>>> {
+    /// `value`: `null`, or an array of notification objects, each mapped by `f`.
+    fn notifications<T>(
+        &mut self,
+        f: &mut impl FnMut(RoutingNotification<'a>) -> T,
+    ) -> Option<Option<Vec<T>>> {
         if self.peek()? == b'n' {
             self.literal(b"null")?;
             return Some(None);
@@ -334,9 +355,10 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.i += 1;
-        let mut out = Vec::new();
+        // A batch usually holds one notification.
+        let mut out = Vec::with_capacity(1);
         self.elements(|s| {
-            out.push(s.notification()?);
+            out.push(f(s.notification()?));
             Some(())
         })?;
         Some(Some(out))
