@@ -802,6 +802,47 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_runs_of_any_length_and_kind() {
+        // Every run of 0 to 20 spaces (across the eight-byte steps), then tabs, CR/LF and a
+        // non-breaking space (not JSON whitespace), between every token and at the body's end.
+        let tokens = [
+            "{",
+            "\"value\"",
+            ":",
+            "[",
+            "{",
+            "\"resourceUrl\"",
+            ":",
+            "\"/app/calls/a\"",
+            ",",
+            "\"resourceData\"",
+            ":",
+            "{",
+            "\"state\"",
+            ":",
+            "\"terminated\"",
+            "}",
+            "}",
+            "]",
+            "}",
+        ];
+        let mut runs: Vec<String> = (0..=20).map(|n| " ".repeat(n)).collect();
+        runs.extend(["\t\t", "\r\n        ", "\n\t \r", "\u{a0}"].map(str::to_owned));
+        for run in &runs {
+            let body = tokens.join(run) + run;
+            let visitors = from_str_visitors(&body);
+            match scan::batch(&body) {
+                Some(fast) => assert_eq!(visitors.ok(), Some(fast), "{body:?}"),
+                None => assert!(visitors.is_err(), "deferred {body:?}"),
+            }
+            if !run.contains('\u{a0}') {
+                let batch = from_str(&body).expect("whitespace is allowed");
+                assert_eq!(batch.notifications()[0].call_id(), Some("a"));
+            }
+        }
+    }
+
+    #[test]
     fn fast_path_defers_what_it_does_not_resolve() {
         for body in [
             r#"{"\u0076alue":[]}"#,
