@@ -83,29 +83,11 @@ impl<'a> Scanner<'a> {
         self.b.get(self.i).copied()
     }
 
-    /// Skips whitespace. Pretty-printed bodies (Graph's examples, many bots' test payloads)
-    /// indent every member, so runs of spaces are skipped eight bytes at a time; the position is
-    /// kept in a local and stored once.
     #[inline]
     fn ws(&mut self) {
-        const SPACES: u64 = u64::from_le_bytes([b' '; 8]);
-        let b = self.b;
-        let mut i = self.i;
-        loop {
-            if let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-                // The number of spaces the chunk starts with (8 when it is all spaces).
-                let run = (u64::from_le_bytes(*chunk) ^ SPACES).trailing_zeros() as usize / 8;
-                i += run;
-                if run == 8 {
-                    continue;
-                }
-            }
-            match b.get(i) {
-                Some(b' ' | b'\n' | b'\t' | b'\r') => i += 1,
-                _ => break,
-            }
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.i += 1;
         }
-        self.i = i;
     }
 
     /// The members of an object whose `{` was just consumed: `member` is called with each key and
