@@ -129,7 +129,10 @@ pub fn normalize_call_id(id: &str) -> std::borrow::Cow<'_, str> {
 /// unknown states → [`EventKind::Other`].
 pub fn classify(n: &RoutingNotification<'_>) -> EventKind {
     let info = n.call().and_then(|c| c.result_info.as_ref());
+    let path = resource_path(n);
     let facts = Facts {
+        on_call: names_the_call_itself(path),
+        operation: operation_of(path).is_some(),
         state: StateClass::of(None, n.call().and_then(|c| c.state.as_deref())),
         deleted: n
             .change_type
@@ -138,12 +141,16 @@ pub fn classify(n: &RoutingNotification<'_>) -> EventKind {
         code: info.and_then(|i| i.code_value()),
         subcode: info.and_then(|i| i.subcode_value()),
     };
-    classify_at(n, resource_path(n), &facts)
+    classify_at(n, &facts)
 }
 
 /// What [`classify_at`] needs beyond the notification, computed once by its caller.
 #[derive(Clone, Copy)]
 struct Facts {
+    /// The resource path is the call itself (see [`names_the_call_itself`]).
+    on_call: bool,
+    /// The resource path is an operation of the call (see [`operation_of`]).
+    operation: bool,
     /// The call state, as far as classification is concerned.
     state: StateClass,
     /// `changeType` is `deleted` (any case).
@@ -197,18 +204,14 @@ fn is_success_code(code: i64) -> bool {
     code == 0 || (200..300).contains(&code)
 }
 
-/// [`classify`] with the notification's resource path already split (see [`resource_path`]) and
-/// its state, deletion and result codes already read.
-fn classify_at(
-    n: &RoutingNotification<'_>,
-    path: Option<(&str, &str)>,
-    facts: &Facts,
-) -> EventKind {
+/// [`classify`] with what the notification's resource path names (see [`resource_path`]), its
+/// state, deletion and result codes already read.
+fn classify_at(n: &RoutingNotification<'_>, facts: &Facts) -> EventKind {
     let RoutingData::Call(call) = &n.resource_data else {
         return EventKind::Other;
     };
     let info = call.result_info.as_ref();
-    if operation_of(path).is_some() {
+    if facts.operation {
         let sub = info.and_then(|i| i.sub_code.as_ref().or(i.subcode.as_ref()));
         return match sub {
             Some(RoutingCode::Str(s)) if s.eq_ignore_ascii_case("transferring") => {
@@ -220,10 +223,12 @@ fn classify_at(
             _ => EventKind::Other,
         };
     }
-    if !names_the_call_itself(path) {
+    if !facts.on_call {
         return EventKind::Other;
     }
     let Facts {
+        on_call: _,
+        operation: _,
         state,
         deleted,
         code,
@@ -441,7 +446,10 @@ impl NotificationEvent {
         // what they do not know.
         let state = raw_state.map(CallState::from);
         let change_type = n.change_type.as_deref().map(ChangeType::from);
+        let operation_id = operation_of(path);
         let facts = Facts {
+            on_call: names_the_call_itself(path),
+            operation: operation_id.is_some(),
             state: StateClass::of(state.as_ref(), raw_state),
             deleted: match &change_type {
                 Some(ChangeType::Deleted) => true,
@@ -452,12 +460,12 @@ impl NotificationEvent {
             subcode: info.and_then(|i| i.subcode_value()),
         };
         NotificationEvent {
-            on_call: names_the_call_itself(path),
-            operation_id: operation_of(path).map(str::to_owned),
+            on_call: facts.on_call,
+            operation_id: operation_id.map(str::to_owned),
             operation_status: None,
             has_result_info: info.is_some(),
             call_id: path.map(|(id, _)| id.to_owned()),
-            kind: classify_at(n, path, &facts),
+            kind: classify_at(n, &facts),
             change_type,
             state,
             result_code: facts.code,
