@@ -71,6 +71,39 @@ pub fn from_str(body: &str) -> Result<RoutingBatch<'_>, serde_json::Error> {
     from_str_visitors(body)
 }
 
+/// Decodes a `commsNotifications` body and maps each notification of its `value` with `f`, in
+/// order, without collecting the notifications first: `Ok(None)` when the body has no `value`
+/// (or it is `null`).
+///
+/// This is [`from_slice`] followed by `value.iter().map(f).collect()`, with the same result and
+/// errors, but each notification is handed to `f` where it is read (no `Vec` of notifications).
+/// `f` may be called more than once for the same notification (when the fast path hands a body
+/// to serde's visitors after reading part of it; the first results are then dropped), so it
+/// should have no side effects beyond building its result.
+///
+/// ```
+/// use graph_comms_model::routing;
+///
+/// let body = br#"{"value":[{"resourceUrl":"/communications/calls/a"},{"resource":"/app/calls/b"}]}"#;
+/// let ids = routing::map_slice(body, |n| n.call_id().map(str::to_owned))?;
+/// assert_eq!(ids, Some(vec![Some("a".to_owned()), Some("b".to_owned())]));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`from_slice`].
+pub fn map_slice<'a, T>(
+    body: &'a [u8],
+    mut f: impl FnMut(&RoutingNotification<'a>) -> T,
+) -> Result<Option<Vec<T>>, serde_json::Error> {
+    let text = std::str::from_utf8(body).map_err(|e| invalid_utf8(body, e.valid_up_to()))?;
+    if let Some(mapped) = scan::map_batch(text, &mut f) {
+        return Ok(mapped);
+    }
+    let batch = from_str_visitors(text)?;
+    Ok(batch.value.map(|v| v.iter().map(f).collect()))
+}
+
 /// [`from_str`] through serde's visitors alone (the reference the fast path is tested against).
 fn from_str_visitors(body: &str) -> Result<RoutingBatch<'_>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(body);
@@ -176,13 +209,35 @@ pub fn call_path(url: &str) -> Option<(&str, &str)> {
                 .iter()
                 .find_map(|p| url.find(p).map(|at| at + p.len()))
         })?;
-    let rest = &url[start..];
-    let end = rest
-        .bytes()
-        .position(|b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    let (id, tail) = rest.split_at(end);
+    let rest = url.get(start..)?;
+    // `/`, `?` and `#` are ASCII, so the split is on a character boundary.
+    let (id, tail) = rest.split_at_checked(segment_end(rest.as_bytes()))?;
     (!id.is_empty()).then_some((id, tail))
+}
+
+/// The index of the first `/`, `?` or `#` in `b` (its length when there is none), eight bytes at a
+/// time (a call id is a 36-byte GUID).
+fn segment_end(b: &[u8]) -> usize {
+    const ONES: u64 = u64::MAX / 255;
+    #[inline]
+    fn zero_bytes(v: u64, c: u8) -> u64 {
+        let x = v ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x
+    }
+    let (chunks, tail) = b.as_chunks::<8>();
+    for (n, chunk) in chunks.iter().enumerate() {
+        let v = u64::from_le_bytes(*chunk);
+        let hit = (zero_bytes(v, b'/') | zero_bytes(v, b'?') | zero_bytes(v, b'#')) & (ONES << 7);
+        if hit != 0 {
+            // The lowest flagged byte is the first match (a borrow only reaches higher bytes).
+            return n * 8 + hit.trailing_zeros() as usize / 8;
+        }
+    }
+    chunks.len() * 8
+        + tail
+            .iter()
+            .position(|c| matches!(c, b'/' | b'?' | b'#'))
+            .unwrap_or(tail.len())
 }
 
 /// The shape of a notification's `resourceData`.
@@ -747,6 +802,47 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_runs_of_any_length_and_kind() {
+        // Every run of 0 to 20 spaces (across the eight-byte steps), then tabs, CR/LF and a
+        // non-breaking space (not JSON whitespace), between every token and at the body's end.
+        let tokens = [
+            "{",
+            "\"value\"",
+            ":",
+            "[",
+            "{",
+            "\"resourceUrl\"",
+            ":",
+            "\"/app/calls/a\"",
+            ",",
+            "\"resourceData\"",
+            ":",
+            "{",
+            "\"state\"",
+            ":",
+            "\"terminated\"",
+            "}",
+            "}",
+            "]",
+            "}",
+        ];
+        let mut runs: Vec<String> = (0..=20).map(|n| " ".repeat(n)).collect();
+        runs.extend(["\t\t", "\r\n        ", "\n\t \r", "\u{a0}"].map(str::to_owned));
+        for run in &runs {
+            let body = tokens.join(run) + run;
+            let visitors = from_str_visitors(&body);
+            match scan::batch(&body) {
+                Some(fast) => assert_eq!(visitors.ok(), Some(fast), "{body:?}"),
+                None => assert!(visitors.is_err(), "deferred {body:?}"),
+            }
+            if !run.contains('\u{a0}') {
+                let batch = from_str(&body).expect("whitespace is allowed");
+                assert_eq!(batch.notifications()[0].call_id(), Some("a"));
+            }
+        }
+    }
+
+    #[test]
     fn fast_path_defers_what_it_does_not_resolve() {
         for body in [
             r#"{"\u0076alue":[]}"#,
@@ -768,6 +864,77 @@ mod tests {
         assert_eq!(from_str(&deep).expect("deep skip").notifications().len(), 1);
         let skipped = r#"{"value":[{"x":{"\ud800":[1.5e3,-0,true,null,"\n\u00e9"]},"resourceData":[{}, []]}]}"#;
         assert!(same_as_visitors(skipped), "{skipped}");
+    }
+
+    /// [`map_slice`] gives what [`from_slice`] and a `map` give, for every body and for the bodies
+    /// the fast path defers (escapes, unusual numbers, errors).
+    #[test]
+    fn map_slice_is_from_slice_then_map() {
+        let mut bodies = bodies();
+        bodies.extend(
+            [
+                r#"{"\u0076alue":[{"resourceUrl":"/app/calls/a"},{"resource":"/app/calls/b"}]}"#,
+                r#"{"value":[{"resourceUrl":"/communications/calls/a"},{"resourceData":{"resultInfo":{"code":1.5}}}]}"#,
+                r#"{"value":null}"#,
+                r#"{"other":1}"#,
+                r#"{"value":[{"resourceUrl":"/app/calls/a"},]}"#,
+                r#"{"value":[1]}"#,
+                "[]",
+            ]
+            .map(str::to_owned),
+        );
+        for body in &bodies {
+            let summary = |n: &RoutingNotification<'_>| {
+                (
+                    n.call_id().map(str::to_owned),
+                    n.call().cloned().map(|c| format!("{c:?}")),
+                )
+            };
+            let expected = from_slice(body.as_bytes())
+                .map(|b| b.value.map(|v| v.iter().map(summary).collect::<Vec<_>>()));
+            let mapped = map_slice(body.as_bytes(), summary);
+            match (&expected, &mapped) {
+                (Ok(e), Ok(m)) => assert_eq!(e, m, "{body}"),
+                (Err(e), Err(m)) => assert_eq!(e.to_string(), m.to_string(), "{body}"),
+                _ => panic!("map_slice differs on {body}: {mapped:?}"),
+            }
+        }
+        let invalid = b"{\"value\":[{\"resource\":\"\xff\"}]}";
+        assert_eq!(
+            map_slice(invalid, |_| ()).map_err(|e| e.to_string()),
+            from_slice(invalid).map(|_| None).map_err(|e| e.to_string())
+        );
+    }
+
+    #[test]
+    fn segment_end_finds_the_first_separator() {
+        let reference = |b: &[u8]| {
+            b.iter()
+                .position(|c| matches!(c, b'/' | b'?' | b'#'))
+                .unwrap_or(b.len())
+        };
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"57dab8b1-894c-409a-b240-bd8beae78896".to_vec(),
+            "\u{e9}\u{ff}\u{80}abc/def".as_bytes().to_vec(),
+        ];
+        // Every separator at every position of ids up to 40 bytes, with other bytes around it
+        // (including the bytes one above and below each separator and non-ASCII bytes).
+        for len in 0..40 {
+            for at in 0..len {
+                for sep in [b'/', b'?', b'#', b'.', b'0', b'@', b'$', 0x80, 0xaf, 0xbf] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = sep;
+                    if let Some(after) = v.get_mut(at + 1) {
+                        *after = b'/';
+                    }
+                    cases.push(v);
+                }
+            }
+        }
+        for case in &cases {
+            assert_eq!(segment_end(case), reference(case), "{case:?}");
+        }
     }
 
     #[test]

@@ -31,18 +31,17 @@ use crate::explain::explain_subcode;
 /// # Ok::<(), graph_comms_notify::Error>(())
 /// ```
 pub fn decode(body: &[u8]) -> Result<Vec<NotificationEvent>> {
-    let batch = routing::from_slice(body).map_err(|e| Error::from_json(&e))?;
-    let value = batch.value.ok_or(Error::MissingValue)?;
-    Ok(value
-        .iter()
-        .map(|n| {
-            let mut event = NotificationEvent::from_routing(n);
-            if event.operation_id.is_some() {
-                add_operation_status(n, &mut event);
-            }
-            event
-        })
-        .collect())
+    // Each notification becomes its event where the scan reads it: no `Vec` of routing
+    // notifications in between.
+    let events = routing::map_slice(body, |n| {
+        let mut event = NotificationEvent::from_routing(n);
+        if event.operation_id.is_some() {
+            add_operation_status(n, &mut event);
+        }
+        event
+    })
+    .map_err(|e| Error::from_json(&e))?;
+    events.ok_or(Error::MissingValue)
 }
 
 /// Reads `resourceData.status` of an operation notification (the older `commsOperation` flow),
@@ -149,7 +148,75 @@ pub fn normalize_call_id(id: &str) -> std::borrow::Cow<'_, str> {
 /// Everything else, including roster arrays, other sub-resources (`…/calls/{id}/participants`) and
 /// unknown states → [`EventKind::Other`].
 pub fn classify(n: &RoutingNotification<'_>) -> EventKind {
-    classify_at(n, resource_path(n))
+    let info = n.call().and_then(|c| c.result_info.as_ref());
+    let path = resource_path(n);
+    let facts = Facts {
+        on_call: names_the_call_itself(path),
+        operation: operation_of(path).is_some(),
+        state: StateClass::of(None, n.call().and_then(|c| c.state.as_deref())),
+        deleted: n
+            .change_type
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("deleted")),
+        code: info.and_then(|i| i.code_value()),
+        subcode: info.and_then(|i| i.subcode_value()),
+    };
+    classify_at(n, &facts)
+}
+
+/// What [`classify_at`] needs beyond the notification, computed once by its caller.
+#[derive(Clone, Copy)]
+struct Facts {
+    /// The resource path is the call itself (see [`names_the_call_itself`]).
+    on_call: bool,
+    /// The resource path is an operation of the call (see [`operation_of`]).
+    operation: bool,
+    /// The call state, as far as classification is concerned.
+    state: StateClass,
+    /// `changeType` is `deleted` (any case).
+    deleted: bool,
+    /// `resultInfo.code`, when numeric.
+    code: Option<i64>,
+    /// `resultInfo.subcode` / `subCode`, when numeric.
+    subcode: Option<i64>,
+}
+
+/// The call states [`classify`] tells apart (compared ignoring ASCII case).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StateClass {
+    Terminated,
+    Transferring,
+    TransferAccepted,
+    Established,
+    Other,
+}
+
+impl StateClass {
+    /// The class of `raw` (the state as sent), from its exact-case parse `known` when there is one:
+    /// a known spelling is one match on the enum, anything else is compared ignoring case.
+    fn of(known: Option<&CallState>, raw: Option<&str>) -> Self {
+        match known {
+            Some(CallState::Terminated) => return StateClass::Terminated,
+            Some(CallState::Transferring) => return StateClass::Transferring,
+            Some(CallState::TransferAccepted) => return StateClass::TransferAccepted,
+            Some(CallState::Established) => return StateClass::Established,
+            Some(CallState::Unknown(_)) | None => {}
+            // Another known state: none of the four above in any case.
+            Some(_) => return StateClass::Other,
+        }
+        let raw = raw.unwrap_or_default();
+        if raw.eq_ignore_ascii_case("terminated") {
+            StateClass::Terminated
+        } else if raw.eq_ignore_ascii_case("transferring") {
+            StateClass::Transferring
+        } else if raw.eq_ignore_ascii_case("transferAccepted") {
+            StateClass::TransferAccepted
+        } else if raw.eq_ignore_ascii_case("established") {
+            StateClass::Established
+        } else {
+            StateClass::Other
+        }
+    }
 }
 
 /// `true` for a result code that means success: 0 or 2xx.
@@ -157,13 +224,14 @@ fn is_success_code(code: i64) -> bool {
     code == 0 || (200..300).contains(&code)
 }
 
-/// [`classify`] with the notification's resource path already split (see [`resource_path`]).
-fn classify_at(n: &RoutingNotification<'_>, path: Option<(&str, &str)>) -> EventKind {
+/// [`classify`] with what the notification's resource path names (see [`resource_path`]), its
+/// state, deletion and result codes already read.
+fn classify_at(n: &RoutingNotification<'_>, facts: &Facts) -> EventKind {
     let RoutingData::Call(call) = &n.resource_data else {
         return EventKind::Other;
     };
     let info = call.result_info.as_ref();
-    if operation_of(path).is_some() {
+    if facts.operation {
         let sub = info.and_then(|i| i.sub_code.as_ref().or(i.subcode.as_ref()));
         return match sub {
             Some(RoutingCode::Str(s)) if s.eq_ignore_ascii_case("transferring") => {
@@ -175,17 +243,18 @@ fn classify_at(n: &RoutingNotification<'_>, path: Option<(&str, &str)>) -> Event
             _ => EventKind::Other,
         };
     }
-    if !names_the_call_itself(path) {
+    if !facts.on_call {
         return EventKind::Other;
     }
-    let deleted = n
-        .change_type
-        .as_deref()
-        .is_some_and(|c| c.eq_ignore_ascii_case("deleted"));
-    let state = call.state.as_deref().unwrap_or_default();
-    let code = info.and_then(|i| i.code_value());
-    let subcode = info.and_then(|i| i.subcode_value());
-    if deleted || state.eq_ignore_ascii_case("terminated") {
+    let Facts {
+        on_call: _,
+        operation: _,
+        state,
+        deleted,
+        code,
+        subcode,
+    } = *facts;
+    if deleted || state == StateClass::Terminated {
         let graceful =
             subcode == Some(TRANSFER_COMPLETED_SUBCODE) && code.is_none_or(is_success_code);
         let app_transferred = call
@@ -197,22 +266,21 @@ fn classify_at(n: &RoutingNotification<'_>, path: Option<(&str, &str)>) -> Event
         } else {
             EventKind::Other
         }
-    } else if state.eq_ignore_ascii_case("transferring") {
-        EventKind::Transferring
-    } else if state.eq_ignore_ascii_case("transferAccepted") {
-        EventKind::TransferAccepted
-    } else if state.eq_ignore_ascii_case("established") {
-        match code {
-            Some(code) if !is_success_code(code) => EventKind::Failed {
-                code,
-                subcode,
-                message: info.and_then(|i| i.message.as_deref()).map(str::to_owned),
-                replaces_context: call.replaces_context.as_deref().map(str::to_owned),
-            },
-            _ => EventKind::Other,
-        }
     } else {
-        EventKind::Other
+        match state {
+            StateClass::Transferring => EventKind::Transferring,
+            StateClass::TransferAccepted => EventKind::TransferAccepted,
+            StateClass::Established => match code {
+                Some(code) if !is_success_code(code) => EventKind::Failed {
+                    code,
+                    subcode,
+                    message: info.and_then(|i| i.message.as_deref()).map(str::to_owned),
+                    replaces_context: call.replaces_context.as_deref().map(str::to_owned),
+                },
+                _ => EventKind::Other,
+            },
+            StateClass::Terminated | StateClass::Other => EventKind::Other,
+        }
     }
 }
 
@@ -393,18 +461,35 @@ impl NotificationEvent {
         let call = n.call();
         let info = call.and_then(|c| c.result_info.as_ref());
         let path = resource_path(n);
-        let on_call = names_the_call_itself(path);
+        let raw_state = call.and_then(|c| c.state.as_deref());
+        // Parsed once: the classification matches on these, and compares ignoring case only
+        // what they do not know.
+        let state = raw_state.map(CallState::from);
+        let change_type = n.change_type.as_deref().map(ChangeType::from);
+        let operation_id = operation_of(path);
+        let facts = Facts {
+            on_call: names_the_call_itself(path),
+            operation: operation_id.is_some(),
+            state: StateClass::of(state.as_ref(), raw_state),
+            deleted: match &change_type {
+                Some(ChangeType::Deleted) => true,
+                Some(ChangeType::Unknown(c)) => c.eq_ignore_ascii_case("deleted"),
+                _ => false,
+            },
+            code: info.and_then(|i| i.code_value()),
+            subcode: info.and_then(|i| i.subcode_value()),
+        };
         NotificationEvent {
-            on_call,
-            operation_id: operation_of(path).map(str::to_owned),
+            on_call: facts.on_call,
+            operation_id: operation_id.map(str::to_owned),
             operation_status: None,
             has_result_info: info.is_some(),
             call_id: path.map(|(id, _)| id.to_owned()),
-            change_type: n.change_type.as_deref().map(ChangeType::from),
-            state: call.and_then(|c| c.state.as_deref()).map(CallState::from),
-            kind: classify_at(n, path),
-            result_code: info.and_then(|i| i.code_value()),
-            result_subcode: info.and_then(|i| i.subcode_value()),
+            kind: classify_at(n, &facts),
+            change_type,
+            state,
+            result_code: facts.code,
+            result_subcode: facts.subcode,
             result_message: info.and_then(|i| i.message.as_deref()).map(str::to_owned),
             termination_reason: call
                 .and_then(|c| c.termination_reason.as_deref())
@@ -558,6 +643,45 @@ mod tests {
         assert_eq!(k, EventKind::Other);
         let k = kind(r#"{"value":[{"resourceData":{"state":"TRANSFERRING"}}]}"#);
         assert_eq!(k, EventKind::Transferring);
+    }
+
+    /// `from_routing` matches on the parsed state and change type and `classify` compares the
+    /// raw strings: both give the same kind, whatever the case of the spelling.
+    #[test]
+    fn events_and_classify_agree_in_any_case() {
+        let mut kinds = Vec::new();
+        for state in [
+            "terminated",
+            "Terminated",
+            "transferring",
+            "TRANSFERRING",
+            "transferAccepted",
+            "transferaccepted",
+            "established",
+            "ESTABLISHED",
+            "incoming",
+            "unknownFutureValue",
+            "",
+        ] {
+            for change in ["updated", "deleted", "Deleted", "created"] {
+                let body = format!(
+                    r#"{{"value":[{{"changeType":"{change}","resourceUrl":"/communications/calls/a","resourceData":{{"state":"{state}","resultInfo":{{"code":500,"subcode":7015}},"terminationReason":"appTransferred"}}}}]}}"#
+                );
+                let batch = routing::from_str(&body).expect("decodes");
+                let n = &batch.notifications()[0];
+                let event = NotificationEvent::from_routing(n);
+                assert_eq!(event.kind, classify(n), "{body}");
+                kinds.push(event.kind.name());
+            }
+        }
+        for name in [
+            "transferCompleted",
+            "transferring",
+            "transferAccepted",
+            "transferFailed",
+        ] {
+            assert!(kinds.contains(&name), "{name} never produced: {kinds:?}");
+        }
     }
 
     #[test]

@@ -21,6 +21,25 @@ const MAX_DEPTH: u32 = 128;
 
 /// The routing decode of `text`, or `None` when the serde visitors must decide.
 pub(super) fn batch(text: &str) -> Option<RoutingBatch<'_>> {
+    let value = batch_with(text, &mut std::mem::take)?;
+    Some(RoutingBatch { value })
+}
+
+/// The `value` of `text` with each notification mapped by `f` as it is read (no `Vec` of
+/// notifications in between), or `None` when the serde visitors must decide.
+pub(super) fn map_batch<'a, T>(
+    text: &'a str,
+    f: &mut impl FnMut(&RoutingNotification<'a>) -> T,
+) -> Option<Option<Vec<T>>> {
+    batch_with(text, &mut |n| f(n))
+}
+
+/// The body's `value`, each notification given to `f` where it was read (the notifications,
+/// about 300 bytes each, are filled in place rather than moved).
+fn batch_with<'a, T>(
+    text: &'a str,
+    f: &mut impl FnMut(&mut RoutingNotification<'a>) -> T,
+) -> Option<Option<Vec<T>>> {
     let mut s = Scanner {
         text,
         b: text.as_bytes(),
@@ -31,17 +50,17 @@ pub(super) fn batch(text: &str) -> Option<RoutingBatch<'_>> {
         return None;
     }
     s.i += 1;
-    let mut batch = RoutingBatch::default();
+    let mut value = None;
     s.members(Keys::Read, |s, key| {
         if key == b"value" {
-            batch.value = s.notifications()?;
+            value = s.notifications(f)?;
             Some(())
         } else {
             s.skip_value(MAX_DEPTH)
         }
     })?;
     s.ws();
-    (s.i == s.b.len()).then_some(batch)
+    (s.i == s.b.len()).then_some(value)
 }
 
 /// Whether an object's keys are read (compared with member names: an escape hands the body to the
@@ -324,8 +343,11 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// `value`: `null`, or an array of notification objects.
-    fn notifications(&mut self) -> Option<Option<Vec<RoutingNotification<'a>>>> {
+    /// `value`: `null`, or an array of notification objects, each mapped by `f`.
+    fn notifications<T>(
+        &mut self,
+        f: &mut impl FnMut(&mut RoutingNotification<'a>) -> T,
+    ) -> Option<Option<Vec<T>>> {
         if self.peek()? == b'n' {
             self.literal(b"null")?;
             return Some(None);
@@ -334,31 +356,37 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.i += 1;
-        let mut out = Vec::new();
+        // A batch usually holds one notification.
+        let mut out = Vec::with_capacity(1);
+        let mut n = RoutingNotification::default();
         self.elements(|s| {
-            out.push(s.notification()?);
+            s.notification(&mut n)?;
+            out.push(f(&mut n));
             Some(())
         })?;
         Some(Some(out))
     }
 
-    fn notification(&mut self) -> Option<RoutingNotification<'a>> {
+    /// A notification object, read into `n` (whose members are all reset first).
+    fn notification(&mut self, n: &mut RoutingNotification<'a>) -> Option<()> {
         if self.peek()? != b'{' {
             return None;
         }
         self.i += 1;
-        let mut n = RoutingNotification::default();
+        n.change_type = None;
+        n.resource_url = None;
+        n.resource = None;
+        n.resource_data = RoutingData::Absent;
         self.members(Keys::Read, |s, key| {
             match key {
                 b"changeType" => n.change_type = s.lenient_str()?,
                 b"resourceUrl" => n.resource_url = s.lenient_str()?,
                 b"resource" => n.resource = s.lenient_str()?,
-                b"resourceData" => n.resource_data = s.data()?,
+                b"resourceData" => s.data(&mut n.resource_data)?,
                 _ => s.skip_value(MAX_DEPTH)?,
             }
             Some(())
-        })?;
-        Some(n)
+        })
     }
 
     /// A string member: its text, or `None` for any other value.
@@ -371,12 +399,16 @@ impl<'a> Scanner<'a> {
         Some(None)
     }
 
-    /// `resourceData`.
-    fn data(&mut self) -> Option<RoutingData<'a>> {
+    /// `resourceData`, into `out`.
+    fn data(&mut self, out: &mut RoutingData<'a>) -> Option<()> {
         match self.peek()? {
             b'{' => {
                 self.i += 1;
-                let mut call = RoutingCall::default();
+                // Filled in place: a `RoutingCall` is most of a notification's size.
+                *out = RoutingData::Call(RoutingCall::default());
+                let RoutingData::Call(call) = out else {
+                    return None;
+                };
                 self.members(Keys::Read, |s, key| {
                     match key {
                         b"state" => call.state = s.lenient_str()?,
@@ -388,8 +420,7 @@ impl<'a> Scanner<'a> {
                         _ => s.skip_value(MAX_DEPTH)?,
                     }
                     Some(())
-                })?;
-                Some(RoutingData::Call(call))
+                })
             }
             b'[' => {
                 self.i += 1;
@@ -398,15 +429,18 @@ impl<'a> Scanner<'a> {
                     len += 1;
                     s.skip_value(MAX_DEPTH)
                 })?;
-                Some(RoutingData::Array(len))
+                *out = RoutingData::Array(len);
+                Some(())
             }
             b'n' => {
                 self.literal(b"null")?;
-                Some(RoutingData::Absent)
+                *out = RoutingData::Absent;
+                Some(())
             }
             _ => {
                 self.skip_routed()?;
-                Some(RoutingData::Other)
+                *out = RoutingData::Other;
+                Some(())
             }
         }
     }
