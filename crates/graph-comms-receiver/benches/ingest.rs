@@ -318,18 +318,7 @@ fn main() {
     let receiver_serve = on_serve(receiver.router());
 
     // 1 000 calls, each notified through a transfer's states.
-    let bodies: Arc<Vec<String>> = Arc::new(
-        (0..1000)
-            .map(|i| {
-                let call = format!("7a1f{i:04}-0000-4000-8000-{i:012}");
-                match i % 3 {
-                    0 => notification(&call, "transferring"),
-                    1 => notification(&call, "transferAccepted"),
-                    _ => completed(&call),
-                }
-            })
-            .collect(),
-    );
+    let bodies: Arc<Vec<String>> = Arc::new(transfer_notifications(1000));
     let reused = Arc::new(vec![signing.sign(&claims(APP_ID))]);
     let total_fresh = fresh * rounds;
     eprintln!("minting {total_fresh} tokens ...");

@@ -50,16 +50,7 @@ fn main() {
             receiver.router()
         };
         let token = format!("Bearer {}", signing.sign(&claims(APP_ID)));
-        let bodies: Vec<String> = (0..1000)
-            .map(|i| {
-                let call = format!("7a1f{i:04}-0000-4000-8000-{i:012}");
-                match i % 3 {
-                    0 => notification(&call, "transferring"),
-                    1 => notification(&call, "transferAccepted"),
-                    _ => completed(&call),
-                }
-            })
-            .collect();
+        let bodies = transfer_notifications(1000);
         if side.ends_with("-http") {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await

@@ -9,10 +9,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::Criterion;
-use graph_comms_model::EndpointType;
-use graph_comms_transfer::{
-    to_json, validate, validate_json, CallContext, Guid, Transfer, Transferee,
-};
+use graph_comms_transfer::{to_json, validate, validate_json, CallContext, Guid};
+
+#[path = "common/example5.rs"]
+mod example5;
+use example5::example5;
 
 fn guid(s: &str) -> Guid {
     Guid::parse(s).expect("a GUID")
@@ -26,19 +27,7 @@ fn bench(c: &mut Criterion) {
         .with_tenant(tenant)
         .with_call_id("341a0500-d4bf-4224-8b19-1581168d328b");
     // Example 5 of the page (group call, corrected form): the largest of the five bodies.
-    let build = || {
-        Transfer::to_teams_user(target, tenant)
-            .display_name("Heidi Steen")
-            .endpoint_type(EndpointType::Default)
-            .language_id("languageId-value")
-            .region("region-value")
-            .transferee(Transferee::teams_user(
-                transferee,
-                tenant,
-                "909c6581-5130-43e9-88f3-fcb3582cde37",
-            ))
-            .build()
-    };
+    let build = || example5(target, tenant, transferee);
     let body = build();
     assert!(validate(&body, &ctx).is_empty());
     let json = serde_json::to_vec(&body).expect("serializes");

@@ -16,9 +16,12 @@
 
 use std::hint::black_box;
 
-use graph_comms_model::{EndpointType, TransferRequestBody};
+#[path = "../benches/common/example5.rs"]
+mod example5;
+
+use example5::example5;
 use graph_comms_transfer::control::{Answer, OutgoingCall, Redirect, Reject, Target};
-use graph_comms_transfer::{to_json, validate, CallContext, Guid, Transfer, Transferee, E164};
+use graph_comms_transfer::{to_json, validate, CallContext, Guid, E164};
 use serde::Serialize;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -37,21 +40,6 @@ fn run<T: Serialize>(n: usize, only: bool, build: impl Fn() -> Res<T>) -> Res<()
         }
     }
     Ok(())
-}
-
-/// Example 5 of the `call: transfer` page, as the transfer bench builds it.
-fn example5(target: Guid, tenant: Guid, transferee: Guid) -> TransferRequestBody {
-    Transfer::to_teams_user(target, tenant)
-        .display_name("Heidi Steen")
-        .endpoint_type(EndpointType::Default)
-        .language_id("languageId-value")
-        .region("region-value")
-        .transferee(Transferee::teams_user(
-            transferee,
-            tenant,
-            "909c6581-5130-43e9-88f3-fcb3582cde37",
-        ))
-        .build()
 }
 
 /// `n` times one part of example 5 (`""`: build + validate + `to_json`).

@@ -16,6 +16,10 @@ use graph_comms_transport::{
     BaseUrl, GraphCommsClient, HttpRequest, HttpResponse, StaticToken, Transport, TransportError,
 };
 
+#[path = "common/raw_post.rs"]
+mod raw_post;
+use raw_post::post_raw;
+
 const CALL: &str = "341a0500-d4bf-4224-8b19-1581168d328b";
 const BODY: &str = include_str!("../../../tests/fixtures/spec/requests/ex1-request.json");
 const PAIRED_RUNS: usize = 15;
@@ -54,23 +58,6 @@ async fn post_client(client: &GraphCommsClient, body: &Bytes) {
         .transfer_json(CALL, body.clone())
         .await
         .expect("accepted");
-}
-
-async fn post_raw(raw: &reqwest::Client, url: &str, body: &Bytes) {
-    let r = raw
-        .post(url)
-        .header("authorization", "Bearer bench-token")
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        .header("client-request-id", "6f1c1a4e-3b7d-4c61-9a53-8d2f0e7b5a10")
-        .header("sdkversion", "graph-comms-transport/0.1.0")
-        .header("user-agent", "graph-comms-transport/0.1.0")
-        .body(body.clone())
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status(), 202);
-    r.bytes().await.expect("body");
 }
 
 fn median(v: &mut [f64]) -> f64 {

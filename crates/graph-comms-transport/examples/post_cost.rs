@@ -15,6 +15,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use graph_comms_transport::{BaseUrl, GraphCommsClient, StaticToken};
 
+#[path = "../benches/common/raw_post.rs"]
+mod raw_post;
+use raw_post::post_raw;
+
 const CALL: &str = "341a0500-d4bf-4224-8b19-1581168d328b";
 const BODY: &str = include_str!("../../../tests/fixtures/spec/requests/ex1-request.json");
 
@@ -42,19 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if side == "client" {
                 client.transfer_json(CALL, body.clone()).await?;
             } else {
-                let r = raw
-                    .post(&url)
-                    .header("authorization", "Bearer bench-token")
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json")
-                    .header("client-request-id", "6f1c1a4e-3b7d-4c61-9a53-8d2f0e7b5a10")
-                    .header("sdkversion", "graph-comms-transport/0.1.0")
-                    .header("user-agent", "graph-comms-transport/0.1.0")
-                    .body(body.clone())
-                    .send()
-                    .await?;
-                assert_eq!(r.status(), 202);
-                r.bytes().await?;
+                post_raw(&raw, &url, &body).await;
             }
         }
         Ok(())

@@ -305,6 +305,22 @@ pub fn notification(call_id: &str, state: &str) -> String {
     .to_string()
 }
 
+/// The callbacks of `calls` transfers, one notification each, cycling through a transfer's
+/// states (`transferring`, `transferAccepted`, completed 0/7015): what the ingest bench and
+/// `examples/ingest_cost.rs` send.
+pub fn transfer_notifications(calls: usize) -> Vec<String> {
+    (0..calls)
+        .map(|i| {
+            let call = format!("7a1f{i:04}-0000-4000-8000-{i:012}");
+            match i % 3 {
+                0 => notification(&call, "transferring"),
+                1 => notification(&call, "transferAccepted"),
+                _ => completed(&call),
+            }
+        })
+        .collect()
+}
+
 /// The final notification of a successful transfer.
 pub fn completed(call_id: &str) -> String {
     serde_json::json!({
