@@ -11,10 +11,11 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use bytes::{Bytes, BytesMut};
 use graph_comms_notify::{Applied, TransferTracker};
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 
 use crate::auth::{AuthConfig, Authenticator};
 use crate::count;
@@ -442,11 +443,16 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn is_json(content_type: Option<&HeaderValue>) -> bool {
-    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+    let Some(value) = content_type else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json")
+    // The media type's essence: what comes before any parameter, without surrounding spaces
+    // (HTTP's optional whitespace is spaces and tabs).
+    let bytes = value.as_bytes();
+    let end = bytes.iter().position(|&b| b == b';').unwrap_or(bytes.len());
+    bytes[..end]
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"application/json")
 }
 
 /// The order matters: authentication first (nothing of the body is read for a bad token), then
@@ -485,10 +491,13 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
     // One permit per body being read bounds their memory; waiting counts against the timeout.
     // A permit that is free and a body that has already arrived (the usual case: a callback is
     // a few hundred bytes) are taken without arming the timer.
-    let deadline = tokio::time::Instant::now() + shared.body_timeout;
+    // The clock is read only by a callback that has to wait.
+    let mut deadline = None;
+    let mut deadline =
+        || *deadline.get_or_insert_with(|| tokio::time::Instant::now() + shared.body_timeout);
     let permit = match shared.body_permits.try_acquire() {
         Ok(permit) => Ok(permit),
-        Err(_) => tokio::time::timeout_at(deadline, shared.body_permits.acquire())
+        Err(_) => tokio::time::timeout_at(deadline(), shared.body_permits.acquire())
             .await
             .map_err(|_| ())
             .and_then(|acquired| acquired.map_err(|_| ())),
@@ -504,7 +513,7 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let arrived = std::future::poll_fn(|cx| Poll::Ready(Future::poll(read.as_mut(), cx))).await;
     let read = match arrived {
         Poll::Ready(read) => Ok(read),
-        Poll::Pending => tokio::time::timeout_at(deadline, read).await,
+        Poll::Pending => tokio::time::timeout_at(deadline(), read).await,
     };
     let bytes = match read {
         Err(_elapsed) => {
@@ -546,10 +555,20 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
     // The token's tenant goes with the events: a transfer followed under one tenant is never
     // resolved by another's notifications (`Applied::OtherTenant`).
     let tenant = caller.tenant_id.as_deref();
-    let applied: Vec<_> = events
-        .iter()
-        .map(|e| shared.tracker.apply_for_tenant(e, tenant))
-        .collect();
+    // What the tracker did with each event; a batch of a few (the usual case) needs no
+    // allocation for it.
+    let apply = |e| shared.tracker.apply_for_tenant(e, tenant);
+    let mut few = [Applied::Ignored; 4];
+    let many: Vec<Applied>;
+    let applied: &[Applied] = if events.len() <= few.len() {
+        for (slot, event) in few.iter_mut().zip(&events) {
+            *slot = apply(event);
+        }
+        &few[..events.len()]
+    } else {
+        many = events.iter().map(apply).collect();
+        &many
+    };
     shared
         .counters
         .events
@@ -573,7 +592,7 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
         let delivery = Delivery {
             caller: &caller,
             events: &events,
-            applied: &applied,
+            applied,
         };
         handler.on_notifications(&delivery);
         // Incoming calls get a full decode, only for the batches that have one.
@@ -606,17 +625,44 @@ enum BodyError {
     Read(String),
 }
 
-async fn read_limited(body: Body, limit: usize) -> std::result::Result<bytes::Bytes, BodyError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) => {
-            if error.is::<http_body_util::LengthLimitError>() {
-                Err(BodyError::TooLarge)
-            } else {
-                Err(BodyError::Read(format!("reading the body failed: {error}")))
+/// Reads the body whole, refusing it as soon as its data passes `limit` bytes.
+///
+/// A callback's body usually arrives as one frame: that frame's bytes are returned as they are,
+/// without the copy and the buffer list of a general-purpose collector. A body in several frames
+/// is gathered into one buffer, which never grows past `limit`.
+async fn read_limited(mut body: Body, limit: usize) -> std::result::Result<Bytes, BodyError> {
+    let mut first: Option<Bytes> = None;
+    let mut gathered: Option<BytesMut> = None;
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|error| BodyError::Read(format!("reading the body failed: {error}")))?;
+        let Ok(data) = frame.into_data() else {
+            // Trailers carry no notification.
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total > limit {
+            return Err(BodyError::TooLarge);
+        }
+        if data.is_empty() {
+            continue;
+        }
+        match (&mut first, &mut gathered) {
+            (_, Some(buffer)) => buffer.extend_from_slice(&data),
+            (None, None) => first = Some(data),
+            (Some(earlier), None) => {
+                let mut buffer = BytesMut::with_capacity(total);
+                buffer.extend_from_slice(earlier);
+                buffer.extend_from_slice(&data);
+                gathered = Some(buffer);
             }
         }
     }
+    Ok(match gathered {
+        Some(buffer) => buffer.freeze(),
+        None => first.unwrap_or_default(),
+    })
 }
 
 /// Why a callback path is not usable (see [`ReceiverBuilder::path`]).

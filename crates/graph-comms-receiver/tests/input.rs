@@ -79,6 +79,53 @@ async fn a_chunked_body_over_the_limit_is_413_while_reading() {
     assert_eq!(receiver.stats().accepted, 0);
 }
 
+/// Sends `body` chunked, one write per piece with a pause between, so that the server reads it
+/// in several frames; returns the response.
+async fn post_in_pieces(addr: std::net::SocketAddr, pieces: &[&[u8]]) -> RawResponse {
+    let mut client = RawClient::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST {PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        token()
+    );
+    client.write_raw(head.as_bytes()).await.expect("write");
+    for piece in pieces {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut framed = format!("{:x}\r\n", piece.len()).into_bytes();
+        framed.extend_from_slice(piece);
+        framed.extend_from_slice(b"\r\n");
+        client.write_raw(&framed).await.expect("write");
+    }
+    client.write_raw(b"0\r\n\r\n").await.expect("write");
+    client.read_response().await.expect("response")
+}
+
+#[tokio::test]
+async fn a_body_in_several_chunks_is_read_whole_and_bounded_as_a_whole() {
+    let (_keys, receiver, addr) = setup(|b| b.max_body_bytes(4096)).await;
+    let mut body = notification("call-1", "transferring").into_bytes();
+    body.resize(4096, b' ');
+    // Cut inside the JSON: the pieces decode only once put together in order.
+    let (a, rest) = body.split_at(7);
+    let (b, c) = rest.split_at(20);
+    let response = post_in_pieces(addr, &[a, b, c]).await;
+    assert_eq!(response.status, 202, "{}", response.body_text());
+    assert_eq!(receiver.stats().accepted, 1);
+    assert_eq!(receiver.stats().events, 1);
+    assert_eq!(receiver.tracker().stats().buffered_events, 1);
+
+    // One byte over the limit, spread over the pieces, is refused.
+    body.push(b' ');
+    let (a, rest) = body.split_at(2048);
+    let response = post_in_pieces(addr, &[a, rest]).await;
+    assert_eq!(response.status, 413);
+    assert_eq!(receiver.stats().payload_too_large, 1);
+
+    // A first piece that is invalid on its own is not judged alone.
+    let response = post_in_pieces(addr, &[b"{\"value\"", b": []}"]).await;
+    assert_eq!(response.status, 202, "{}", response.body_text());
+    assert_eq!(receiver.stats().accepted, 2);
+}
+
 #[tokio::test]
 async fn a_body_at_the_limit_is_read_and_judged_on_its_json() {
     let (_keys, receiver, addr) = setup(|b| b.max_body_bytes(4096)).await;
@@ -100,6 +147,8 @@ async fn a_wrong_content_type_is_415() {
         Some("text/plain"),
         Some("application/xml"),
         Some("application/jsonx"),
+        Some("application/ json"),
+        Some(";application/json"),
         None,
     ] {
         let mut headers = vec![("Authorization", format!("Bearer {}", token()))];
@@ -110,19 +159,26 @@ async fn a_wrong_content_type_is_415() {
         assert_eq!(response.status, 415, "{content_type:?}");
         assert_eq!(error_code(&response), "unsupported_media_type");
     }
-    // Parameters and case are fine.
-    let headers = [
-        ("Authorization", format!("Bearer {}", token())),
-        ("Content-Type", "Application/JSON; charset=utf-8".to_owned()),
-    ];
-    assert_eq!(
-        post_once(addr, PATH, &headers, body.as_bytes())
-            .await
-            .status,
-        202
-    );
-    assert_eq!(receiver.stats().unsupported_media_type, 4);
-    assert_eq!(receiver.stats().accepted, 1);
+    // Parameters, case and the spaces or tabs around the essence are fine.
+    for content_type in [
+        "Application/JSON; charset=utf-8",
+        " application/json\t;charset=utf-8",
+        "application/json ",
+    ] {
+        let headers = [
+            ("Authorization", format!("Bearer {}", token())),
+            ("Content-Type", content_type.to_owned()),
+        ];
+        assert_eq!(
+            post_once(addr, PATH, &headers, body.as_bytes())
+                .await
+                .status,
+            202,
+            "{content_type:?}"
+        );
+    }
+    assert_eq!(receiver.stats().unsupported_media_type, 6);
+    assert_eq!(receiver.stats().accepted, 3);
 }
 
 #[tokio::test]
