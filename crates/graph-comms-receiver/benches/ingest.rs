@@ -1,10 +1,16 @@
 //! Webhook ingest on loopback: the receiver (auth + decode + tracker) against a bare axum handler
 //! answering 202, same load generator, same concurrency, same run.
 //!
-//! Run: `cargo bench -p graph-comms-receiver --bench ingest` (env `INGEST_REQUESTS`,
-//! `INGEST_FRESH_TOKENS`, `INGEST_CONNECTIONS` scale it). The load generator is a minimal
-//! keep-alive HTTP/1.1 client on its own single-threaded runtime (like `wrk -t1`); the servers run
-//! on a two-worker runtime. Every request is counted at both ends.
+//! Run: `cargo bench -p graph-comms-receiver --bench ingest` (env `INGEST_PAIRS`, `INGEST_BLOCK`,
+//! `INGEST_FRESH_PAIRS`, `INGEST_FRESH_BLOCK`, `INGEST_CONNECTIONS` scale it). The load generator
+//! is a minimal keep-alive HTTP/1.1 client on its own single-threaded runtime (like `wrk -t1`),
+//! holding its connections to every server for the whole run; the servers run on a two-worker
+//! runtime. Every request is counted at both ends.
+//!
+//! The two sides of each ratio are driven in short alternating blocks (a few tens of
+//! milliseconds each, the order flipping every pair), and each ratio is the median of the
+//! per-pair ratios, printed with its p10–p90 spread: the machine's speed and its other load
+//! drift over seconds, so two long runs one after the other do not see the same machine.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -27,48 +33,125 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-struct RunResult {
-    name: String,
+/// One block: `requests` sent over all of a side's connections at once.
+struct Block {
     requests: usize,
     accepted: usize,
     elapsed: Duration,
-    p50_us: u64,
-    p99_us: u64,
-    max_us: u64,
+    /// What the threads did during the block, from the kernel's scheduler statistics.
+    threads: Threads,
+    /// Sorted.
+    latencies: Vec<u64>,
 }
 
-impl RunResult {
+impl Block {
     fn rps(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
+
+    fn p99(&self) -> u64 {
+        percentile(&self.latencies, 0.99)
+    }
 }
 
-/// Sends `requests` (cycling through `tokens` and `bodies`) over `connections` connections.
-fn load(
-    name: &str,
-    addr: SocketAddr,
-    connections: usize,
-    requests: usize,
-    tokens: &Arc<Vec<String>>,
-    bodies: &Arc<Vec<String>>,
-) -> RunResult {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
-    runtime.block_on(async {
+/// Nanoseconds the server's workers and the load generator's thread ran on a CPU and waited
+/// for one (runnable but not running), from `/proc/self/task/*/schedstat`; zero where it
+/// cannot be read.
+#[derive(Clone, Copy, Default)]
+struct Threads {
+    server_run: u64,
+    server_wait: u64,
+    client_run: u64,
+    client_wait: u64,
+}
+
+impl Threads {
+    fn now() -> Self {
+        let mut t = Self::default();
+        let own = std::fs::read_link("/proc/thread-self")
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_owned()));
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return t;
+        };
+        for task in tasks.flatten() {
+            let dir = task.path();
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            let stat = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
+            let mut fields = stat
+                .split_whitespace()
+                .map(|f| f.parse::<u64>().unwrap_or(0));
+            let (run, wait) = (fields.next().unwrap_or(0), fields.next().unwrap_or(0));
+            if comm.trim() == "server-worker" {
+                t.server_run += run;
+                t.server_wait += wait;
+            } else if Some(task.file_name()) == own {
+                t.client_run += run;
+                t.client_wait += wait;
+            }
+        }
+        t
+    }
+
+    fn since(self, earlier: Self) -> Self {
+        Self {
+            server_run: self.server_run.saturating_sub(earlier.server_run),
+            server_wait: self.server_wait.saturating_sub(earlier.server_wait),
+            client_run: self.client_run.saturating_sub(earlier.client_run),
+            client_wait: self.client_wait.saturating_sub(earlier.client_wait),
+        }
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+/// One server as the load generator sees it: its kept-alive connections.
+struct Side {
+    name: &'static str,
+    clients: Vec<RawClient>,
+    blocks: Vec<Block>,
+}
+
+impl Side {
+    async fn connect(name: &'static str, addr: SocketAddr, connections: usize) -> Self {
+        let mut clients = Vec::with_capacity(connections);
+        for _ in 0..connections {
+            clients.push(RawClient::connect(addr).await.expect("connect"));
+        }
+        Self {
+            name,
+            clients,
+            blocks: Vec::new(),
+        }
+    }
+
+    /// Sends requests `first..first + requests` (request `i` takes token `i` and body `i`,
+    /// cycling) over all connections at once; request `i` goes over connection
+    /// `i mod connections`.
+    async fn block(
+        &mut self,
+        first: usize,
+        requests: usize,
+        tokens: &Arc<Vec<String>>,
+        bodies: &Arc<Vec<String>>,
+    ) -> Block {
+        let connections = self.clients.len();
+        let threads = Threads::now();
         let started = Instant::now();
-        let mut tasks = Vec::new();
-        for c in 0..connections {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (c, mut client) in self.clients.drain(..).enumerate() {
             let (tokens, bodies) = (tokens.clone(), bodies.clone());
-            // Requests i ≡ c (mod connections) go over connection c.
             let count = requests / connections + usize::from(c < requests % connections);
-            tasks.push(tokio::spawn(async move {
-                let mut client = RawClient::connect(addr).await.expect("connect");
+            tasks.spawn(async move {
                 let mut latencies = Vec::with_capacity(count);
                 let mut accepted = 0usize;
                 for k in 0..count {
-                    let i = k * connections + c;
+                    let i = first + k * connections + c;
                     let auth = format!("Bearer {}", tokens[i % tokens.len()]);
                     let headers = [
                         ("Authorization", auth.as_str()),
@@ -85,69 +168,98 @@ fn load(
                         accepted += 1;
                     }
                 }
-                (latencies, accepted)
-            }));
+                (client, latencies, accepted)
+            });
         }
         let mut latencies = Vec::with_capacity(requests);
         let mut accepted = 0;
-        for task in tasks {
-            let (l, a) = task.await.expect("client task");
+        while let Some(done) = tasks.join_next().await {
+            let (client, l, a) = done.expect("client task");
+            self.clients.push(client);
             latencies.extend(l);
             accepted += a;
         }
         let elapsed = started.elapsed();
+        let threads = Threads::now().since(threads);
         latencies.sort_unstable();
-        let pct =
-            |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-        RunResult {
-            name: name.to_owned(),
+        Block {
             requests,
             accepted,
             elapsed,
-            p50_us: pct(0.50),
-            p99_us: pct(0.99),
-            max_us: latencies.last().copied().unwrap_or(0),
+            threads,
+            latencies,
         }
-    })
+    }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+/// Drives `a` and `b` with the same requests, one block each, in the order `flip` says; keeps
+/// the blocks.
+async fn pair(
+    (a, b): (&mut Side, &mut Side),
+    flip: bool,
+    first: usize,
+    requests: usize,
+    tokens: &Arc<Vec<String>>,
+    bodies: &Arc<Vec<String>>,
+) {
+    let (x, y) = if flip { (b, a) } else { (a, b) };
+    let block = x.block(first, requests, tokens, bodies).await;
+    x.blocks.push(block);
+    let block = y.block(first, requests, tokens, bodies).await;
+    y.blocks.push(block);
 }
 
-/// One line per configuration: the median of its rounds' throughput and p99, each against the
-/// median of `baseline`.
-fn report(results: &[Vec<RunResult>], baseline: usize) {
-    println!("| run | rounds × requests | req/s (median) | p50 µs | p99 µs (median) | max µs | vs baseline req/s | vs baseline p99 |");
-    println!("|---|---|---|---|---|---|---|---|");
-    let base_rps = median(results[baseline].iter().map(RunResult::rps).collect());
-    let base_p99 = median(results[baseline].iter().map(|r| r.p99_us as f64).collect());
-    for runs in results {
-        let rps = median(runs.iter().map(RunResult::rps).collect());
-        let p50 = median(runs.iter().map(|r| r.p50_us as f64).collect());
-        let p99 = median(runs.iter().map(|r| r.p99_us as f64).collect());
-        let max = runs.iter().map(|r| r.max_us).max().unwrap_or(0);
+/// One line per side: its throughput over all its blocks, its latencies pooled, each against
+/// `baseline`'s.
+fn report(sides: &[&Side], baseline: &Side) {
+    println!("| run | blocks × requests | req/s | p50 µs | p99 µs | max µs | vs baseline req/s | vs baseline p99 | server CPU µs/req | server runnable, not running µs/req | client CPU µs/req | client runnable, not running µs/req |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let pooled = |side: &Side| {
+        let requests: usize = side.blocks.iter().map(|b| b.requests).sum();
+        let secs: f64 = side.blocks.iter().map(|b| b.elapsed.as_secs_f64()).sum();
+        let mut all: Vec<u64> = side
+            .blocks
+            .iter()
+            .flat_map(|b| b.latencies.iter().copied())
+            .collect();
+        all.sort_unstable();
+        (requests as f64 / secs, all)
+    };
+    let (base_rps, base_latencies) = pooled(baseline);
+    let base_p99 = percentile(&base_latencies, 0.99).max(1) as f64;
+    for side in sides {
+        let (rps, latencies) = pooled(side);
+        let p99 = percentile(&latencies, 0.99);
+        let requests: usize = side.blocks.iter().map(|b| b.requests).sum();
+        let per_request = |f: fn(&Threads) -> u64| {
+            side.blocks.iter().map(|b| f(&b.threads)).sum::<u64>() as f64
+                / 1_000.0
+                / requests.max(1) as f64
+        };
         println!(
-            "| {} | {} × {} | {:.0} | {:.0} | {:.0} | {} | {:.0} % | {:.2}× |",
-            runs[0].name,
-            runs.len(),
-            runs[0].requests,
+            "| {} | {} × {} | {:.0} | {} | {} | {} | {:.0} % | {:.2}× | {:.1} | {:.1} | {:.1} | {:.1} |",
+            side.name,
+            side.blocks.len(),
+            side.blocks.first().map_or(0, |b| b.requests),
             rps,
-            p50,
+            percentile(&latencies, 0.50),
             p99,
-            max,
+            latencies.last().copied().unwrap_or(0),
             100.0 * rps / base_rps,
-            p99 / base_p99.max(1.0),
+            p99 as f64 / base_p99,
+            per_request(|t| t.server_run),
+            per_request(|t| t.server_wait),
+            per_request(|t| t.client_run),
+            per_request(|t| t.client_wait),
         );
     }
-    for runs in results {
-        let per_round: Vec<String> = runs
-            .iter()
-            .map(|r| format!("{:.0}/s p99 {} µs", r.rps(), r.p99_us))
-            .collect();
-        println!("- {}: {}", runs[0].name, per_round.join("; "));
-    }
+}
+
+/// The median and the p10 and p90 of `values`.
+fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |p: f64| values[((values.len() as f64 * p) as usize).min(values.len() - 1)];
+    (at(0.5), at(0.1), at(0.9))
 }
 
 /// The Lua script driving `wrk`: requests built once from a file of `token<TAB>body` lines, then
@@ -265,12 +377,16 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and wants a quick run.
     let quick = !std::env::args().any(|a| a == "--bench");
     let connections = env_usize("INGEST_CONNECTIONS", 64);
-    let requests = env_usize("INGEST_REQUESTS", if quick { 2_000 } else { 40_000 });
-    let fresh = env_usize("INGEST_FRESH_TOKENS", if quick { 64 } else { 4_000 });
-    let rounds = env_usize("INGEST_ROUNDS", if quick { 1 } else { 8 });
+    // Reused token: pairs of blocks of `block` requests; fresh tokens: `fresh_pairs` pairs of
+    // `fresh_block` requests, each request with a token of its own.
+    let pairs = env_usize("INGEST_PAIRS", if quick { 2 } else { 40 }).max(1);
+    let block = env_usize("INGEST_BLOCK", if quick { 256 } else { 8_000 }).max(1);
+    let fresh_pairs = env_usize("INGEST_FRESH_PAIRS", if quick { 2 } else { 64 }).max(1);
+    let fresh_block = env_usize("INGEST_FRESH_BLOCK", if quick { 64 } else { 500 }).max(1);
 
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("server-worker")
         .enable_all()
         .build()
         .expect("server runtime");
@@ -320,7 +436,7 @@ fn main() {
     // 1 000 calls, each notified through a transfer's states.
     let bodies: Arc<Vec<String>> = Arc::new(transfer_notifications(1000));
     let reused = Arc::new(vec![signing.sign(&claims(APP_ID))]);
-    let total_fresh = fresh * rounds;
+    let total_fresh = fresh_pairs * fresh_block;
     eprintln!("minting {total_fresh} tokens ...");
     let mint = move |range: std::ops::Range<usize>, key: SigningKey| {
         range
@@ -360,88 +476,125 @@ fn main() {
         std::thread::sleep(Duration::from_secs(secs.min(600)));
         return;
     }
-    // Warm up (fetches the keys, fills connection pools).
-    for addr in [bare_axum, receiver_axum, bare_serve, receiver_serve] {
-        load(
-            "warm-up",
-            addr,
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let fresh_tokens = Arc::new(all_fresh);
+    let (bare_axum_addr, receiver_axum_addr) = (bare_axum, receiver_axum);
+    let before = client.block_on(async {
+        let mut bare_axum = Side::connect("bare 202, axum::serve", bare_axum, connections).await;
+        let mut receiver_axum = Side::connect(
+            "receiver, reused token, axum::serve",
+            receiver_axum,
             connections,
-            2_000.min(requests),
-            &reused,
-            &bodies,
-        );
-    }
-    let before = receiver.stats();
-
-    let mut results: Vec<Vec<RunResult>> = (0..6).map(|_| Vec::new()).collect();
-    for round in 0..rounds {
-        eprintln!("round {} of {rounds} ...", round + 1);
-        let fresh_tokens = Arc::new(all_fresh[round * fresh..(round + 1) * fresh].to_vec());
-        let runs = [
-            ("bare 202, axum::serve", bare_axum, requests, &reused),
-            (
-                "receiver, reused token, axum::serve",
-                receiver_axum,
-                requests,
-                &reused,
-            ),
-            (
-                "bare 202, graph_comms_receiver::serve",
-                bare_serve,
-                requests,
-                &reused,
-            ),
-            (
-                "receiver, reused token, graph_comms_receiver::serve",
-                receiver_serve,
-                requests,
-                &reused,
-            ),
-            (
-                "bare 202, fresh-token requests, axum::serve",
-                bare_axum,
-                fresh,
-                &fresh_tokens,
-            ),
-            (
-                "receiver, fresh token per request, axum::serve",
-                receiver_axum,
-                fresh,
-                &fresh_tokens,
-            ),
-        ];
-        // Bare and receiver run back to back in pairs, the pair's order flipping every round, so
-        // both see the same background load.
-        for pair in 0..3 {
-            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for k in order {
-                let slot = 2 * pair + k;
-                let (name, addr, n, tokens) = runs[slot];
-                results[slot].push(load(name, addr, connections, n, tokens, &bodies));
+        )
+        .await;
+        let mut bare_serve = Side::connect(
+            "bare 202, graph_comms_receiver::serve",
+            bare_serve,
+            connections,
+        )
+        .await;
+        let mut receiver_serve = Side::connect(
+            "receiver, reused token, graph_comms_receiver::serve",
+            receiver_serve,
+            connections,
+        )
+        .await;
+        // The fresh-token runs go over connections of their own to the same two servers.
+        let mut fresh_bare = Side::connect(
+            "bare 202, fresh-token requests, axum::serve",
+            bare_axum_addr,
+            connections,
+        )
+        .await;
+        let mut fresh_receiver = Side::connect(
+            "receiver, fresh token per request, axum::serve",
+            receiver_axum_addr,
+            connections,
+        )
+        .await;
+        // Warm up (fetches the keys, opens every connection's server side); not counted.
+        for side in [
+            &mut bare_axum,
+            &mut receiver_axum,
+            &mut bare_serve,
+            &mut receiver_serve,
+        ] {
+            side.block(0, block.max(2 * connections), &reused, &bodies)
+                .await;
+        }
+        let before = receiver.stats();
+        for p in 0..pairs.max(fresh_pairs) {
+            if p % 20 == 0 {
+                eprintln!("pair {} of {} ...", p + 1, pairs.max(fresh_pairs));
+            }
+            let flip = p % 2 == 1;
+            if p < pairs {
+                let first = p * block;
+                pair(
+                    (&mut bare_axum, &mut receiver_axum),
+                    flip,
+                    first,
+                    block,
+                    &reused,
+                    &bodies,
+                )
+                .await;
+                pair(
+                    (&mut bare_serve, &mut receiver_serve),
+                    flip,
+                    first,
+                    block,
+                    &reused,
+                    &bodies,
+                )
+                .await;
+            }
+            if p < fresh_pairs {
+                let first = p * fresh_block;
+                pair(
+                    (&mut fresh_bare, &mut fresh_receiver),
+                    flip,
+                    first,
+                    fresh_block,
+                    &fresh_tokens,
+                    &bodies,
+                )
+                .await;
             }
         }
-    }
-
+        (
+            before,
+            [
+                bare_axum,
+                receiver_axum,
+                bare_serve,
+                receiver_serve,
+                fresh_bare,
+                fresh_receiver,
+            ],
+        )
+    });
+    let (before, sides) = before;
     let after = receiver.stats();
     let server_accepted = after.accepted - before.accepted;
-    let sent_to_receiver: usize = [1, 3, 5]
-        .iter()
-        .flat_map(|&i| results[i].iter())
-        .map(|r| r.requests)
-        .sum();
-    let client_accepted: usize = [1, 3, 5]
-        .iter()
-        .flat_map(|&i| results[i].iter())
-        .map(|r| r.accepted)
-        .sum();
+    let to_receiver = || {
+        [&sides[1], &sides[3], &sides[5]]
+            .into_iter()
+            .flat_map(|s| &s.blocks)
+    };
+    let sent_to_receiver: usize = to_receiver().map(|b| b.requests).sum();
+    let client_accepted: usize = to_receiver().map(|b| b.accepted).sum();
     let handler_events = counted.load(Ordering::Relaxed) - before.events;
 
-    println!("\nconnections: {connections}, server: 2 tokio workers, client: 1 thread, rounds interleaved\n");
-    println!("Reused token (baseline: bare 202 on axum::serve):\n");
-    report(&results[..4], 0);
+    println!("\nconnections: {connections} per side, server: 2 tokio workers, client: 1 thread; {pairs} pairs of {block}-request blocks (reused token), {fresh_pairs} pairs of {fresh_block}-request blocks (fresh tokens), each pair's order flipping\n");
+    println!("Reused token (baseline: bare 202 on axum::serve; every block pooled):\n");
+    report(&[&sides[0], &sides[1], &sides[2], &sides[3]], &sides[0]);
     println!("\nFresh token per request (baseline: bare 202 on axum::serve, same requests):\n");
-    report(&results[4..], 0);
-    println!("\nPaired ratios (median over rounds of receiver ÷ bare run back to back in the same round):\n");
+    report(&[&sides[4], &sides[5]], &sides[4]);
+    println!("\nPaired ratios (median of the per-pair ratios receiver ÷ bare, each pair two blocks back to back; p10–p90 of the per-pair ratios):\n");
     println!("| pair | req/s ratio | p99 ratio |");
     println!("|---|---|---|");
     for (name, r, b) in [
@@ -449,21 +602,21 @@ fn main() {
         ("reused token, graph_comms_receiver::serve", 3, 2),
         ("fresh token per request, axum::serve", 5, 4),
     ] {
-        let rps = median(
-            results[r]
-                .iter()
-                .zip(&results[b])
-                .map(|(x, y)| x.rps() / y.rps())
+        let blocks = || sides[r].blocks.iter().zip(&sides[b].blocks);
+        let (rps, rps10, rps90) = spread(blocks().map(|(x, y)| x.rps() / y.rps()).collect());
+        let (p99, p99_10, p99_90) = spread(
+            blocks()
+                .map(|(x, y)| x.p99() as f64 / y.p99().max(1) as f64)
                 .collect(),
         );
-        let p99 = median(
-            results[r]
-                .iter()
-                .zip(&results[b])
-                .map(|(x, y)| x.p99_us as f64 / y.p99_us.max(1) as f64)
-                .collect(),
+        println!(
+            "| {name} | {:.0} % (p10–p90 {:.0}–{:.0} %; {} pairs) | {p99:.2}× (p10–p90 {p99_10:.2}–{p99_90:.2}×; {} pairs) |",
+            100.0 * rps,
+            100.0 * rps10,
+            100.0 * rps90,
+            sides[r].blocks.len(),
+            sides[r].blocks.len(),
         );
-        println!("| {name} | {:.0} % | {:.2}× |", 100.0 * rps, p99);
     }
     println!(
         "\naccounting: sent {sent_to_receiver} to the receiver; client counted {client_accepted} 202s; receiver counted {server_accepted} accepted, {} rejected; handler saw {handler_events} events; lost {}",
