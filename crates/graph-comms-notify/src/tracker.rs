@@ -195,10 +195,11 @@ pub(crate) struct Core {
     /// Deadlines of open transfers and ends of remembered ones (entries of removed transfers are
     /// skipped when popped).
     deadlines: BinaryHeap<Reverse<(Instant, u64, Box<str>)>>,
-    early: HashMap<Box<str>, Early>,
-    early_order: VecDeque<(Instant, Box<str>, u64)>,
-    recent: HashMap<Box<str>, Recent>,
-    recent_order: VecDeque<(Instant, Box<str>, u64)>,
+    // A call id is allocated once for its map entry and its place in the expiry order.
+    early: HashMap<Arc<str>, Early>,
+    early_order: VecDeque<(Instant, Arc<str>, u64)>,
+    recent: HashMap<Arc<str>, Recent>,
+    recent_order: VecDeque<(Instant, Arc<str>, u64)>,
     /// Followed transfers in the order they were tracked (stale entries skipped).
     followed_order: VecDeque<(Box<str>, u64)>,
     /// Followed transfers without an outcome.
@@ -226,7 +227,7 @@ struct Change {
 struct Early {
     gen: u64,
     /// Each event with the tenant it was authenticated for.
-    events: Vec<(NotificationEvent, Option<Box<str>>)>,
+    events: Vec<(NotificationEvent, Option<Arc<str>>)>,
 }
 
 struct Recent {
@@ -590,15 +591,20 @@ impl Core {
             self.stats.untracked += 1;
             return Applied::Untracked;
         }
-        let entry = (event.clone(), tenant.map(Box::from));
         if let Some(early) = self.early.get_mut(call_id) {
             if early.events.len() >= config.max_buffered_per_call {
                 self.stats.untracked += 1;
                 return Applied::Untracked;
             }
-            early.events.push(entry);
+            // The call's events come from one sender: its tenant is shared, not copied.
+            let tenant = match (early.events.last(), tenant) {
+                (Some((_, Some(last))), Some(t)) if **last == *t => Some(Arc::clone(last)),
+                (_, t) => t.map(Arc::from),
+            };
+            early.events.push((event.clone(), tenant));
             return Applied::Buffered;
         }
+        let entry = (event.clone(), tenant.map(Arc::from));
         while self.early.len() >= config.max_buffered_calls {
             let Some((_, key, gen)) = self.early_order.pop_front() else {
                 break;
@@ -607,19 +613,20 @@ impl Core {
         }
         let gen = self.next_gen;
         self.next_gen += 1;
+        let key: Arc<str> = call_id.into();
         self.early.insert(
-            call_id.into(),
+            Arc::clone(&key),
             Early {
                 gen,
                 events: vec![entry],
             },
         );
         self.early_order
-            .push_back((later(now, config.early_buffer), call_id.into(), gen));
+            .push_back((later(now, config.early_buffer), key, gen));
         Applied::Buffered
     }
 
-    fn take_early(&mut self, call_id: &str) -> Vec<(NotificationEvent, Option<Box<str>>)> {
+    fn take_early(&mut self, call_id: &str) -> Vec<(NotificationEvent, Option<Arc<str>>)> {
         self.early
             .remove(call_id)
             .map(|e| e.events)
@@ -650,15 +657,16 @@ impl Core {
         let gen = self.next_gen;
         self.next_gen += 1;
         let until = later(now, config.late_window);
+        let key: Arc<str> = call_id.into();
         self.recent.insert(
-            call_id.into(),
+            Arc::clone(&key),
             Recent {
                 gen,
                 until,
                 fingerprint: fp,
             },
         );
-        self.recent_order.push_back((until, call_id.into(), gen));
+        self.recent_order.push_back((until, key, gen));
     }
 
     /// Removes a transfer from the store and closes its handle's progress stream.
