@@ -209,7 +209,8 @@ fn summary_lines(stdout: &str) -> Vec<String> {
                 || t.starts_with("Warning:")
                 || t.contains("time:   [")
                 || t.contains("thrpt:  [")
-                || !t.contains(' '))
+                // A table's separator row has no space, and is kept.
+                || (!t.contains(' ') && !t.starts_with('|')))
         })
         .map(str::to_owned)
         .collect()
@@ -866,10 +867,15 @@ mod tests {
 
     #[test]
     fn keeps_summaries_and_drops_criterion_noise() {
-        let out = "Benchmarking a/b\nBenchmarking a/b: Warming up\na/b                     time:   [1 ns 2 ns 3 ns]\n                        change: [-1% +0% +1%]\n| x | y |\nmedian of 5 paired runs: ratio 1.02\nFound 3 outliers among 100 measurements (3.00%)\n  3 (3.00%) high mild\n";
+        let out = "Benchmarking a/b\nBenchmarking a/b: Warming up\na/b                     time:   [1 ns 2 ns 3 ns]\n                        change: [-1% +0% +1%]\n| x | y |\n|---|---|\n| 1 | 2 |\nmedian of 5 paired runs: ratio 1.02\nFound 3 outliers among 100 measurements (3.00%)\n  3 (3.00%) high mild\n";
         assert_eq!(
             super::summary_lines(out),
-            ["| x | y |", "median of 5 paired runs: ratio 1.02"]
+            [
+                "| x | y |",
+                "|---|---|",
+                "| 1 | 2 |",
+                "median of 5 paired runs: ratio 1.02"
+            ]
         );
     }
 }
