@@ -492,9 +492,9 @@ async fn ingest(State(shared): State<Arc<Shared>>, request: Request) -> Response
     // A permit that is free and a body that has already arrived (the usual case: a callback is
     // a few hundred bytes) are taken without arming the timer.
     // The clock is read only by a callback that has to wait.
-    let mut deadline = None;
+    let mut deadline_at = None;
     let mut deadline =
-        || *deadline.get_or_insert_with(|| tokio::time::Instant::now() + shared.body_timeout);
+        || *deadline_at.get_or_insert_with(|| tokio::time::Instant::now() + shared.body_timeout);
     let permit = match shared.body_permits.try_acquire() {
         Ok(permit) => Ok(permit),
         Err(_) => tokio::time::timeout_at(deadline(), shared.body_permits.acquire())
