@@ -481,40 +481,25 @@ fn main() {
         .build()
         .expect("client runtime");
     let fresh_tokens = Arc::new(all_fresh);
-    let (bare_axum_addr, receiver_axum_addr) = (bare_axum, receiver_axum);
     let before = client.block_on(async {
-        let mut bare_axum = Side::connect("bare 202, axum::serve", bare_axum, connections).await;
-        let mut receiver_axum = Side::connect(
-            "receiver, reused token, axum::serve",
-            receiver_axum,
-            connections,
-        )
-        .await;
-        let mut bare_serve = Side::connect(
-            "bare 202, graph_comms_receiver::serve",
-            bare_serve,
-            connections,
-        )
-        .await;
-        let mut receiver_serve = Side::connect(
-            "receiver, reused token, graph_comms_receiver::serve",
-            receiver_serve,
-            connections,
-        )
-        .await;
         // The fresh-token runs go over connections of their own to the same two servers.
-        let mut fresh_bare = Side::connect(
-            "bare 202, fresh-token requests, axum::serve",
-            bare_axum_addr,
-            connections,
-        )
-        .await;
-        let mut fresh_receiver = Side::connect(
-            "receiver, fresh token per request, axum::serve",
-            receiver_axum_addr,
-            connections,
-        )
-        .await;
+        let mut sides = Vec::new();
+        for (name, addr) in [
+            ("bare 202, axum::serve", bare_axum),
+            ("receiver, reused token, axum::serve", receiver_axum),
+            ("bare 202, graph_comms_receiver::serve", bare_serve),
+            ("receiver, reused token, graph_comms_receiver::serve", receiver_serve),
+            ("bare 202, fresh-token requests, axum::serve", bare_axum),
+            ("receiver, fresh token per request, axum::serve", receiver_axum),
+        ] {
+            sides.push(Side::connect(name, addr, connections).await);
+        }
+        let Ok::<[Side; 6], _>(
+            [mut bare_axum, mut receiver_axum, mut bare_serve, mut receiver_serve, mut fresh_bare, mut fresh_receiver],
+        ) = sides.try_into()
+        else {
+            unreachable!("six sides were connected")
+        };
         // Warm up (fetches the keys, opens every connection's server side); not counted.
         for side in [
             &mut bare_axum,
@@ -531,38 +516,21 @@ fn main() {
                 eprintln!("pair {} of {} ...", p + 1, pairs.max(fresh_pairs));
             }
             let flip = p % 2 == 1;
-            if p < pairs {
-                let first = p * block;
-                pair(
-                    (&mut bare_axum, &mut receiver_axum),
-                    flip,
-                    first,
-                    block,
-                    &reused,
-                    &bodies,
-                )
-                .await;
-                pair(
-                    (&mut bare_serve, &mut receiver_serve),
-                    flip,
-                    first,
-                    block,
-                    &reused,
-                    &bodies,
-                )
-                .await;
-            }
-            if p < fresh_pairs {
-                let first = p * fresh_block;
-                pair(
+            // Each pair of sides with its requests: block size and tokens.
+            let runs = [
+                ((&mut bare_axum, &mut receiver_axum), p < pairs, block, &reused),
+                ((&mut bare_serve, &mut receiver_serve), p < pairs, block, &reused),
+                (
                     (&mut fresh_bare, &mut fresh_receiver),
-                    flip,
-                    first,
+                    p < fresh_pairs,
                     fresh_block,
                     &fresh_tokens,
-                    &bodies,
-                )
-                .await;
+                ),
+            ];
+            for (sides, due, size, tokens) in runs {
+                if due {
+                    pair(sides, flip, p * size, size, tokens, &bodies).await;
+                }
             }
         }
         (
