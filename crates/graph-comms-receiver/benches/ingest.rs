@@ -7,8 +7,8 @@
 //! holding its connections to every server for the whole run; the servers run on a two-worker
 //! runtime. Every request is counted at both ends.
 //!
-//! The two sides of each ratio are driven in short alternating blocks (a few tens of
-//! milliseconds each, the order flipping every pair), and each ratio is the median of the
+//! The two sides of each ratio are driven in short alternating blocks (a fraction of a second
+//! each, the order flipping every pair), and each ratio is the median of the
 //! per-pair ratios, printed with its p10–p90 spread: the machine's speed and its other load
 //! drift over seconds, so two long runs one after the other do not see the same machine.
 
