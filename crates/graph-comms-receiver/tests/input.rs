@@ -79,8 +79,9 @@ async fn a_chunked_body_over_the_limit_is_413_while_reading() {
     assert_eq!(receiver.stats().accepted, 0);
 }
 
-/// Sends `body` chunked, one write per piece with a pause between, so that the server reads it
-/// in several frames; returns the response.
+/// Sends `pieces` as the chunks of one chunked body, one write each with a pause between, so
+/// that the server reads them as several frames (pieces written at once could be read as one:
+/// then the test still passes, without the several-frame path); returns the response.
 async fn post_in_pieces(addr: std::net::SocketAddr, pieces: &[&[u8]]) -> RawResponse {
     let mut client = RawClient::connect(addr).await.expect("connect");
     let head = format!(
