@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use graph_comms_receiver::{AuthConfig, Delivery, Receiver};
+use graph_comms_testkit::spread;
 use support::*;
 
 const PATH: &str = "/api/calls";
@@ -253,13 +254,6 @@ fn report(sides: &[&Side], baseline: &Side) {
             per_request(|t| t.client_wait),
         );
     }
-}
-
-/// The median and the p10 and p90 of `values`.
-fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let at = |p: f64| values[((values.len() as f64 * p) as usize).min(values.len() - 1)];
-    (at(0.5), at(0.1), at(0.9))
 }
 
 /// The Lua script driving `wrk`: requests built once from a file of `token<TAB>body` lines, then
@@ -571,19 +565,20 @@ fn main() {
         ("fresh token per request, axum::serve", 5, 4),
     ] {
         let blocks = || sides[r].blocks.iter().zip(&sides[b].blocks);
-        let (rps, rps10, rps90) = spread(blocks().map(|(x, y)| x.rps() / y.rps()).collect());
-        let (p99, p99_10, p99_90) = spread(
-            blocks()
-                .map(|(x, y)| x.p99() as f64 / y.p99().max(1) as f64)
-                .collect(),
-        );
+        let mut rps: Vec<f64> = blocks().map(|(x, y)| x.rps() / y.rps()).collect();
+        let mut p99: Vec<f64> = blocks()
+            .map(|(x, y)| x.p99() as f64 / y.p99().max(1) as f64)
+            .collect();
+        let (rps, p99) = (spread(&mut rps), spread(&mut p99));
+        let pairs = sides[r].blocks.len();
         println!(
-            "| {name} | {:.0} % (p10–p90 {:.0}–{:.0} %; {} pairs) | {p99:.2}× (p10–p90 {p99_10:.2}–{p99_90:.2}×; {} pairs) |",
-            100.0 * rps,
-            100.0 * rps10,
-            100.0 * rps90,
-            sides[r].blocks.len(),
-            sides[r].blocks.len(),
+            "| {name} | {:.0} % (p10–p90 {:.0}–{:.0} %; {pairs} pairs) | {:.2}× (p10–p90 {:.2}–{:.2}×; {pairs} pairs) |",
+            100.0 * rps.median,
+            100.0 * rps.p10,
+            100.0 * rps.p90,
+            p99.median,
+            p99.p10,
+            p99.p90,
         );
     }
     println!(

@@ -53,9 +53,33 @@ fn time(iterations: u64, f: &mut impl FnMut()) -> Duration {
     started.elapsed()
 }
 
+/// The median and the 10th and 90th percentiles of a set of figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// The median.
+    pub median: f64,
+    /// The 10th percentile.
+    pub p10: f64,
+    /// The 90th percentile.
+    pub p90: f64,
+}
+
+/// The [`Spread`] of `values` (sorted in place), as a paired ratio reports its batches' ratios:
+/// the figure at rank `(len - 1) × p`, rounded. NaN for no values.
+pub fn spread(values: &mut [f64]) -> Spread {
+    values.sort_by(f64::total_cmp);
+    Spread {
+        median: percentile(values, 0.5),
+        p10: percentile(values, 0.1),
+        p90: percentile(values, 0.9),
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let at = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[at.min(sorted.len() - 1)]
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return f64::NAN;
+    };
+    sorted[((last as f64 * p).round() as usize).min(last)]
 }
 
 /// Times `numerator` against `denominator` in `batches` alternating batches of about `batch`
@@ -97,17 +121,15 @@ pub fn paired_ratio(
         num_ns.push(n * 1e9 / iterations as f64);
         den_ns.push(d * 1e9 / iterations as f64);
     }
-    for v in [&mut ratios, &mut num_ns, &mut den_ns] {
-        v.sort_by(f64::total_cmp);
-    }
+    let Spread { median, p10, p90 } = spread(&mut ratios);
     let result = PairedRatio {
-        median: percentile(&ratios, 0.5),
-        p10: percentile(&ratios, 0.1),
-        p90: percentile(&ratios, 0.9),
+        median,
+        p10,
+        p90,
         batches,
         iterations,
-        numerator_ns: percentile(&num_ns, 0.5),
-        denominator_ns: percentile(&den_ns, 0.5),
+        numerator_ns: spread(&mut num_ns).median,
+        denominator_ns: spread(&mut den_ns).median,
     };
     println!("{}", result.line(id));
     result
@@ -133,5 +155,20 @@ mod tests {
         assert_eq!(n, d);
         assert!(r.p10 <= r.median && r.median <= r.p90, "{r:?}");
         assert!(r.line("x").starts_with("paired ratio x: "));
+    }
+
+    #[test]
+    fn spread_reads_ranks_of_the_sorted_values() {
+        let mut values: Vec<f64> = (0..11).rev().map(f64::from).collect();
+        assert_eq!(
+            spread(&mut values),
+            Spread {
+                median: 5.0,
+                p10: 1.0,
+                p90: 9.0
+            }
+        );
+        assert_eq!(values[0], 0.0, "sorted in place");
+        assert!(spread(&mut []).median.is_nan());
     }
 }
