@@ -148,19 +148,16 @@ pub fn normalize_call_id(id: &str) -> std::borrow::Cow<'_, str> {
 /// Everything else, including roster arrays, other sub-resources (`…/calls/{id}/participants`) and
 /// unknown states → [`EventKind::Other`].
 pub fn classify(n: &RoutingNotification<'_>) -> EventKind {
-    let info = n.call().and_then(|c| c.result_info.as_ref());
     let path = resource_path(n);
-    let facts = Facts {
-        on_call: names_the_call_itself(path),
-        operation: operation_of(path).is_some(),
-        state: StateClass::of(None, n.call().and_then(|c| c.state.as_deref())),
-        deleted: n
-            .change_type
+    let facts = Facts::read(
+        n,
+        path,
+        operation_of(path).is_some(),
+        StateClass::of(None, n.call().and_then(|c| c.state.as_deref())),
+        n.change_type
             .as_deref()
             .is_some_and(|c| c.eq_ignore_ascii_case("deleted")),
-        code: info.and_then(|i| i.code_value()),
-        subcode: info.and_then(|i| i.subcode_value()),
-    };
+    );
     classify_at(n, &facts)
 }
 
@@ -179,6 +176,28 @@ struct Facts {
     code: Option<i64>,
     /// `resultInfo.subcode` / `subCode`, when numeric.
     subcode: Option<i64>,
+}
+
+impl Facts {
+    /// The facts of `n`, whose resource path is `path`, with what its caller has already read:
+    /// whether the path is an operation, the state's class and whether the call was deleted.
+    fn read(
+        n: &RoutingNotification<'_>,
+        path: Option<(&str, &str)>,
+        operation: bool,
+        state: StateClass,
+        deleted: bool,
+    ) -> Self {
+        let info = n.call().and_then(|c| c.result_info.as_ref());
+        Facts {
+            on_call: names_the_call_itself(path),
+            operation,
+            state,
+            deleted,
+            code: info.and_then(|i| i.code_value()),
+            subcode: info.and_then(|i| i.subcode_value()),
+        }
+    }
 }
 
 /// The call states [`classify`] tells apart (compared ignoring ASCII case).
@@ -467,18 +486,17 @@ impl NotificationEvent {
         let state = raw_state.map(CallState::from);
         let change_type = n.change_type.as_deref().map(ChangeType::from);
         let operation_id = operation_of(path);
-        let facts = Facts {
-            on_call: names_the_call_itself(path),
-            operation: operation_id.is_some(),
-            state: StateClass::of(state.as_ref(), raw_state),
-            deleted: match &change_type {
+        let facts = Facts::read(
+            n,
+            path,
+            operation_id.is_some(),
+            StateClass::of(state.as_ref(), raw_state),
+            match &change_type {
                 Some(ChangeType::Deleted) => true,
                 Some(ChangeType::Unknown(c)) => c.eq_ignore_ascii_case("deleted"),
                 _ => false,
             },
-            code: info.and_then(|i| i.code_value()),
-            subcode: info.and_then(|i| i.subcode_value()),
-        };
+        );
         NotificationEvent {
             on_call: facts.on_call,
             operation_id: operation_id.map(str::to_owned),
