@@ -373,10 +373,17 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.i += 1;
-        n.change_type = None;
-        n.resource_url = None;
-        n.resource = None;
-        n.resource_data = RoutingData::Absent;
+        // Every member named, so that a member added to the struct must be reset here too.
+        let RoutingNotification {
+            change_type,
+            resource_url,
+            resource,
+            resource_data,
+        } = n;
+        *change_type = None;
+        *resource_url = None;
+        *resource = None;
+        *resource_data = RoutingData::Absent;
         self.members(Keys::Read, |s, key| {
             match key {
                 b"changeType" => n.change_type = s.lenient_str()?,
