@@ -16,7 +16,8 @@
 //! connection to the router served by `axum::serve` on the same current-thread runtime, written
 //! and read by a minimal HTTP/1.1 client: everything a callback costs in user space (hyper, the
 //! router, the handler, the client), the kernel's share excepted. Count the whole runtime then
-//! (`--toggle-collect='*CoreGuard*block_on*'`): the server's tasks run beside the client's loop.
+//! (`--toggle-collect='tokio::runtime::runtime::Runtime::block_on'`, as
+//! `docs/benchmarks/receiver.md` does): the server's tasks run beside the client's loop.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -78,8 +79,7 @@ fn main() {
     });
 }
 
-/// `n` requests over `stream`, each answered `202` with no body before the next is written
-/// (`--toggle-collect='*over_http*'`).
+/// `n` requests over `stream`, each answered `202` with no body before the next is written.
 #[inline(never)]
 async fn over_http(stream: &mut tokio::net::TcpStream, requests: &[Vec<u8>], n: usize) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
