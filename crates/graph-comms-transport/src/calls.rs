@@ -60,33 +60,28 @@ pub struct Replied<T> {
 impl GraphCommsClient {
     /// The URL of `call_id` followed by `suffix` segments (each percent-encoded).
     fn call_action_url(&self, call_id: &str, suffix: &[&str]) -> Result<Url> {
-        let mut url = self.base_url().call_url(call_id)?;
-        let mut s = url.as_str().to_owned();
+        let mut relative = crate::cloud::encode_call_id(call_id)?;
         for seg in suffix {
             let encoded =
                 graph_comms_transfer::call_path_segment(seg).map_err(|e| Error::InvalidUrl {
-                    url: url.to_string(),
+                    url: format!("{}{relative}", self.base_url().calls()),
                     reason: format!("path segment {seg:?}: {e}"),
                 })?;
-            s.push('/');
-            s.push_str(&encoded);
+            relative.push('/');
+            relative.push_str(&encoded);
         }
-        url = Url::parse(&s).map_err(|e| Error::InvalidUrl {
-            url: s.clone(),
-            reason: e.to_string(),
-        })?;
-        Ok(url)
+        self.base_url().resolve(&relative)
     }
 
     /// `{base}/communications/calls` (or the legacy calls path the base URL names).
     fn calls_url(&self) -> Result<Url> {
-        let mut url = self.base_url().call_url("new")?;
+        let mut url = self.base_url().calls().clone();
         url.path_segments_mut()
             .map_err(|()| Error::InvalidUrl {
                 url: self.base_url().as_str().to_owned(),
                 reason: "the base URL cannot have path segments".to_owned(),
             })?
-            .pop();
+            .pop_if_empty();
         Ok(url)
     }
 

@@ -138,15 +138,26 @@ pub struct BaseUrl {
     root: String,
     cloud: Option<Cloud>,
     calls_path: CallsPath,
+    /// `{root}/{calls path}/`, parsed once: a call's URL is resolved against it, so the scheme
+    /// and host are not parsed again for every request.
+    calls: Url,
 }
 
 impl BaseUrl {
     /// The base URL of `version` in `cloud`.
     pub fn new(cloud: Cloud, version: ApiVersion) -> Self {
+        let root = format!("{}/{}", cloud.graph_root(), version.as_str());
+        let url = Url::parse(&root).expect("a known cloud's root is a valid URL");
+        Self::from_parts(root, &url, Some(cloud), CallsPath::Communications)
+    }
+
+    /// A base from its root (without a trailing `/`) and that root parsed.
+    fn from_parts(root: String, url: &Url, cloud: Option<Cloud>, calls_path: CallsPath) -> Self {
         Self {
-            root: format!("{}/{}", cloud.graph_root(), version.as_str()),
-            cloud: Some(cloud),
-            calls_path: CallsPath::Communications,
+            calls: calls_collection(url, calls_path),
+            root,
+            cloud,
+            calls_path,
         }
     }
 
@@ -183,16 +194,23 @@ impl BaseUrl {
         } else {
             None
         };
-        Ok(Self {
-            root: url.as_str().trim_end_matches('/').to_owned(),
+        let root = url.as_str().trim_end_matches('/').to_owned();
+        Ok(Self::from_parts(
+            root,
+            &url,
             cloud,
-            calls_path: CallsPath::Communications,
-        })
+            CallsPath::Communications,
+        ))
     }
 
     /// The same root, sending to the deprecated `/app/calls` path instead of
     /// `/communications/calls`.
     pub fn with_calls_path(mut self, calls_path: CallsPath) -> Self {
+        let old = format!("/{}/", self.calls_path.as_str());
+        let root_path = self.calls.path().strip_suffix(&old).unwrap_or_default();
+        let mut root = self.calls.clone();
+        root.set_path(root_path);
+        self.calls = calls_collection(&root, calls_path);
         self.calls_path = calls_path;
         self
     }
@@ -229,18 +247,34 @@ impl BaseUrl {
     }
 
     fn url(&self, call_id: &str, suffix: &str) -> Result<Url> {
-        let encoded = encode_call_id(call_id)?;
-        let calls = self.calls_path.as_str();
-        let mut s =
-            String::with_capacity(self.root.len() + calls.len() + encoded.len() + suffix.len() + 2);
-        for part in [&*self.root, "/", calls, "/", &encoded, suffix] {
-            s.push_str(part);
-        }
-        Url::parse(&s).map_err(|e| Error::InvalidUrl {
-            url: s,
+        let mut relative = encode_call_id(call_id)?;
+        relative.push_str(suffix);
+        self.resolve(&relative)
+    }
+
+    /// `{root}/{calls path}/`: the collection of calls, with a trailing `/`.
+    pub(crate) fn calls(&self) -> &Url {
+        &self.calls
+    }
+
+    /// `relative` (percent-encoded path segments: no scheme, no `?`, no `#`, no dot segment)
+    /// resolved against `{root}/{calls path}/`. The same URL as parsing the whole text, without
+    /// parsing the scheme and host again.
+    pub(crate) fn resolve(&self, relative: &str) -> Result<Url> {
+        debug_assert!(!relative.contains(['?', '#', ':']), "{relative:?}");
+        self.calls.join(relative).map_err(|e| Error::InvalidUrl {
+            url: format!("{}{relative}", self.calls),
             reason: e.to_string(),
         })
     }
+}
+
+/// `root` with the calls path and a trailing `/`, against which a call's path resolves.
+fn calls_collection(root: &Url, calls_path: CallsPath) -> Url {
+    let mut calls = root.clone();
+    let base = root.path().trim_end_matches('/');
+    calls.set_path(&format!("{base}/{}/", calls_path.as_str()));
+    calls
 }
 
 impl Default for BaseUrl {
@@ -355,6 +389,81 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// A call's URL is resolved against the calls collection parsed once; it must be the URL
+    /// that parsing the whole text gives, for any root, calls path and call id.
+    #[test]
+    fn resolved_urls_equal_parsing_the_whole_text() {
+        let roots = [
+            "https://graph.microsoft.com/v1.0",
+            "http://127.0.0.1:8080/v1.0",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/",
+            "http://LOCALHOST:80/a/b/beta/",
+            "https://Graph.Example.COM:443/v1.0//",
+            "https://xn--bcher-kva.example/v1.0",
+            "https://bücher.example/v%31.0/é x",
+            "http://[::1]:9/v1.0",
+        ];
+        let mut ids: Vec<String> = [
+            "341a0500-d4bf-4224-8b19-1581168d328b",
+            "a/b",
+            "a?b#c",
+            "%2e%2e",
+            "..a",
+            "a:b",
+            "http:x",
+            "//evil.example",
+            "\\evil",
+            "é",
+            "a\tb\n",
+            "\u{0}",
+            "~._-",
+        ]
+        .map(String::from)
+        .to_vec();
+        let alphabet: Vec<char> = "a:/?#%.\\ @[]é\u{7f}\u{1F600}".chars().collect();
+        for _ in 0..300 {
+            let len = rand::random::<usize>() % 8 + 1;
+            ids.push(
+                (0..len)
+                    .map(|_| alphabet[rand::random::<usize>() % alphabet.len()])
+                    .collect(),
+            );
+        }
+        let whole = |base: &BaseUrl, calls: &str, id: &str, suffix: &str| {
+            let text = format!(
+                "{}/{calls}/{}{suffix}",
+                base.as_str(),
+                encode_call_id(id).unwrap()
+            );
+            Url::parse(&text).unwrap()
+        };
+        for root in roots {
+            let parsed = BaseUrl::parse(root).unwrap();
+            let legacy = parsed.clone().with_calls_path(CallsPath::LegacyApp);
+            let back = legacy.clone().with_calls_path(CallsPath::Communications);
+            assert_eq!(back, parsed, "{root}: switching the calls path back");
+            for (base, calls) in [(&parsed, "communications/calls"), (&legacy, "app/calls")] {
+                for id in &ids {
+                    if call_path_ok(id) {
+                        assert_eq!(
+                            base.transfer_url(id).unwrap(),
+                            whole(base, calls, id, "/transfer"),
+                            "{root} {id:?}"
+                        );
+                        assert_eq!(base.call_url(id).unwrap(), whole(base, calls, id, ""));
+                    } else {
+                        assert!(base.transfer_url(id).is_err(), "{id:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn call_path_ok(id: &str) -> bool {
+        !id.trim().is_empty() && id != "." && id != ".."
     }
 
     #[test]
