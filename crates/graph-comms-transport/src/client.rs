@@ -13,9 +13,11 @@ use crate::auth::TokenProvider;
 use crate::cloud::BaseUrl;
 use crate::error::{Error, GraphError, Result};
 use crate::options::HttpOptions;
-use crate::pipeline::{check_secure, Idempotency, Pipeline, Redirects, CLIENT_REQUEST_ID};
+use crate::pipeline::{
+    check_secure, Idempotency, Pipeline, Received, Redirects, CLIENT_REQUEST_ID,
+};
 use crate::retry::retry_after;
-use crate::transport::{HttpRequest, Transport};
+use crate::transport::{HttpRequest, HttpResponse, Transport};
 
 /// `User-Agent` and `SdkVersion`: this crate and its version.
 pub(crate) const USER_AGENT: &str = concat!("graph-comms-transport/", env!("CARGO_PKG_VERSION"));
@@ -44,6 +46,54 @@ pub(crate) fn new_request_id() -> String {
         .hyphenated()
         .encode_lower(&mut buffer)
         .to_owned()
+}
+
+/// The headers of one request: the bearer token (marked sensitive), the JSON content type when
+/// there is a body, `client-request-id`, and the SDK's name and version.
+#[inline(never)]
+fn request_headers(token: &str, client_request_id: &str, has_body: bool) -> Result<HeaderMap> {
+    let mut headers = HeaderMap::with_capacity(8);
+    let mut bearer = String::with_capacity(7 + token.len());
+    bearer.push_str("Bearer ");
+    bearer.push_str(token);
+    let mut auth = HeaderValue::try_from(bearer).map_err(|_| Error::InvalidHeader {
+        name: "Authorization",
+        reason: "the token is not visible ASCII".into(),
+    })?;
+    auth.set_sensitive(true);
+    headers.insert(header::AUTHORIZATION, auth);
+    if has_body {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(client_request_id) {
+        headers.insert(CLIENT_REQUEST_ID, v);
+    }
+    headers.insert(SDK_VERSION, HeaderValue::from_static(USER_AGENT));
+    headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    Ok(headers)
+}
+
+/// A success: the ids Graph gave (else the `client-request-id` sent), and the body unless it
+/// was dropped for being longer than the limit.
+#[inline(never)]
+fn accepted(received: Received, client_request_id: String) -> (Accepted, Option<Bytes>) {
+    let response = received.response;
+    let header = |name: &HeaderName| {
+        let value = response.headers.get(name)?;
+        value.to_str().ok().map(str::to_owned)
+    };
+    let accepted = Accepted {
+        status: response.status,
+        request_id: header(&REQUEST_ID),
+        client_request_id: header(&CLIENT_REQUEST_ID).unwrap_or(client_request_id),
+        date: header(&header::DATE),
+    };
+    let body = (!received.body_dropped).then_some(response.body);
+    (accepted, body)
 }
 
 /// Graph's request id, in its answers.
@@ -323,60 +373,30 @@ impl GraphCommsClient {
         let tenant = self.tenant.as_deref().unwrap_or("");
         let token = self.inner.tokens.token(tenant).await?;
         let client_request_id = new_request_id();
-
-        let mut headers = HeaderMap::with_capacity(8);
-        let mut bearer = String::with_capacity(7 + token.secret().len());
-        bearer.push_str("Bearer ");
-        bearer.push_str(token.secret());
-        let mut auth = HeaderValue::try_from(bearer).map_err(|_| Error::InvalidHeader {
-            name: "Authorization",
-            reason: "the token is not visible ASCII".into(),
-        })?;
-        auth.set_sensitive(true);
-        headers.insert(header::AUTHORIZATION, auth);
-        if body.is_some() {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        if let Ok(v) = HeaderValue::from_str(&client_request_id) {
-            headers.insert(CLIENT_REQUEST_ID, v);
-        }
-        headers.insert(SDK_VERSION, HeaderValue::from_static(USER_AGENT));
-        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-
         let request = HttpRequest {
+            headers: request_headers(token.secret(), &client_request_id, body.is_some())?,
             method,
             url,
-            headers,
             body: body.unwrap_or_default(),
         };
         let received = self.inner.pipeline.execute(request, idempotency).await?;
-        let response = received.response;
-        if response.status.is_success() {
-            let header = |name: &HeaderName| {
-                let value = response.headers.get(name)?;
-                value.to_str().ok().map(str::to_owned)
-            };
-            let accepted = Accepted {
-                status: response.status,
-                request_id: header(&REQUEST_ID),
-                client_request_id: header(&CLIENT_REQUEST_ID).unwrap_or(client_request_id),
-                date: header(&header::DATE),
-            };
-            let body = (!received.body_dropped).then_some(response.body);
-            return Ok((accepted, body));
+        if received.response.status.is_success() {
+            return Ok(accepted(received, client_request_id));
         }
+        Err(self.refused(tenant, &received.response, &client_request_id))
+    }
+
+    /// Graph's refusal, typed; a 401 also drops the tenant's cached token.
+    #[cold]
+    #[inline(never)]
+    fn refused(&self, tenant: &str, response: &HttpResponse, client_request_id: &str) -> Error {
         if response.status == StatusCode::UNAUTHORIZED {
             self.inner.tokens.invalidate(tenant);
         }
-        let retry_after = retry_after(&response);
-        Err(Error::from_status(GraphError::from_response(
-            &response,
-            Some(&client_request_id),
-            retry_after,
-        )))
+        Error::from_status(GraphError::from_response(
+            response,
+            Some(client_request_id),
+            retry_after(response),
+        ))
     }
 }

@@ -106,6 +106,26 @@ pub(crate) fn shown_header(response: &HttpResponse, name: &str) -> Option<String
     Some(shown)
 }
 
+/// What follows an attempt: the caller's answer, or a retry after a delay.
+enum Step {
+    Done(Result<Received>),
+    Retry(Duration),
+}
+
+/// The `client-request-id` of `request`, for an error that quotes it.
+fn client_request_id(request: &HttpRequest) -> String {
+    request
+        .headers
+        .get(&CLIENT_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+// The async functions below keep only what every request runs: sending, and the test that the
+// answer is final. What a retry, a redirect, a timeout or a refusal needs is in plain functions
+// outside them (`#[cold]` where it is rare), so the futures' code a request runs through stays
+// small.
 impl Pipeline {
     /// Sends `request` until a response that is final under the retry rules, and returns it
     /// whatever its status (a 504 to an unsafe request excepted: that is
@@ -115,12 +135,6 @@ impl Pipeline {
         mut request: HttpRequest,
         idempotency: Idempotency,
     ) -> Result<Received> {
-        let client_request_id = request
-            .headers
-            .get(&CLIENT_REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
         let safe = idempotency == Idempotency::Safe;
         let mut retries: u32 = 0;
         let mut waited = Duration::ZERO;
@@ -131,64 +145,119 @@ impl Pipeline {
                     .headers
                     .insert(RETRY_ATTEMPT, HeaderValue::from(retries));
             }
-            let exhausted = |delay: Duration| {
-                retries >= self.retry.max_retries
-                    || waited.saturating_add(delay) > self.retry.max_total_delay
-            };
-            let delay = match self.send_following_redirects(&request).await {
-                Ok(received) => {
-                    let response = &received.response;
-                    let status = response.status.as_u16();
-                    let retriable =
-                        matches!(status, 429 | 503) || (safe && matches!(status, 500 | 502 | 504));
-                    if !retriable {
-                        if status == 504 {
-                            return Err(Error::OutcomeUnknown {
-                                reason: OutcomeUnknownReason::GatewayTimeout,
-                                response: Some(Box::new(GraphError::from_response(
-                                    response,
-                                    Some(&client_request_id),
-                                    retry_after(response),
-                                ))),
-                                client_request_id,
-                                source: None,
-                            });
-                        }
-                        return Ok(received);
-                    }
-                    let delay =
-                        retry_after(response).unwrap_or_else(|| self.retry.backoff(retries + 1));
-                    if exhausted(delay) {
-                        tracing::debug!(status, retries, "not retrying: limit reached");
-                        return Ok(received);
-                    }
-                    tracing::debug!(
-                        status,
-                        retry = retries + 1,
-                        delay_ms = delay.as_millis() as u64,
-                        "retrying"
-                    );
-                    delay
+            let result = self.send_following_redirects(&request).await;
+            match self.after_attempt(result, &request, safe, retries, waited) {
+                Step::Done(answer) => return answer,
+                Step::Retry(delay) => {
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                    retries += 1;
                 }
-                Err(Error::Transport(e)) => {
-                    let retriable = e.kind() == TransportErrorKind::Connect
-                        || (safe && e.kind() != TransportErrorKind::Other);
-                    if !retriable {
-                        return Err(Self::unsent_or_unknown(e, safe, client_request_id));
-                    }
-                    let delay = self.retry.backoff(retries + 1);
-                    if exhausted(delay) {
-                        return Err(Self::unsent_or_unknown(e, safe, client_request_id));
-                    }
-                    tracing::debug!(error = %e, retry = retries + 1, "retrying after transport error");
-                    delay
-                }
-                Err(other) => return Err(other),
-            };
-            tokio::time::sleep(delay).await;
-            waited += delay;
-            retries += 1;
+            }
         }
+    }
+
+    /// Whether an attempt's result is the answer, or calls for another attempt (and after what
+    /// delay), under the retry rules.
+    #[inline(never)]
+    fn after_attempt(
+        &self,
+        result: Result<Received>,
+        request: &HttpRequest,
+        safe: bool,
+        retries: u32,
+        waited: Duration,
+    ) -> Step {
+        match result {
+            Ok(received) => {
+                let status = received.response.status.as_u16();
+                let retriable =
+                    matches!(status, 429 | 503) || (safe && matches!(status, 500 | 502 | 504));
+                if retriable {
+                    self.after_status(received, retries, waited)
+                } else if status == 504 {
+                    Step::Done(Err(Self::gateway_timeout(&received.response, request)))
+                } else {
+                    Step::Done(Ok(received))
+                }
+            }
+            Err(Error::Transport(e)) => {
+                self.after_transport_error(e, request, safe, retries, waited)
+            }
+            Err(other) => Step::Done(Err(other)),
+        }
+    }
+
+    /// Whether the retry limits allow another attempt after `delay`.
+    fn exhausted(&self, retries: u32, waited: Duration, delay: Duration) -> bool {
+        retries >= self.retry.max_retries
+            || waited.saturating_add(delay) > self.retry.max_total_delay
+    }
+
+    /// A retriable status (429, 503; and 500, 502, 504 to a safe request): retried after
+    /// `Retry-After` or the backoff, or returned as it is when the limits are reached.
+    #[cold]
+    #[inline(never)]
+    fn after_status(&self, received: Received, retries: u32, waited: Duration) -> Step {
+        let response = &received.response;
+        let status = response.status.as_u16();
+        let delay = retry_after(response).unwrap_or_else(|| self.retry.backoff(retries + 1));
+        if self.exhausted(retries, waited, delay) {
+            tracing::debug!(status, retries, "not retrying: limit reached");
+            return Step::Done(Ok(received));
+        }
+        tracing::debug!(
+            status,
+            retry = retries + 1,
+            delay_ms = delay.as_millis() as u64,
+            "retrying"
+        );
+        Step::Retry(delay)
+    }
+
+    /// A 504 to an unsafe request: Graph may have acted.
+    #[cold]
+    #[inline(never)]
+    fn gateway_timeout(response: &HttpResponse, request: &HttpRequest) -> Error {
+        let client_request_id = client_request_id(request);
+        Error::OutcomeUnknown {
+            reason: OutcomeUnknownReason::GatewayTimeout,
+            response: Some(Box::new(GraphError::from_response(
+                response,
+                Some(&client_request_id),
+                retry_after(response),
+            ))),
+            client_request_id,
+            source: None,
+        }
+    }
+
+    /// A transport failure: retried when nothing can have been acted on (or the request is
+    /// safe), else the caller's error.
+    #[cold]
+    #[inline(never)]
+    fn after_transport_error(
+        &self,
+        e: TransportError,
+        request: &HttpRequest,
+        safe: bool,
+        retries: u32,
+        waited: Duration,
+    ) -> Step {
+        let retriable = e.kind() == TransportErrorKind::Connect
+            || (safe && e.kind() != TransportErrorKind::Other);
+        if retriable {
+            let delay = self.retry.backoff(retries + 1);
+            if !self.exhausted(retries, waited, delay) {
+                tracing::debug!(error = %e, retry = retries + 1, "retrying after transport error");
+                return Step::Retry(delay);
+            }
+        }
+        Step::Done(Err(Self::unsent_or_unknown(
+            e,
+            safe,
+            client_request_id(request),
+        )))
     }
 
     /// A transport failure as the caller sees it: plain for safe requests or when nothing was
@@ -210,16 +279,14 @@ impl Pipeline {
     /// One exchange under the timeout and the body limit. A body past the limit is dropped and
     /// the response kept: its status is the server's answer.
     async fn send_once(&self, request: HttpRequest) -> Result<Received> {
-        let send = self
-            .transport
-            .send_with_body_limit(request, self.max_response_body);
+        // Through the `dyn Transport` itself: `Arc<T>`'s own implementation would box a second
+        // future around the transport's.
+        let transport: &dyn Transport = &*self.transport;
+        let send = transport.send_with_body_limit(request, self.max_response_body);
         let result = match self.timeout {
             Some(limit) => match tokio::time::timeout(limit, send).await {
                 Ok(r) => r,
-                Err(_) => Err(TransportError::new(
-                    TransportErrorKind::Timeout,
-                    format!("no response within {} ms", limit.as_millis()),
-                )),
+                Err(_) => Err(Self::timed_out(limit)),
             },
             None => send.await,
         };
@@ -228,22 +295,39 @@ impl Pipeline {
                 response,
                 body_dropped: false,
             }),
-            Err(e) if e.kind() == TransportErrorKind::BodyTooLarge => match e.response() {
-                Some(head) => {
-                    tracing::warn!(
-                        status = head.status.as_u16(),
-                        limit = self.max_response_body,
-                        "response body longer than the limit; dropped"
-                    );
-                    Ok(Received {
-                        response: head.clone(),
-                        body_dropped: true,
-                    })
-                }
-                None => Err(Error::Transport(e)),
-            },
-            Err(e) => Err(Error::Transport(e)),
+            Err(e) => self.failed_exchange(e),
         }
+    }
+
+    /// No response within the attempt's time limit.
+    #[cold]
+    #[inline(never)]
+    fn timed_out(limit: Duration) -> TransportError {
+        TransportError::new(
+            TransportErrorKind::Timeout,
+            format!("no response within {} ms", limit.as_millis()),
+        )
+    }
+
+    /// A failed exchange: a body past the limit keeps its response, without the body; any
+    /// other failure is the transport's error.
+    #[cold]
+    #[inline(never)]
+    fn failed_exchange(&self, e: TransportError) -> Result<Received> {
+        if e.kind() == TransportErrorKind::BodyTooLarge {
+            if let Some(head) = e.response() {
+                tracing::warn!(
+                    status = head.status.as_u16(),
+                    limit = self.max_response_body,
+                    "response body longer than the limit; dropped"
+                );
+                return Ok(Received {
+                    response: head.clone(),
+                    body_dropped: true,
+                });
+            }
+        }
+        Err(Error::Transport(e))
     }
 
     /// One attempt: sends, then follows up to `max_redirects` redirects under the
@@ -261,70 +345,82 @@ impl Pipeline {
                 check_secure(&request.url, "a bearer token")?;
             }
             let received = self.send_once(request.clone()).await?;
-            let response = &received.response;
-            if !is_redirect(response.status) || self.redirects == Redirects::Never {
+            if !is_redirect(received.response.status) || self.redirects == Redirects::Never {
                 return Ok(received);
             }
-            let status = response.status.as_u16();
-            let from = request.url.to_string();
-            let Some(location) = response.header("location") else {
-                return Err(Error::InvalidRedirect {
-                    from,
-                    reason: format!("HTTP {status} without a readable Location"),
-                });
-            };
-            let target = request
-                .url
-                .join(location)
-                .map_err(|e| Error::InvalidRedirect {
-                    from: from.clone(),
-                    reason: format!("Location {location:?}: {e}"),
-                })?;
-            if target.scheme() != "http" && target.scheme() != "https" {
-                return Err(Error::InvalidRedirect {
-                    from,
-                    reason: format!("Location {location:?} is not http or https"),
-                });
-            }
-            if request.url.scheme() == "https" && target.scheme() == "http" {
-                return Err(Error::InsecureRedirect {
-                    from,
-                    to: target.to_string(),
-                });
-            }
-            let reading = request.method == Method::GET || request.method == Method::HEAD;
-            let rule = if !same_origin(&request.url, &target) {
-                Some(if reading {
-                    "a redirect to another origin is not followed"
-                } else {
-                    "a redirect to another origin is not followed, so nothing was sent there and Graph did not act on the request (nothing was transferred)"
-                })
-            } else if !reading && !matches!(status, 307 | 308) {
-                Some("only a 307 or 308 keeps the method and body, so the request was not sent again and Graph did not act on it (nothing was transferred)")
-            } else {
-                None
-            };
-            if let Some(rule) = rule {
-                return Err(Error::RedirectNotFollowed {
-                    method: request.method.to_string(),
-                    from,
-                    status,
-                    location: shown_header(response, "location").unwrap_or_default(),
-                    rule,
-                });
-            }
             hops += 1;
-            if hops > self.max_redirects {
-                return Err(Error::TooManyRedirects {
-                    max: self.max_redirects,
-                    location: target.to_string(),
-                });
-            }
-            tracing::debug!(status, to = %target, "following a same-origin redirect");
-            let mut next = request.clone();
-            next.url = target;
-            redirected = Some(next);
+            redirected = Some(self.redirect(request, &received.response, hops)?);
         }
+    }
+
+    /// The request of the next hop after `response`, a redirect, when the [`Redirects`] rule
+    /// and the hop limit allow it (`hops` counts this one).
+    #[cold]
+    #[inline(never)]
+    fn redirect(
+        &self,
+        request: &HttpRequest,
+        response: &HttpResponse,
+        hops: u32,
+    ) -> Result<HttpRequest> {
+        let status = response.status.as_u16();
+        let from = request.url.to_string();
+        let Some(location) = response.header("location") else {
+            return Err(Error::InvalidRedirect {
+                from,
+                reason: format!("HTTP {status} without a readable Location"),
+            });
+        };
+        let target = request
+            .url
+            .join(location)
+            .map_err(|e| Error::InvalidRedirect {
+                from: from.clone(),
+                reason: format!("Location {location:?}: {e}"),
+            })?;
+        if target.scheme() != "http" && target.scheme() != "https" {
+            return Err(Error::InvalidRedirect {
+                from,
+                reason: format!("Location {location:?} is not http or https"),
+            });
+        }
+        if request.url.scheme() == "https" && target.scheme() == "http" {
+            return Err(Error::InsecureRedirect {
+                from,
+                to: target.to_string(),
+            });
+        }
+        let reading = request.method == Method::GET || request.method == Method::HEAD;
+        let rule = if !same_origin(&request.url, &target) {
+            Some(if reading {
+                "a redirect to another origin is not followed"
+            } else {
+                "a redirect to another origin is not followed, so nothing was sent there and Graph did not act on the request (nothing was transferred)"
+            })
+        } else if !reading && !matches!(status, 307 | 308) {
+            Some("only a 307 or 308 keeps the method and body, so the request was not sent again and Graph did not act on it (nothing was transferred)")
+        } else {
+            None
+        };
+        if let Some(rule) = rule {
+            return Err(Error::RedirectNotFollowed {
+                method: request.method.to_string(),
+                from,
+                status,
+                location: shown_header(response, "location").unwrap_or_default(),
+                rule,
+            });
+        }
+        if hops > self.max_redirects {
+            return Err(Error::TooManyRedirects {
+                max: self.max_redirects,
+                location: target.to_string(),
+            });
+        }
+        tracing::debug!(status, to = %target, "following a same-origin redirect");
+        let mut next = request.clone();
+        next.url = target;
+        Ok(next)
     }
 }
 
