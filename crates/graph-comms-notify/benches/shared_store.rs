@@ -13,7 +13,7 @@ use graph_comms_notify::{
     unix_ms, EventKind, MemorySharedStore, NotificationEvent, RedisStore, SharedStore,
     SharedTracker, TrackOptions, TrackerConfig,
 };
-use graph_comms_testkit::RedisServer;
+use graph_comms_testkit::{percentile, RedisServer};
 
 const WAKEUPS: usize = 400;
 const TRANSFERS: usize = 4_000;
@@ -56,11 +56,6 @@ async fn wakeups(tracker: &SharedTracker, tag: &str) -> Vec<f64> {
     }
     out.sort_by(f64::total_cmp);
     out
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// Notifications per second one instance records: `TRANSFERS` transfers registered beforehand,

@@ -18,8 +18,7 @@ use graph_comms_receiver::{AuthConfig, Authenticator};
 use support::*;
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    graph_comms_testkit::spread(&mut v).median
 }
 
 fn main() {

@@ -6,7 +6,7 @@ mod keys;
 mod paired;
 mod redis;
 pub use keys::{rsa_jwk, rsa_key};
-pub use paired::{paired_ratio, spread, PairedRatio, Spread};
+pub use paired::{paired_ratio, percentile, spread, PairedRatio, Spread};
 pub use redis::RedisServer;
 
 /// A free loopback port: the OS picks it, and it is released for the caller (a server under

@@ -75,7 +75,16 @@ pub fn spread(values: &mut [f64]) -> Spread {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The figure at rank `(len - 1) × p`, rounded, of `sorted` (ascending): the rank [`spread`]
+/// uses. NaN for no values.
+///
+/// ```
+/// let sorted = [1.0, 2.0, 3.0, 4.0];
+/// assert_eq!(graph_comms_testkit::percentile(&sorted, 0.5), 3.0);
+/// assert_eq!(graph_comms_testkit::percentile(&sorted, 0.99), 4.0);
+/// assert!(graph_comms_testkit::percentile(&[], 0.5).is_nan());
+/// ```
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let Some(last) = sorted.len().checked_sub(1) else {
         return f64::NAN;
     };

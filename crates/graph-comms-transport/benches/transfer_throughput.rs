@@ -61,8 +61,7 @@ async fn post_client(client: &GraphCommsClient, body: &Bytes) {
 }
 
 fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    graph_comms_testkit::spread(v).median
 }
 
 fn main() {
