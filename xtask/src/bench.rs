@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick]`: every benchmark of the workspace in one run, and Microsoft's
+//! `cargo xtask bench [--quick | --instructions]`: every benchmark of the workspace in one run, and Microsoft's
 //! Python SDK on the same work, written to `docs/benchmarks.md` (with `docs/benchmarks-ratios.svg`).
 //!
 //! - The criterion benchmarks of the model, notify and transfer crates; their medians are read back
@@ -7,6 +7,9 @@
 //!   ingest vs a bare axum handler), whose own summaries are copied into the report.
 //! - `msgraph-sdk` from PyPI, installed into `target/bench-venv`, timed by `xtask/bench/msgraph_sdk.py`
 //!   on the corpus notifications and the spec's example-5 transfer body.
+//!
+//! - The micro-benchmark goal ratios counted in instructions as well (callgrind, when valgrind is
+//!   installed; [`COUNTED`]); `--instructions` prints those alone.
 //!
 //! Adding a goal row for another bench takes two lines: the bench in [`CRITERION`] (it may print
 //! `graph_comms_testkit::paired_ratio` lines after criterion, or be criterion alone), and its
@@ -109,6 +112,170 @@ const LIMITS: &[(&str, &str, f64)] = &[
     ),
 ];
 
+/// A goal ratio also counted in instructions (callgrind): the same work as the goal row's two
+/// sides, run by a cost example `low` and `high` times per side; the difference of the two
+/// counts over the difference of the iterations is one iteration, start-up excluded. Instruction
+/// counts do not move with the machine's load, so they show what the code changed between two
+/// runs where the wall-clock ratio also moves with the machine.
+struct Counted {
+    /// The goal row's `what`.
+    what: &'static str,
+    package: &'static str,
+    example: &'static str,
+    /// The example's arguments for each side; `N` stands for the iteration count.
+    numerator: &'static [&'static str],
+    denominator: &'static [&'static str],
+    iterations: (u64, u64),
+}
+
+/// The goal ratios counted in instructions (the tracker's late result has no cost example).
+#[rustfmt::skip]
+const COUNTED: &[Counted] = &[
+    Counted { what: GOALS[0].what, package: "graph-comms-notify", example: "decode_cost", numerator: &["routing", "N", "spec"], denominator: &["ignored", "N", "spec"], iterations: (200, 600) },
+    Counted { what: GOALS[1].what, package: "graph-comms-notify", example: "decode_cost", numerator: &["lossless", "N", "spec"], denominator: &["ignored", "N", "spec"], iterations: (200, 600) },
+    Counted { what: GOALS[2].what, package: "graph-comms-notify", example: "decode_cost", numerator: &["events", "N", "corpus"], denominator: &["ignored", "N", "corpus"], iterations: (10, 30) },
+    Counted { what: GOALS[3].what, package: "graph-comms-notify", example: "decode_cost", numerator: &["lossless", "N", "corpus"], denominator: &["ignored", "N", "corpus"], iterations: (10, 30) },
+    Counted { what: GOALS[4].what, package: "graph-comms-transfer", example: "control_cost", numerator: &["example5", "N"], denominator: &["example5-only", "N"], iterations: (2_000, 6_000) },
+    Counted { what: GOALS[5].what, package: "graph-comms-transfer", example: "control_cost", numerator: &["answer", "N"], denominator: &["answer-only", "N"], iterations: (2_000, 6_000) },
+    Counted { what: GOALS[6].what, package: "graph-comms-transfer", example: "control_cost", numerator: &["reject", "N"], denominator: &["reject-only", "N"], iterations: (2_000, 6_000) },
+    Counted { what: GOALS[7].what, package: "graph-comms-transfer", example: "control_cost", numerator: &["redirect", "N"], denominator: &["redirect-only", "N"], iterations: (2_000, 6_000) },
+    Counted { what: GOALS[8].what, package: "graph-comms-transfer", example: "control_cost", numerator: &["create_call", "N"], denominator: &["create_call-only", "N"], iterations: (2_000, 6_000) },
+];
+
+/// A [`Counted`] ratio as measured: instructions per iteration of each side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CountedRatio {
+    what: &'static str,
+    numerator: f64,
+    denominator: f64,
+}
+
+/// Counts every [`COUNTED`] ratio under callgrind; an error names what is missing (valgrind, a
+/// build) and the report says so instead.
+fn instruction_counts(root: &Path, target: &Path) -> Result<Vec<CountedRatio>, String> {
+    Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("valgrind not found ({e}); install it to count instructions"))?;
+    let mut built = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for c in COUNTED {
+        if built.insert((c.package, c.example)) {
+            eprintln!("==> instructions: {} example {}", c.package, c.example);
+            run_ok(
+                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                    .args([
+                        "build",
+                        "--release",
+                        "-p",
+                        c.package,
+                        "--example",
+                        c.example,
+                    ])
+                    .current_dir(root),
+            )?;
+        }
+        let exe = target.join("release/examples").join(c.example);
+        out.push(CountedRatio {
+            what: c.what,
+            numerator: per_iteration(&exe, c.numerator, c.iterations)?,
+            denominator: per_iteration(&exe, c.denominator, c.iterations)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Instructions of one iteration of `exe args` (`N` replaced by the iteration count).
+fn per_iteration(exe: &Path, args: &[&str], (low, high): (u64, u64)) -> Result<f64, String> {
+    let count = |n: u64| -> Result<u64, String> {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if *a == "N" {
+                    n.to_string()
+                } else {
+                    (*a).to_owned()
+                }
+            })
+            .collect();
+        let out = Command::new("valgrind")
+            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+            .arg(exe)
+            .args(&args)
+            .output()
+            .map_err(|e| format!("valgrind {}: {e}", exe.display()))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(format!(
+                "valgrind {} {} failed ({}): {}",
+                exe.display(),
+                args.join(" "),
+                out.status,
+                stderr.lines().rev().take(5).collect::<Vec<_>>().join(" / ")
+            ));
+        }
+        collected(&stderr).ok_or_else(|| {
+            format!(
+                "valgrind {} {}: no \"Collected\" count in its output",
+                exe.display(),
+                args.join(" ")
+            )
+        })
+    };
+    let (a, b) = (count(low)?, count(high)?);
+    Ok(b.saturating_sub(a) as f64 / (high - low) as f64)
+}
+
+/// The instruction count callgrind prints at exit (`==12== Collected : 123456`).
+fn collected(stderr: &str) -> Option<u64> {
+    stderr.lines().find_map(|l| {
+        let (_, count) = l.split_once("Collected :")?;
+        count.trim().parse().ok()
+    })
+}
+
+/// The report's section on [`COUNTED`] ratios.
+fn counted_section(counted: &Result<Vec<CountedRatio>, String>) -> String {
+    let mut md = String::from(
+        "## Goal ratios in instructions
+
+",
+    );
+    let rows = match counted {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = writeln!(md, "Not counted in this run: {e}\n");
+            return md;
+        }
+    };
+    md.push_str(
+        "The same two sides as the goal rows above, counted in instructions by callgrind (the \
+         `decode_cost` and `control_cost` examples, one iteration as the difference of two runs): \
+         these do not move with the machine's load, so two runs agree on them unless the code \
+         changed. The goals are set on time; an instruction ratio is no time ratio (an \
+         instruction of a branchy parser and one of a copy loop do not cost the same), so this \
+         table shows whether a moving time ratio comes from the code or from the machine.\n\n\
+         | figure | instructions per iteration | of the baseline | ratio | time goal |\n\
+         |---|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        let goal = GOALS
+            .iter()
+            .find(|g| g.what == r.what)
+            .map_or_else(|| "—".to_owned(), |g| format!("≤ {:.1}×", g.goal));
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {:.0} | {:.2}× | {goal} |",
+            r.what,
+            r.numerator,
+            r.denominator,
+            r.numerator / r.denominator
+        );
+    }
+    md.push('\n');
+    md
+}
+
 /// Runs every benchmark and writes the report.
 pub(crate) fn run(args: &[&str]) -> Result<(), String> {
     let quick = args.contains(&"--quick");
@@ -116,6 +283,12 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
+    if args.contains(&"--instructions") {
+        // The instruction counts alone, printed: minutes, and no quiet machine needed.
+        let counted = instruction_counts(&root, &target);
+        print!("{}", counted_section(&counted));
+        return counted.map(|_| ());
+    }
     let criterion_dir = target.join("criterion");
     let _ = std::fs::remove_dir_all(&criterion_dir);
     let measurement = if quick { "1" } else { "3" };
@@ -151,7 +324,8 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
     }
     let estimates = read_estimates(&criterion_dir)?;
     let python = python_sdk(&root, &target);
-    let report = render(&estimates, &printed, &paired, &python, quick);
+    let counted = instruction_counts(&root, &target);
+    let report = render(&estimates, &printed, &paired, &python, &counted, quick);
     std::fs::write(root.join("docs/benchmarks.md"), report)
         .map_err(|e| format!("docs/benchmarks.md: {e}"))?;
     std::fs::write(
@@ -352,6 +526,7 @@ fn render(
     printed: &BTreeMap<String, Vec<String>>,
     paired: &[(&str, String, Vec<String>)],
     python: &Result<String, String>,
+    counted: &Result<Vec<CountedRatio>, String>,
     quick: bool,
 ) -> String {
     let mut md = String::from("# Benchmarks\n\n");
@@ -422,7 +597,9 @@ fn render(
     for row in printed_goals(printed, paired) {
         md.push_str(&row);
     }
-    md.push_str("\n## Against Microsoft's Python SDK\n\n");
+    md.push('\n');
+    md.push_str(&counted_section(counted));
+    md.push_str("## Against Microsoft's Python SDK\n\n");
     match python {
         Ok(line) => {
             let parsed: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
@@ -732,6 +909,35 @@ fn svg(est: &BTreeMap<String, f64>, pairs: &BTreeMap<String, Paired>) -> String 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_callgrind_counts_and_renders_them_against_the_goals() {
+        let stderr = "==41== Callgrind, a call-graph generating cache profiler\n==41== \n==41== Events    : Ir\n==41== Collected : 123456789\n==41== \n==41== I   refs:      123,456,789\n";
+        assert_eq!(super::collected(stderr), Some(123_456_789));
+        assert_eq!(super::collected("==41== error\n"), None);
+        let rows = vec![super::CountedRatio {
+            what: super::GOALS[0].what,
+            numerator: 3_000.0,
+            denominator: 2_000.0,
+        }];
+        let md = super::counted_section(&Ok(rows));
+        assert!(
+            md.contains(&format!(
+                "| {} | 3000 | 2000 | 1.50× | ≤ 1.5× |",
+                super::GOALS[0].what
+            )),
+            "{md}"
+        );
+        let missing = super::counted_section(&Err("valgrind not found".into()));
+        assert!(
+            missing.contains("Not counted in this run: valgrind not found"),
+            "{missing}"
+        );
+        for c in super::COUNTED {
+            assert!(super::GOALS.iter().any(|g| g.what == c.what), "{}", c.what);
+            assert!(c.iterations.0 < c.iterations.1, "{}", c.what);
+        }
+    }
+
     #[test]
     fn reads_criterion_files() {
         let est = r#"{"mean":{"point_estimate":12.5},"median":{"confidence_interval":{"lower_bound":1.0},"point_estimate":10.25,"standard_error":0.1}}"#;

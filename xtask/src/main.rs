@@ -18,6 +18,8 @@ commands:
   ci                  run what CI runs: fmt, clippy, tests, doctests, rustdoc, codegen --check
   bench [--quick]     every benchmark in one run, and msgraph-sdk on the same work;
                       writes docs/benchmarks.md and docs/benchmarks-ratios.svg
+  bench --instructions
+                      the goal ratios counted in instructions (valgrind), printed
   fuzz [--seconds N] [--report]
                       run every cargo-fuzz target N seconds (default 10); --report writes
                       docs/fuzzing.md";

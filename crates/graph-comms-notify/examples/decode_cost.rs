@@ -8,10 +8,13 @@
 //!
 //! Decoders: `ignored` (serde_json's validate-only pass, the limit), `routing` (the model's
 //! routing-only decode), `classify` (routing + `classify` + call id), `events`
-//! (`graph_comms_notify::decode`), `value` (`serde_json::Value`), `none` (the loop alone).
+//! (`graph_comms_notify::decode`), `lossless` (the model's `CommsNotifications`), `value`
+//! (`serde_json::Value`), `none` (the loop alone).
 //!
 //! With `corpus` for the file, each iteration decodes every valid notification body of the shared
-//! corpus (as the `corpus` bench does) instead of one spec notification.
+//! corpus (as the `corpus` bench does) instead of one spec notification; with `spec`, the twenty
+//! notifications of the `call: transfer` page (as the model's `decode` bench does). `cargo xtask bench`
+//! counts its goal ratios' instructions this way.
 
 use std::hint::black_box;
 
@@ -24,7 +27,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = args
         .next()
         .unwrap_or_else(|| "ex2-transfer-failed.json".into());
-    let bodies = if file == "corpus" {
+    let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/spec/notifications");
+    let bodies = if file == "spec" {
+        graph_comms_testkit::files_with_suffix(&spec, ".json")
+            .into_iter()
+            .map(std::fs::read)
+            .collect::<Result<Vec<_>, _>>()?
+    } else if file == "corpus" {
         let shared = graph_comms_testkit::shared_dir().ok_or("shared corpus not found")?;
         graph_comms_testkit::corpus_files(&shared)
             .into_iter()
@@ -32,10 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|f| std::fs::read(&f.path))
             .collect::<Result<Vec<_>, _>>()?
     } else {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/spec/notifications")
-            .join(file);
-        vec![std::fs::read(path)?]
+        vec![std::fs::read(spec.join(file))?]
     };
     for body in std::iter::repeat_n(&bodies, n).flatten() {
         match which.as_str() {
@@ -54,6 +61,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "events" => {
                 black_box(graph_comms_notify::decode(black_box(body))?);
+            }
+            "lossless" => {
+                black_box(serde_json::from_slice::<
+                    graph_comms_model::CommsNotifications,
+                >(black_box(body))?);
             }
             "value" => {
                 black_box(serde_json::from_slice::<serde_json::Value>(black_box(
