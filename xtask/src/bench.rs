@@ -1,5 +1,6 @@
-//! `cargo xtask bench [--quick | --instructions]`: every benchmark of the workspace in one run, and Microsoft's
-//! Python SDK on the same work, written to `docs/benchmarks.md` (with `docs/benchmarks-ratios.svg`).
+//! `cargo xtask bench [--quick | --instructions]`: every benchmark of the workspace in one run,
+//! and Microsoft's Python SDK on the same work, written to `docs/benchmarks.md` (with
+//! `docs/benchmarks-ratios.svg`).
 //!
 //! - The criterion benchmarks of the model, notify and transfer crates; their medians are read back
 //!   from `target/criterion/**/new/estimates.json`, and each goal is checked as the ratio that matters.
@@ -7,9 +8,8 @@
 //!   ingest vs a bare axum handler), whose own summaries are copied into the report.
 //! - `msgraph-sdk` from PyPI, installed into `target/bench-venv`, timed by `xtask/bench/msgraph_sdk.py`
 //!   on the corpus notifications and the spec's example-5 transfer body.
-//!
-//! - The micro-benchmark goal ratios counted in instructions as well (callgrind, when valgrind is
-//!   installed; [`COUNTED`]); `--instructions` prints those alone.
+//! - The goal ratios counted in instructions as well (callgrind over the crates' `*_cost`
+//!   examples, when valgrind is installed; [`COUNTED`]); `--instructions` prints those alone.
 //!
 //! Adding a goal row for another bench takes two lines: the bench in [`CRITERION`] (it may print
 //! `graph_comms_testkit::paired_ratio` lines after criterion, or be criterion alone), and its
@@ -283,11 +283,7 @@ fn collected(stderr: &str) -> Option<u64> {
 
 /// The report's section on [`COUNTED`] ratios.
 fn counted_section(counted: &Result<Vec<CountedRatio>, String>) -> String {
-    let mut md = String::from(
-        "## Goal ratios in instructions
-
-",
-    );
+    let mut md = String::from("## Goal ratios in instructions\n\n");
     let rows = match counted {
         Ok(rows) => rows,
         Err(e) => {
