@@ -233,7 +233,7 @@ fn instruction_counts(root: &Path, target: &Path) -> Result<Vec<CountedRatio>, S
 /// `counted`'s iterations and collection.
 fn per_iteration(exe: &Path, args: &[&str], counted: &Counted) -> Result<f64, String> {
     let (low, high) = counted.iterations;
-    let count = |n: u64| -> Result<u64, String> {
+    let count = |n: u64| -> Result<f64, String> {
         let args: Vec<String> = args
             .iter()
             .map(|a| {
@@ -270,15 +270,12 @@ fn per_iteration(exe: &Path, args: &[&str], counted: &Counted) -> Result<f64, St
         })
     };
     let (a, b) = (count(low)?, count(high)?);
-    Ok(b.saturating_sub(a) as f64 / (high - low) as f64)
+    Ok((b - a).max(0.0) / (high - low) as f64)
 }
 
 /// The instruction count callgrind prints at exit (`==12== Collected : 123456`).
-fn collected(stderr: &str) -> Option<u64> {
-    stderr.lines().find_map(|l| {
-        let (_, count) = l.split_once("Collected :")?;
-        count.trim().parse().ok()
-    })
+fn collected(stderr: &str) -> Option<f64> {
+    stderr.lines().find_map(|l| number_after(l, "Collected :"))
 }
 
 /// The report's section on [`COUNTED`] ratios.
@@ -961,7 +958,7 @@ mod tests {
     #[test]
     fn reads_callgrind_counts_and_renders_them_against_the_goals() {
         let stderr = "==41== Callgrind, a call-graph generating cache profiler\n==41== \n==41== Events    : Ir\n==41== Collected : 123456789\n==41== \n==41== I   refs:      123,456,789\n";
-        assert_eq!(super::collected(stderr), Some(123_456_789));
+        assert_eq!(super::collected(stderr), Some(123_456_789.0));
         assert_eq!(super::collected("==41== error\n"), None);
         let rows = vec![
             super::CountedRatio {
