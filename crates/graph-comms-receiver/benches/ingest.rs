@@ -56,14 +56,16 @@ impl Block {
 }
 
 /// Nanoseconds the server's workers and the load generator's thread ran on a CPU and waited
-/// for one (runnable but not running), from `/proc/self/task/*/schedstat`; zero where it
-/// cannot be read.
+/// for one (runnable but not running), from `/proc/self/task/*/schedstat`, and how many times
+/// the server's workers went to sleep (`voluntary_ctxt_switches` of `/proc/self/task/*/status`);
+/// zero where it cannot be read.
 #[derive(Clone, Copy, Default)]
 struct Threads {
     server_run: u64,
     server_wait: u64,
     client_run: u64,
     client_wait: u64,
+    server_sleeps: u64,
 }
 
 impl Threads {
@@ -86,6 +88,12 @@ impl Threads {
             if comm.trim() == "server-worker" {
                 t.server_run += run;
                 t.server_wait += wait;
+                let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+                t.server_sleeps += status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0);
             } else if Some(task.file_name()) == own {
                 t.client_run += run;
                 t.client_wait += wait;
@@ -100,6 +108,7 @@ impl Threads {
             server_wait: self.server_wait.saturating_sub(earlier.server_wait),
             client_run: self.client_run.saturating_sub(earlier.client_run),
             client_wait: self.client_wait.saturating_sub(earlier.client_wait),
+            server_sleeps: self.server_sleeps.saturating_sub(earlier.server_sleeps),
         }
     }
 }
@@ -213,8 +222,8 @@ async fn pair(
 /// One line per side: its throughput over all its blocks, its latencies pooled, each against
 /// `baseline`'s.
 fn report(sides: &[&Side], baseline: &Side) {
-    println!("| run | blocks × requests | req/s | p50 µs | p99 µs | max µs | vs baseline req/s | vs baseline p99 | server CPU µs/req | server runnable, not running µs/req | client CPU µs/req | client runnable, not running µs/req |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| run | blocks × requests | req/s | p50 µs | p99 µs | max µs | vs baseline req/s | vs baseline p99 | server CPU µs/req | server runnable, not running µs/req | client CPU µs/req | client runnable, not running µs/req | server sleeps per 1 000 req |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let pooled = |side: &Side| {
         let requests: usize = side.blocks.iter().map(|b| b.requests).sum();
         let secs: f64 = side.blocks.iter().map(|b| b.elapsed.as_secs_f64()).sum();
@@ -238,7 +247,7 @@ fn report(sides: &[&Side], baseline: &Side) {
                 / requests.max(1) as f64
         };
         println!(
-            "| {} | {} × {} | {:.0} | {} | {} | {} | {:.0} % | {:.2}× | {:.1} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {} × {} | {:.0} | {} | {} | {} | {:.0} % | {:.2}× | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} |",
             side.name,
             side.blocks.len(),
             side.blocks.first().map_or(0, |b| b.requests),
@@ -252,6 +261,7 @@ fn report(sides: &[&Side], baseline: &Side) {
             per_request(|t| t.server_wait),
             per_request(|t| t.client_run),
             per_request(|t| t.client_wait),
+            per_request(|t| t.server_sleeps * 1_000_000),
         );
     }
 }

@@ -6,6 +6,7 @@ mod error;
 mod handler;
 mod log;
 mod receiver;
+mod repoll;
 mod serve;
 
 pub use auth::{

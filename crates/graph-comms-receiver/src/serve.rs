@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::repoll::Repoll;
 
 /// The default cap on open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -241,6 +242,9 @@ async fn serve_connection(
         .keep_alive(true)
         .serve_connection(io, service);
     let mut connection = std::pin::pin!(connection);
+    // A handler reading its body wakes the connection's task from within its own poll; that
+    // wake is a poll at once instead of a yield to the back of the runtime's queue.
+    let repoll = Repoll::new();
     let mut stopping = false;
     loop {
         let idle = activity.idle_for();
@@ -255,7 +259,7 @@ async fn serve_connection(
         }
         let wake = Instant::now() + (options.idle_timeout - idle);
         tokio::select! {
-            result = connection.as_mut() => {
+            result = std::future::poll_fn(|cx| repoll.poll(connection.as_mut(), cx)) => {
                 if let Err(error) = result {
                     tracing::trace!(%error, "connection ended with an error");
                 }
