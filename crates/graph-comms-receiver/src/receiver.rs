@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -629,12 +629,17 @@ enum BodyError {
 ///
 /// A callback's body usually arrives as one frame: that frame's bytes are returned as they are,
 /// without the copy and the buffer list of a general-purpose collector. A body in several frames
-/// is gathered into one buffer, which never grows past `limit`.
+/// is gathered into one buffer, which never grows past `limit`. Reading stops as soon as the
+/// body says it is whole ([`HttpBody::is_end_stream`]: hyper knows it once a declared length
+/// has arrived), without polling it once more for its end.
 async fn read_limited(mut body: Body, limit: usize) -> std::result::Result<Bytes, BodyError> {
     let mut first: Option<Bytes> = None;
     let mut gathered: Option<BytesMut> = None;
     let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
+    while !HttpBody::is_end_stream(&body) {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
         let frame =
             frame.map_err(|error| BodyError::Read(format!("reading the body failed: {error}")))?;
         let Ok(data) = frame.into_data() else {
@@ -680,4 +685,83 @@ fn check_path(path: &str) -> std::result::Result<(), &'static str> {
         return Err("must not contain '{', '}', '*', '?' or '#'");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::body::Frame;
+
+    /// A body of `frames`, which says it is whole once they are all taken (as hyper's does once
+    /// a declared length has arrived) when `says_whole`, and fails if polled past them.
+    struct Frames {
+        frames: std::collections::VecDeque<Bytes>,
+        says_whole: bool,
+    }
+
+    impl HttpBody for Frames {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<Option<std::result::Result<Frame<Bytes>, std::io::Error>>> {
+            Poll::Ready(match self.frames.pop_front() {
+                Some(data) => Some(Ok(Frame::data(data))),
+                None if self.says_whole => Some(Err(std::io::Error::other("polled past its end"))),
+                None => None,
+            })
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.says_whole && self.frames.is_empty()
+        }
+    }
+
+    fn body(frames: &[&'static str], says_whole: bool) -> Body {
+        Body::new(Frames {
+            frames: frames
+                .iter()
+                .map(|f| Bytes::from_static(f.as_bytes()))
+                .collect(),
+            says_whole,
+        })
+    }
+
+    async fn read(body: Body, limit: usize) -> std::result::Result<Bytes, String> {
+        read_limited(body, limit).await.map_err(|e| match e {
+            BodyError::TooLarge => "too large".to_owned(),
+            BodyError::Read(message) => message,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_body_that_says_it_is_whole_is_not_polled_again() {
+        assert_eq!(
+            read(body(&["{\"value\":[]}"], true), 64).await.as_deref(),
+            Ok(&b"{\"value\":[]}"[..])
+        );
+        assert_eq!(
+            read(body(&["{\"val", "ue\":[]}"], true), 64)
+                .await
+                .as_deref(),
+            Ok(&b"{\"value\":[]}"[..])
+        );
+        assert_eq!(read(body(&[], true), 64).await.as_deref(), Ok(&b""[..]));
+    }
+
+    #[tokio::test]
+    async fn a_body_read_to_its_end_is_gathered_and_bounded() {
+        assert_eq!(
+            read(body(&["{\"val", "", "ue\":[]}"], false), 64)
+                .await
+                .as_deref(),
+            Ok(&b"{\"value\":[]}"[..])
+        );
+        assert_eq!(
+            read(body(&["{\"val", "ue\":[]}"], false), 8).await,
+            Err("too large".to_owned())
+        );
+    }
 }
