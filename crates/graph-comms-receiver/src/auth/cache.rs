@@ -10,7 +10,7 @@
 //! first, in constant time; a bucket collision simply replaces the older entry).
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, RwLock};
 
 use super::VerifiedCaller;
@@ -30,10 +30,35 @@ struct Entry {
     inserted: u64,
 }
 
+/// A bucket hashed for the shard's table. The bucket is already a keyed SipHash of the token's
+/// tail, so it is used as it is instead of being hashed a second time (the table's own
+/// `RandomState` cost a second SipHash per lookup). It is rotated so that the bits the table
+/// reads (the low ones pick the slot, the top seven make the tag) are not the top five, which
+/// picked the shard and are the same for all of a shard's entries.
+#[derive(Default, Clone, Copy)]
+struct BucketHasher(u64);
+
+impl Hasher for BucketHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; any other input is still mixed in, byte by byte.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, bucket: u64) {
+        self.0 = bucket.rotate_left(32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// One shard: the entries by bucket, and the order they came in.
 #[derive(Default)]
 struct Shard {
-    entries: HashMap<u64, Entry>,
+    entries: HashMap<u64, Entry, BuildHasherDefault<BucketHasher>>,
     /// `(bucket, inserted)` oldest first: the eviction order. An entry replaced or removed since
     /// leaves its pair behind; such pairs are skipped when met, and dropped all at once when
     /// the queue grows past twice the shard's capacity, so the queue stays bounded and each
@@ -73,6 +98,11 @@ impl Shard {
             self.order = order.into_iter().filter(|&p| self.is_current(p)).collect();
         }
     }
+}
+
+/// The shard a bucket lives in: its top bits (the table inside the shard reads the others).
+fn shard_of(bucket: u64) -> usize {
+    (bucket >> 59) as usize % SHARDS
 }
 
 /// A bounded map from token to the verified caller.
@@ -118,7 +148,7 @@ impl TokenCache {
 
     fn slot(&self, token: &str) -> (u64, &RwLock<Shard>) {
         let bucket = self.bucket(token);
-        (bucket, &self.shards[(bucket >> 59) as usize % SHARDS])
+        (bucket, &self.shards[shard_of(bucket)])
     }
 
     /// The cached caller for exactly this token, if it was verified under `generation` and `now`
@@ -248,10 +278,9 @@ mod tests {
     fn a_full_shard_evicts_the_entry_it_took_in_first_and_its_queue_stays_bounded() {
         let cache = TokenCache::new(SHARDS * 4);
         // Tokens of one shard, in the order they are inserted.
-        let shard_of = |t: &str| (cache.bucket(t) >> 59) as usize % SHARDS;
         let tokens: Vec<String> = (0..10_000u32)
             .map(|i| format!("token-{i}"))
-            .filter(|t| shard_of(t) == 0)
+            .filter(|t| shard_of(cache.bucket(t)) == 0)
             .take(40)
             .collect();
         for (i, token) in tokens.iter().enumerate() {
@@ -266,6 +295,36 @@ mod tests {
             let shard = cache.shards[0].read().expect("not poisoned");
             assert!(shard.order.len() <= 2 * 4, "queue {}", shard.order.len());
         }
+    }
+
+    #[test]
+    fn a_shards_table_hashes_the_bucket_bits_that_did_not_pick_the_shard() {
+        let cache = TokenCache::new(SHARDS * 4);
+        let table_hash = |bucket: u64| {
+            let mut h = BucketHasher::default();
+            h.write_u64(bucket);
+            h.finish()
+        };
+        // Buckets of one shard: their top bits are the same.
+        let buckets: Vec<u64> = (0..10_000u32)
+            .map(|i| cache.bucket(&format!("token-{i}")))
+            .filter(|&b| shard_of(b) == 0)
+            .take(64)
+            .collect();
+        assert_eq!(buckets.len(), 64);
+        // The tags (top seven bits) and the slots (low bits) of the table still differ.
+        let tags: std::collections::HashSet<u64> =
+            buckets.iter().map(|&b| table_hash(b) >> 57).collect();
+        let slots: std::collections::HashSet<u64> =
+            buckets.iter().map(|&b| table_hash(b) & 0x3ff).collect();
+        assert!(tags.len() > 16, "{} distinct tags of 64", tags.len());
+        assert!(slots.len() > 48, "{} distinct slots of 64", slots.len());
+        // Distinct buckets stay distinct keys.
+        let mut table: HashMap<u64, usize, BuildHasherDefault<BucketHasher>> = HashMap::default();
+        for (i, &b) in buckets.iter().enumerate() {
+            table.insert(b, i);
+        }
+        assert!(buckets.iter().enumerate().all(|(i, b)| table[b] == i));
     }
 
     #[test]
