@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -258,8 +258,15 @@ async fn serve_connection(
             return;
         }
         let wake = Instant::now() + (options.idle_timeout - idle);
+        // Progress made during a poll is stamped once that poll returns: one clock read per
+        // poll that moved bytes, not one per read, write and answer.
+        let polled = std::future::poll_fn(|cx| {
+            let polled = repoll.poll(connection.as_mut(), cx);
+            activity.stamp();
+            polled
+        });
         tokio::select! {
-            result = std::future::poll_fn(|cx| repoll.poll(connection.as_mut(), cx)) => {
+            result = polled => {
                 if let Err(error) = result {
                     tracing::trace!(%error, "connection ended with an error");
                 }
@@ -278,8 +285,14 @@ async fn serve_connection(
 #[derive(Debug)]
 struct Activity {
     started: Instant,
-    /// Milliseconds after `started` of the last byte read or written (or request finished).
+    /// Milliseconds after `started` of the last byte read or written (or request finished), as
+    /// stamped by [`Activity::stamp`].
     last_progress_ms: AtomicU64,
+    /// Progress noted by [`Activity::touch`] and not stamped yet. Bytes move and requests finish
+    /// only while the connection's task polls the connection, and the task stamps after each
+    /// poll: the clock is read once per poll that made progress, instead of at every read, write
+    /// and answer (three times for a callback answered in one poll).
+    moved: AtomicBool,
     in_flight: AtomicUsize,
 }
 
@@ -288,13 +301,22 @@ impl Activity {
         Self {
             started: Instant::now(),
             last_progress_ms: AtomicU64::new(0),
+            moved: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
         }
     }
 
+    /// Notes progress (a byte moved, a request finished), to be stamped after this poll.
     fn touch(&self) {
-        let now = Instant::now().duration_since(self.started).as_millis() as u64;
-        self.last_progress_ms.fetch_max(now, Ordering::Relaxed);
+        self.moved.store(true, Ordering::Relaxed);
+    }
+
+    /// Stamps the progress noted since the last stamp with the time now.
+    fn stamp(&self) {
+        if self.moved.load(Ordering::Relaxed) && self.moved.swap(false, Ordering::Relaxed) {
+            let now = Instant::now().duration_since(self.started).as_millis() as u64;
+            self.last_progress_ms.fetch_max(now, Ordering::Relaxed);
+        }
     }
 
     /// How long the connection has made no progress; zero while a request is being handled
@@ -303,6 +325,7 @@ impl Activity {
         if self.in_flight.load(Ordering::Acquire) > 0 {
             return Duration::ZERO;
         }
+        self.stamp();
         let last =
             self.started + Duration::from_millis(self.last_progress_ms.load(Ordering::Relaxed));
         Instant::now().saturating_duration_since(last)
@@ -393,22 +416,40 @@ impl Drop for InFlight {
     }
 }
 
-type BoxedResponse =
-    Pin<Box<dyn Future<Output = std::result::Result<axum::response::Response, Infallible>> + Send>>;
+/// The router's answer to one request.
+type RouterResponse =
+    <TowerToHyperService<Router> as hyper::service::Service<http::Request<Incoming>>>::Future;
+
+/// A request being handled: the router's answer, with the request marked in flight until that
+/// answer is ready or the request is dropped. No allocation of its own: the router's future is
+/// `Unpin` (this does not compile otherwise), so it is polled in place instead of boxed.
+struct TrackedResponse {
+    inner: RouterResponse,
+    in_flight: Option<InFlight>,
+}
+
+impl Future for TrackedResponse {
+    type Output = std::result::Result<axum::response::Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let polled = Pin::new(&mut self.inner).poll(cx);
+        if polled.is_ready() {
+            self.in_flight = None;
+        }
+        polled
+    }
+}
 
 impl hyper::service::Service<http::Request<Incoming>> for Tracked {
     type Response = axum::response::Response;
     type Error = Infallible;
-    type Future = BoxedResponse;
+    type Future = TrackedResponse;
 
     fn call(&self, request: http::Request<Incoming>) -> Self::Future {
-        let in_flight = InFlight::new(self.activity.clone());
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await;
-            drop(in_flight);
-            response
-        })
+        TrackedResponse {
+            in_flight: Some(InFlight::new(self.activity.clone())),
+            inner: self.inner.call(request),
+        }
     }
 }
 
@@ -512,5 +553,25 @@ mod tests {
         assert_eq!(activity.idle_for(), Duration::ZERO);
         drop(in_flight);
         assert!(activity.idle_for() < Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_counts_from_the_stamp_after_the_poll_that_made_it() {
+        let activity = Activity::new();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        // A read and a write in one poll, stamped once after it.
+        activity.touch();
+        activity.touch();
+        activity.stamp();
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert_eq!(activity.idle_for(), Duration::from_secs(3));
+        // Nothing moved since: stamping again changes nothing.
+        activity.stamp();
+        assert_eq!(activity.idle_for(), Duration::from_secs(3));
+        // Progress noted but not stamped yet is not idle time either.
+        activity.touch();
+        assert_eq!(activity.idle_for(), Duration::ZERO);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(activity.idle_for(), Duration::from_secs(2));
     }
 }
