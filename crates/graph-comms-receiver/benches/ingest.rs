@@ -444,11 +444,7 @@ fn main() {
     eprintln!("minting {total_fresh} tokens ...");
     let mint = move |range: std::ops::Range<usize>, key: SigningKey| {
         range
-            .map(|i| {
-                let mut c = claims(APP_ID);
-                c["jti"] = i.into();
-                key.sign(&c)
-            })
+            .map(|i| key.sign(&claims_with_jti(APP_ID, i)))
             .collect::<Vec<_>>()
     };
     let half = total_fresh / 2;
@@ -622,11 +618,7 @@ fn main() {
     let wrk_fresh = env_usize("INGEST_WRK_FRESH_TOKENS", 12_000);
     eprintln!("minting {wrk_fresh} more tokens for wrk ...");
     let fresh_wrk: Vec<String> = (0..wrk_fresh)
-        .map(|i| {
-            let mut c = claims(APP_ID);
-            c["jti"] = (1_000_000 + i).into();
-            signing.sign(&c)
-        })
+        .map(|i| signing.sign(&claims_with_jti(APP_ID, 1_000_000 + i)))
         .collect();
     let fresh_file = dir.join("fresh.tsv");
     write_requests(&fresh_file, &fresh_wrk, &bodies);

@@ -41,11 +41,7 @@ fn main() {
     const BATCH: usize = 100;
     for round in 0..rounds {
         let fresh: Vec<String> = (0..tokens)
-            .map(|i| {
-                let mut c = claims(APP_ID);
-                c["jti"] = format!("{round}-{i}").into();
-                signing.sign(&c)
-            })
+            .map(|i| signing.sign(&claims_with_jti(APP_ID, format!("{round}-{i}"))))
             .collect();
         let (fresh_ns, reused_ns) = runtime.block_on(async {
             let mut fresh_ns = Vec::new();

@@ -91,6 +91,14 @@ pub fn claims(aud: &str) -> serde_json::Value {
     })
 }
 
+/// [`claims`] with a `jti` of their own: signed, a token unlike any other, as when every
+/// callback carries a fresh one.
+pub fn claims_with_jti(aud: &str, jti: impl Into<serde_json::Value>) -> serde_json::Value {
+    let mut claims = claims(aud);
+    claims["jti"] = jti.into();
+    claims
+}
+
 /// An unsigned token (`alg: none`).
 pub fn unsigned_token(kid: &str, claims: &serde_json::Value) -> String {
     let header = serde_json::json!({"alg": "none", "typ": "JWT", "kid": kid});
