@@ -182,6 +182,18 @@ const COUNTED: &[Counted] = &[
         numerator: &["receiver-http", "N"], denominator: &["bare-http", "N"], iterations: (1_000, 3_000),
         collect: Some("tokio::runtime::runtime::Runtime::block_on"), time_goal: Some("≤ 1.25× (rate ≥ 80 %)"),
     },
+    Counted {
+        what: "webhook ingest, reused token, graph_comms_receiver::serve: the receiver vs a bare axum 202 handler, both on that server, per callback over a socket (the load generator's share included, the same on both)",
+        package: "graph-comms-receiver", example: "ingest_cost",
+        numerator: &["receiver-serve", "N"], denominator: &["bare-serve", "N"], iterations: (1_000, 3_000),
+        collect: Some("tokio::runtime::runtime::Runtime::block_on"), time_goal: Some("≤ 1.25× (rate ≥ 80 %)"),
+    },
+    Counted {
+        what: "webhook ingest, fresh token per request: the receiver vs a bare axum 202 handler, per callback over a socket (each callback a full RS256 verification; the load generator's share included, the same on both)",
+        package: "graph-comms-receiver", example: "ingest_cost",
+        numerator: &["receiver-http", "N", "fresh"], denominator: &["bare-http", "N", "fresh"], iterations: (100, 300),
+        collect: Some("tokio::runtime::runtime::Runtime::block_on"), time_goal: Some("≤ 2.5× (rate ≥ 40 %)"),
+    },
 ];
 
 /// A [`Counted`] ratio as measured: instructions per iteration of each side.

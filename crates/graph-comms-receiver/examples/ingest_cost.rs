@@ -18,12 +18,25 @@
 //! router, the handler, the client), the kernel's share excepted. Count the whole runtime then
 //! (`--toggle-collect='tokio::runtime::runtime::Runtime::block_on'`, as
 //! `docs/benchmarks/receiver.md` does): the server's tasks run beside the client's loop.
+//! `receiver-serve` and `bare-serve` do the same on the crate's own `serve` instead of
+//! `axum::serve`.
+//!
+//! A third argument `fresh` gives every request a token of its own (a `jti` claim apiece), as
+//! the `ingest` bench's fresh-token rows do: each callback to the receiver is then a full RS256
+//! verification. Keys, tokens and requests are made before the runtime runs, outside what is
+//! counted, so that two runs of the same binary count the same to a few parts in ten thousand.
+//!
+//! ```text
+//! valgrind --tool=callgrind --toggle-collect='tokio::runtime::runtime::Runtime::block_on' \
+//!     target/release/examples/ingest_cost receiver-http 600 fresh
+//! ```
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use axum::body::Body;
 use axum::routing::post;
+use base64::Engine as _;
 use graph_comms_receiver::{AuthConfig, Receiver};
 use support::*;
 use tower::ServiceExt;
@@ -32,12 +45,36 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let side = args.next().unwrap_or_else(|| "receiver".into());
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);
+    let fresh = args.next().as_deref() == Some("fresh");
+    let over_socket = side.ends_with("-http") || side.ends_with("-serve");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    // Made before the runtime runs: generating the key costs a varying number of instructions.
+    // Everything that varies from run to run, or grows with `n`, is made before the runtime
+    // runs, outside what is counted: the key (its prime search), the tokens (each signature
+    // draws random numbers), the requests.
     let signing = key().clone();
+    let tokens = tokens(&signing, fresh, side.starts_with("bare"), n);
+    let bodies = transfer_notifications(1000);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let addr = listener.local_addr().expect("addr");
+    // Request `i` carries token `i` and body `i`, each list taken round.
+    let requests: Vec<Vec<u8>> = if over_socket {
+        (0..tokens.len().max(bodies.len()))
+            .map(|i| {
+                let (token, body) = (&tokens[i % tokens.len()], &bodies[i % bodies.len()]);
+                format!(
+                    "POST /api/calls HTTP/1.1\r\nhost: {addr}\r\nauthorization: {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     runtime.block_on(async {
         let keys = KeyServer::start(vec![signing.jwk()]).await;
         let receiver =
@@ -50,33 +87,53 @@ fn main() {
         } else {
             receiver.router()
         };
-        let token = format!("Bearer {}", signing.sign(&claims(APP_ID)));
-        let bodies = transfer_notifications(1000);
-        if side.ends_with("-http") {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            tokio::spawn(async move { axum::serve(listener, router).await });
-            let requests: Vec<Vec<u8>> = bodies
-                .iter()
-                .map(|body| {
-                    format!(
-                        "POST /api/calls HTTP/1.1\r\nhost: {addr}\r\nauthorization: {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    )
-                    .into_bytes()
-                })
-                .collect();
+        // The first callback fetches the keys; the others use tokens of their own, or the first
+        // one again.
+        let rest = usize::from(fresh);
+        if over_socket {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            if side.ends_with("-serve") {
+                tokio::spawn(graph_comms_receiver::serve(
+                    listener,
+                    router,
+                    graph_comms_receiver::ServeOptions::default(),
+                ));
+            } else {
+                tokio::spawn(async move { axum::serve(listener, router).await });
+            }
             let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
             over_http(&mut stream, &requests[..1], 1).await;
-            over_http(&mut stream, &requests, n).await;
+            over_http(&mut stream, &requests[rest..], n).await;
             return;
         }
-        // The first callback fetches the keys and verifies the token.
-        callbacks(&router, &token, &bodies[..1], 1).await;
-        callbacks(&router, &token, &bodies, n).await;
+        callbacks(&router, &tokens[..1], &bodies[..1], 1).await;
+        callbacks(&router, &tokens[rest..], &bodies, n).await;
     });
+}
+
+/// One token for every request, or with `fresh` one per request (`n + 1`, the first request
+/// included), each with a `jti` of its own. A bare handler checks none, so for `bare` they are
+/// shaped like signed ones (the same header, claims and signature length) without being signed
+/// one by one.
+fn tokens(signing: &SigningKey, fresh: bool, bare: bool, n: usize) -> Vec<String> {
+    if !fresh {
+        return vec![format!("Bearer {}", signing.sign(&claims(APP_ID)))];
+    }
+    if !bare {
+        return (0..=n)
+            .map(|i| format!("Bearer {}", signing.sign(&claims_with_jti(APP_ID, i))))
+            .collect();
+    }
+    let signed = signing.sign(&claims_with_jti(APP_ID, 0));
+    let (header, rest) = signed.split_once('.').expect("a JWT");
+    let (_, signature) = rest.split_once('.').expect("a JWT");
+    (0..=n)
+        .map(|i| {
+            let payload = serde_json::to_vec(&claims_with_jti(APP_ID, i)).expect("claims");
+            let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload);
+            format!("Bearer {header}.{payload}.{signature}")
+        })
+        .collect()
 }
 
 /// `n` requests over `stream`, each answered `202` with no body before the next is written.
@@ -106,12 +163,12 @@ async fn over_http(stream: &mut tokio::net::TcpStream, requests: &[Vec<u8>], n: 
 /// `n` callbacks through `router`: the only function callgrind needs to count
 /// (`--toggle-collect='*callbacks*'`), since making the signing key varies widely.
 #[inline(never)]
-async fn callbacks(router: &axum::Router, token: &str, bodies: &[String], n: usize) {
+async fn callbacks(router: &axum::Router, tokens: &[String], bodies: &[String], n: usize) {
     {
         for i in 0..n {
             let body = &bodies[i % bodies.len()];
             let request = http::Request::post("/api/calls")
-                .header("authorization", token)
+                .header("authorization", &tokens[i % tokens.len()])
                 .header("content-type", "application/json")
                 .header("content-length", body.len())
                 .body(Body::from(body.clone()))
